@@ -1,0 +1,168 @@
+"""Ingest throughput on the embedded broker, against a bare Faust agent measured in the same run.
+
+    .venv/bin/python bench/ingest.py [--n 200000] [--partitions 2]
+
+1. starts Tansu, produces N realistic raw records (the simulator's mix of the three feeds) once;
+2. baseline: a bare Faust worker whose agents only count the same records (same batching);
+3. ours: ``warning worker`` (parse, validate, resolve, mask, risk terms, sentiment, dedup, produce
+   to ``warning.events``/``warning.deadletter``);
+each timed from its first to its last processed record (group-join time excluded), read from the
+worker's own counters. Prints records/s for both and the ratio ours/bare (target ≥ 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from warning.brokers.base import free_port  # noqa: E402
+from warning.brokers.tansu import EmbeddedBroker  # noqa: E402
+
+BARE_APP = r'''
+import os, faust
+n = int(os.environ["BENCH_PARTITIONS"])
+app = faust.App("bench-bare", broker=os.environ["BENCH_BROKER"], store="memory://",
+                web_port=int(os.environ["BENCH_WEB_PORT"]), web_host="127.0.0.1", web_bind="127.0.0.1",
+                broker_session_timeout=2, broker_heartbeat_interval=0.3, broker_rebalance_timeout=2,
+                topic_partitions=n, datadir=os.environ["BENCH_DATA"])
+count = {"n": 0}
+for src in ("hotline", "petition", "public_safety"):
+    topic = app.topic(f"{os.environ['BENCH_PREFIX']}.{src}", value_serializer="raw", key_serializer="raw", partitions=n)
+    async def agent(stream):
+        async for batch in stream.take_events(1000, within=0.05):
+            count["n"] += len(batch)
+    agent.__name__ = agent.__qualname__ = f"count_{src}"
+    app.agent(topic, name=f"bench.count.{src}")(agent)
+
+@app.page("/count")
+async def page(web, request):
+    return web.json(count)
+
+if __name__ == "__main__":
+    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+'''
+
+
+def make_records(n: int, seed: int = 7) -> list[tuple[str, bytes, bytes]]:
+    """N raw records in the simulator's realistic mix (falls back to the test samples)."""
+    from warning.sim.generator import generate_records  # type: ignore[import-not-found]
+
+    out: list[tuple[str, bytes, bytes]] = []
+    for rec in generate_records(start="2025-03-03T00:00:00+08:00", days=3, seed=seed, scale=1.0):
+        src = rec.pop("source")
+        import orjson
+
+        out.append((src, orjson.dumps(rec), rec["id"].encode()))
+        if len(out) >= n:
+            break
+    return out
+
+
+def produce_all(bootstrap: str, prefix: str, records: list[tuple[str, bytes, bytes]], partitions: int) -> float:
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(f"{prefix}.{s}", partitions, 1) for s in ("hotline", "petition", "public_safety")])
+    admin.close()
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks=1)
+    t0 = time.perf_counter()
+    for src, value, key in records:
+        p.send(f"{prefix}.{src}", value=value, key=key)
+    p.flush(120)
+    p.close()
+    return time.perf_counter() - t0
+
+
+def poll_count(get, n: int, timeout: float) -> tuple[float, float, int]:
+    """Poll a counter until it reaches n; return (t_first, t_last, final)."""
+    t_first = t_last = None
+    deadline = time.monotonic() + timeout
+    c = 0
+    while time.monotonic() < deadline:
+        try:
+            c = get()
+        except Exception:
+            c = 0
+        now = time.perf_counter()
+        if c > 0 and t_first is None:
+            t_first = now
+        if c >= n:
+            t_last = now
+            break
+        time.sleep(0.05)
+    if t_first is None or t_last is None:
+        raise RuntimeError(f"timed out at {c}/{n}")
+    return t_first, t_last, c
+
+
+def http_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--partitions", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=900)
+    args = ap.parse_args()
+    n = args.n
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    print(f"generating {n} records …", flush=True)
+    records = make_records(n)
+    n = len(records)
+    with EmbeddedBroker(log_path=tmp / "tansu.log") as b:
+        prefix = "bench"
+        dt = produce_all(b.bootstrap, prefix, records, args.partitions)
+        print(f"produced {n} records in {dt:.1f}s ({n / dt:,.0f}/s)", flush=True)
+
+        # --- baseline: bare Faust agent counting the same records
+        (tmp / "bare.py").write_text(BARE_APP)
+        port = free_port()
+        env = {**os.environ, "BENCH_BROKER": b.url, "BENCH_PARTITIONS": str(args.partitions),
+               "BENCH_WEB_PORT": str(port), "BENCH_PREFIX": prefix, "BENCH_DATA": str(tmp / "bare-data")}
+        with open(tmp / "bare.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, str(tmp / "bare.py")], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+            try:
+                t1, t2, _ = poll_count(lambda: http_json(f"http://127.0.0.1:{port}/count")["n"], n, args.timeout)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        bare = n / (t2 - t1)
+        print(f"bare Faust agent (count only): {bare:,.0f} records/s", flush=True)
+
+        # --- ours: the real ingest worker
+        from worker_proc import Worker, isolated_env
+
+        wenv = isolated_env(tmp, b.url, prefix=prefix)
+        wenv["WARNING_KAFKA__PARTITIONS"] = str(args.partitions)
+        wenv["WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE"] = str(1024 * 1024)
+        w = Worker(wenv, tmp / "worker.log").start()
+        try:
+            def seen() -> int:
+                h = http_json(w.web + "/healthz")
+                return h["accepted"] + h["dead_lettered"] + h["duplicates"]
+
+            t1, t2, _ = poll_count(seen, n, args.timeout)
+            h = http_json(w.web + "/healthz")
+        finally:
+            w.stop()
+        ours = n / (t2 - t1)
+        print(f"warning ingest worker:        {ours:,.0f} records/s "
+              f"(accepted {h['accepted']}, dead-lettered {h['dead_lettered']}, duplicates {h['duplicates']})")
+        print(f"ratio ours/bare = {ours / bare:.2f}  (target ≥ 0.8)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Session-wide real Kafka brokers for the integration tests.
+
+Fixtures:
+
+* ``broker`` — parametrized over the selected brokers (ids ``tansu`` / ``apache``); yields a
+  running broker with ``.kind`` ("tansu" | "apache"), ``.bootstrap`` ("127.0.0.1:PORT") and
+  ``.url`` ("kafka://127.0.0.1:PORT"). One instance per kind for the whole session: use unique
+  topic names (``kafka_helpers.unique_topic``).
+* ``tansu`` — the session's Tansu broker only (the same instance as ``broker[tansu]``).
+
+``WARNING_TEST_BROKERS`` (comma list, default ``tansu,apache``) selects the kinds. Apache Kafka is
+skipped with the reason when Java/Maven are missing — except under ``CI=true``, where a selected
+broker that cannot run is an error. Broker logs go to pytest's temporary directory
+(``pytest --basetemp`` or ``/tmp/pytest-of-$USER/``), under ``brokers*/``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from warning.brokers import ApacheKafka, BrokerProcess, EmbeddedBroker, apache_available
+
+BROKER_KINDS = ("tansu", "apache")
+
+
+def _selected_kinds() -> list[str]:
+    raw = os.environ.get("WARNING_TEST_BROKERS", "tansu,apache")
+    kinds = [k.strip().lower() for k in raw.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in BROKER_KINDS]
+    if unknown:
+        raise pytest.UsageError(
+            f"WARNING_TEST_BROKERS: unknown broker {unknown}; choose from {','.join(BROKER_KINDS)}"
+        )
+    return list(dict.fromkeys(kinds))
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _broker_params() -> list[object]:
+    return [
+        pytest.param(k, id=k, marks=[pytest.mark.apache] if k == "apache" else [])
+        for k in _selected_kinds()
+    ]
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The session's embedded Tansu broker."""
+    log = tmp_path_factory.mktemp("brokers") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as b:
+        yield b
+
+
+@pytest.fixture(scope="session", params=_broker_params())
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrokerProcess]:
+    """A running broker of each selected kind (see the module docstring)."""
+    kind: str = request.param
+    if kind == "tansu":
+        yield request.getfixturevalue("tansu")
+        return
+    ok, reason = apache_available()
+    if not ok:
+        if _in_ci():
+            pytest.fail(f"{reason} (CI=true and WARNING_TEST_BROKERS selects apache)")
+        pytest.skip(reason)
+    d = tmp_path_factory.mktemp("brokers-apache")
+    b = ApacheKafka(state_dir=d / "state", log_path=d / "kafka.out")
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()

@@ -1,0 +1,141 @@
+"""Core commands: ``broker``, ``worker``, ``config check``, ``streets``, ``demo``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from warning.config import ConfigError, Settings, dump_settings, load_settings
+
+
+def load_or_exit(config: str | None, broker: str | None = None) -> Settings:
+    """Load settings; on error print every bad key and exit 2 (fail fast at start)."""
+    env = dict(os.environ)
+    if broker:
+        env["WARNING_KAFKA__BROKER"] = broker if broker.startswith("kafka://") else f"kafka://{broker}"
+    try:
+        return load_settings(config, env=env)
+    except ConfigError as e:
+        click.echo(f"配置错误 / {e}", err=True)
+        sys.exit(2)
+
+
+def default_config() -> str | None:
+    """``configs/default.yaml`` next to the source tree, if present; else built-in defaults."""
+    from warning.config import DEFAULT_CONFIG
+
+    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None
+
+
+CONFIG_OPTION = click.option(
+    "--config", "-c", "config", type=click.Path(dir_okay=False), default=None,
+    help="YAML 配置文件 config file (默认 default: configs/default.yaml)",
+)
+
+
+@click.command()
+@click.option("--port", "-p", type=int, default=9092, show_default=True, help="监听端口 listen port (0 = 任意空闲端口 any free port)")
+def broker(port: int) -> None:
+    """启动内嵌 Kafka 兼容 broker (Tansu) — run the embedded broker in the foreground.
+
+    Prints the bootstrap address; Ctrl-C stops it.
+    """
+    import signal
+    import threading
+
+    from warning.brokers.tansu import EmbeddedBroker
+
+    b = EmbeddedBroker(port=port or None)
+    b.start()
+    click.echo(f"bootstrap: {b.bootstrap}")
+    click.echo(f"url: {b.url}")
+    click.echo("Tansu (memory storage) 运行中 running — Ctrl-C 停止 to stop", err=True)
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if not b.running:
+                click.echo("broker exited unexpectedly / broker 意外退出", err=True)
+                sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
+
+
+@click.command()
+@click.option("--broker", "-b", default=None, help="Kafka 地址 bootstrap, e.g. kafka://127.0.0.1:9092 (覆盖配置 overrides config)")
+@CONFIG_OPTION
+@click.option("--web-port", type=int, default=None, help="HTTP 端口 (/metrics, /healthz)")
+def worker(broker: str | None, config: str | None, web_port: int | None) -> None:
+    """运行 Faust worker — run a stream worker (ingest agents; what deploy files start)."""
+    settings = load_or_exit(config or default_config(), broker)
+    if web_port is not None:
+        settings.worker.web_port = web_port
+    run_worker(settings)
+
+
+def run_worker(settings: Settings, **faust_overrides: Any) -> None:
+    import faust
+
+    from warning.streams.app import create_app
+    from warning.streams.topics import ensure_topics
+
+    logging.basicConfig(level=settings.worker.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_topics(settings)
+    app = create_app(settings, **faust_overrides)
+    level = {"warning": "warn"}.get(settings.worker.log_level, settings.worker.log_level)
+    w = faust.Worker(app, loglevel=level, quiet=True)
+    w.execute_from_commandline()
+
+
+@click.group()
+def config() -> None:
+    """配置 — configuration tools."""
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def config_check(file: str) -> None:
+    """校验并打印生效配置 — validate FILE (+ WARNING_* env) and print the resolved config."""
+    s = load_or_exit(file)
+    click.echo(dump_settings(s), nl=False)
+    click.echo(f"# OK: {file} 配置有效 valid", err=True)
+
+
+@click.command()
+@click.option("--region", default=None, help="省/市 区划代码 region code (默认 default: config region.code = 110000 北京)")
+@CONFIG_OPTION
+def streets(region: str | None, config: str | None) -> None:
+    """列出街道/乡镇 — print the street registry: code<TAB>name<TAB>district."""
+    from warning.core.registry import Registry
+
+    code = region or load_or_exit(config or default_config()).region.code
+    try:
+        reg = Registry.load(code)
+    except ValueError as e:
+        click.echo(f"错误 error: {e}", err=True)
+        sys.exit(2)
+    out = sys.stdout
+    for line in reg.lines():
+        out.write(line + "\n")
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--port", type=int, default=0, help="broker 端口 (0 = 空闲端口 free port)")
+def demo(config: str | None, port: int) -> None:
+    """演示 — embedded broker + worker + sample events, printed live. Ctrl-C 停止 stops all."""
+    from warning.demo import run_demo
+
+    settings = load_or_exit(config or default_config())
+    sys.exit(run_demo(settings, port=port, config_path=config or default_config()))
+
+
+COMMANDS = [broker, worker, config, streets, demo]

@@ -1,0 +1,109 @@
+"""Settings of detection and alert decisions (the ``detect:`` and ``alerts:`` YAML sections).
+
+Evidence is ``s = -log10 p`` of a window under the street's learned model; a level is reached
+when ``s`` passes its threshold. Rules raise a floor level regardless of the models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Level = Literal["blue", "yellow", "orange", "red"]
+LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
+LEVEL_RANK = {"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
+LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
+LEVEL_ROMAN = {"blue": "IV", "yellow": "III", "orange": "II", "red": "I"}
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Thresholds(_M):
+    """``-log10 p`` needed for each level."""
+
+    blue: float = Field(4.0, gt=0)
+    yellow: float = Field(6.0, gt=0)
+    orange: float = Field(9.0, gt=0)
+    red: float = Field(14.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Thresholds":
+        if not (self.blue <= self.yellow <= self.orange <= self.red):
+            raise ValueError("thresholds must satisfy blue <= yellow <= orange <= red")
+        return self
+
+    def level(self, s: float) -> str | None:
+        if s >= self.red:
+            return "red"
+        if s >= self.orange:
+            return "orange"
+        if s >= self.yellow:
+            return "yellow"
+        if s >= self.blue:
+            return "blue"
+        return None
+
+
+class RiskRule(_M):
+    category: str
+    min_hits: int = Field(1, ge=1, description="non-negated hits of this category in one window")
+    level: Level
+
+
+class DetectSettings(_M):
+    window_minutes: int = Field(60, ge=1, le=1440)
+    allowed_lateness_minutes: float = Field(10.0, ge=0)
+    thresholds: Thresholds = Thresholds()
+    #: per-signal thresholds override the common ones (e.g. sentiment: {blue: 5, ...})
+    signal_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
+    early_firing: bool = True
+    min_count_for_alert: int = Field(3, ge=1, description="a count signal never fires below this observed count")
+    category_min_count: int = Field(5, ge=1)
+    sentiment_min_texts: int = Field(4, ge=1)
+    group_petition_people: int = Field(5, ge=2)
+    group_petition_levels: dict[int, Level] = Field(default_factory=lambda: {5: "yellow", 20: "orange", 50: "red"})
+    risk_rules: list[RiskRule] = Field(default_factory=lambda: [
+        RiskRule(category="极端/人身", min_hits=1, level="orange"),
+        RiskRule(category="群体/聚集", min_hits=3, level="yellow"),
+        RiskRule(category="公共安全", min_hits=3, level="blue"),
+    ])
+    multi_source_hours: float = Field(24.0, gt=0)
+    cusum_k: float = Field(0.5, gt=0)
+    cusum_h: float = Field(5.0, gt=0)
+    halflife_hours: float = Field(168.0, gt=0)
+    hst: bool = Field(False, description="also run River HalfSpaceTrees over the window features")
+
+    def thresholds_for(self, signal: str) -> Thresholds:
+        return self.signal_thresholds.get(signal, self.thresholds)
+
+
+class AlertSettings(_M):
+    repeat_interval_hours: float = Field(24.0, gt=0, description="re-send an unchanged firing alert after this (event time)")
+    resolve_after_windows: int = Field(3, ge=1, description="quiet windows before an episode resolves")
+    inhibit: bool = Field(True, description="a higher level in a street holds back lower-level alerts of that street")
+    max_sample_texts: int = Field(3, ge=0, le=10)
+
+
+def load_detect(raw: dict[str, Any], section: str = "detect") -> DetectSettings:
+    return _load(DetectSettings, raw, section)
+
+
+def load_alerts(raw: dict[str, Any], section: str = "alerts") -> AlertSettings:
+    return _load(AlertSettings, raw, section)
+
+
+def _load(model: type[_M], raw: dict[str, Any], section: str) -> Any:
+    from warning.config import ConfigError
+
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as e:
+        errs = []
+        for err in e.errors():
+            key = ".".join([section, *(str(x) for x in err["loc"])])
+            msg = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
+            errs.append((key, msg))
+        raise ConfigError(errs, section) from None

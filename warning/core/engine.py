@@ -1,0 +1,208 @@
+"""The detection engine of one partition of ``warning.events``: watermark, reorder, windows.
+
+* Events enter a reorder buffer. Each feed (hotline, petition, public safety) has its own
+  newest event time; the watermark is the *slowest active feed's* newest time minus the allowed
+  lateness, so a replay that reads one feed faster than another makes nobody late. A feed with no
+  records for ``idle_s`` of wall time stops holding the watermark back (stream only; a backtest
+  passes no wall time). Events at or below the watermark are released in ``(event time, event
+  id)`` order, so the result does not depend on how feeds interleaved on the way in — only on
+  the records.
+* An event older than the watermark whose hourly window is already closed is *late*: it is
+  counted (per street and in total) and kept in the daily rollup when that is still open; it is
+  never silently dropped.
+* Hourly windows close when the watermark passes their end (all streets share aligned windows);
+  a quiet partition is closed by :meth:`idle` (the stream layer calls it with the wall time
+  elapsed since the last event) and everything by :meth:`flush` at the end of a backtest.
+
+The same class runs in the Faust agent (one per partition) and in ``warning backtest`` (one per
+partition as Kafka's default partitioner would assign the street keys), so both give the same
+alerts for the same records.
+"""
+
+from __future__ import annotations
+
+import heapq
+import pickle
+from typing import Any
+
+from warning.core.decide import SIGNAL_GROUP  # noqa: F401  (re-exported for callers)
+from warning.core.detect_config import AlertSettings, DetectSettings
+from warning.core.events import Event
+from warning.core.registry import Registry
+from warning.core.street import DAY, HOUR, StreetState
+from warning.core.window import window_start
+
+SNAPSHOT_VERSION = 1
+
+
+class Engine:
+    def __init__(self, det: DetectSettings, cfg: AlertSettings, registry: Registry, idle_s: float = 60.0) -> None:
+        if det.window_minutes != 60:
+            raise ValueError("detect.window_minutes: only 60-minute windows are supported by the street models")
+        self.det = det
+        self.cfg = cfg
+        self.registry = registry
+        self.lateness = det.allowed_lateness_minutes * 60.0
+        self.streets: dict[str, StreetState] = {}
+        self.buffer: list[tuple[float, str, Event]] = []
+        self.max_ts = float("-inf")
+        self.src_max: dict[str, float] = {}
+        self.src_wall: dict[str, float] = {}
+        self.idle_s = idle_s
+        self.watermark = float("-inf")
+        self.open_hour: float | None = None  # start of the earliest hour not yet closed
+        self.late = 0
+        self.released = 0
+        self.dirty: set[str] = set()
+
+    # ------------------------------------------------------------------ places
+    def _place(self, ev: Event) -> dict[str, str] | None:
+        if ev.street_code:
+            return {"street_code": ev.street_code, "street_name": ev.street_name, "district": ev.district}
+        if ev.district_code:  # district-level pseudo street
+            return {"street_code": ev.district_code, "street_name": "（区级，未定位到街道）", "district": ev.district}
+        return None
+
+    def _street(self, ev: Event) -> StreetState | None:
+        key = ev.key
+        st = self.streets.get(key)
+        if st is None:
+            place = self._place(ev)
+            if place is None:
+                return None
+            st = StreetState(place, self.det)
+            if self.open_hour is not None:
+                st.last_closed_hour = self.open_hour - HOUR
+            self.streets[key] = st
+        return st
+
+    # ------------------------------------------------------------------ input
+    def process(self, ev: Event, wall: float | None = None) -> list[dict[str, Any]]:
+        """Take one canonical event; return the alerts it (and the watermark it moves) causes.
+
+        ``wall`` is the wall-clock time of arrival (stream only), used to tell idle feeds."""
+        out: list[dict[str, Any]] = []
+        if self.open_hour is not None and ev.ts < self.open_hour:
+            self._late(ev)
+            return out
+        heapq.heappush(self.buffer, (ev.ts, ev.event_id, ev))
+        if wall is not None:
+            self.src_wall[ev.source] = wall
+        if ev.ts > self.src_max.get(ev.source, float("-inf")):
+            self.src_max[ev.source] = ev.ts
+            if ev.ts > self.max_ts:
+                self.max_ts = ev.ts
+            out += self.advance(self._source_watermark(wall))
+        return out
+
+    def _source_watermark(self, wall: float | None) -> float:
+        active = [t for s, t in self.src_max.items()
+                  if wall is None or s not in self.src_wall or wall - self.src_wall[s] <= self.idle_s]
+        return (min(active) if active else self.max_ts) - self.lateness
+
+    def _late(self, ev: Event) -> None:
+        self.late += 1
+        st = self.streets.get(ev.key)
+        if st is not None:
+            st.late += 1
+            self.dirty.add(ev.key)
+            day = window_start(ev.ts, int(DAY))
+            if st.day is not None and st.day.start == day:
+                st.day.add_source(ev.source, kind=ev.kind, category=ev.category, people=ev.people_count,
+                                  severity=ev.severity, repeat=ev.is_repeat, neg=ev.sentiment_neg,
+                                  risk_hits=ev.risk.hits if ev.risk else None, text="", text_score=0.0)
+
+    def advance(self, watermark: float) -> list[dict[str, Any]]:
+        """Move the watermark forward (never back): release events, close passed hours."""
+        out: list[dict[str, Any]] = []
+        if watermark <= self.watermark:
+            return out
+        self.watermark = watermark
+        buf = self.buffer
+        while buf and buf[0][0] <= watermark:
+            ts, _, ev = heapq.heappop(buf)
+            hour = window_start(ts, int(HOUR))
+            if self.open_hour is None:
+                self.open_hour = hour
+            # close hours before this event's hour
+            while self.open_hour < hour:
+                out += self._close_hour(self.open_hour)
+            out += self._release(ev, hour)
+        if self.open_hour is not None:
+            while self.open_hour + HOUR <= watermark:
+                out += self._close_hour(self.open_hour)
+        return out
+
+    def _release(self, ev: Event, hour: float) -> list[dict[str, Any]]:
+        st = self._street(ev)
+        self.released += 1
+        if st is None:
+            return []
+        self.dirty.add(ev.key)
+        return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg)
+
+    def _close_hour(self, start: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        end = start + HOUR
+        day_closes = window_start(end, int(DAY)) == end
+        for key in sorted(self.streets):
+            st = self.streets[key]
+            if (st.hour is not None and st.hour.start == start) or st.alerts.episodes or day_closes:
+                out += st.close_hour(start, self.det, self.cfg)
+                self.dirty.add(key)
+        if day_closes:
+            for key in sorted(self.streets):
+                out += self.streets[key].close_day(end - DAY, self.det, self.cfg)
+        self.open_hour = end
+        return out
+
+    def idle(self, elapsed_s: float) -> list[dict[str, Any]]:
+        """No events for ``elapsed_s`` of wall time: let event time run on with the wall clock."""
+        if self.max_ts == float("-inf"):
+            return []
+        return self.advance(self.max_ts - self.lateness + elapsed_s)
+
+    def flush(self) -> list[dict[str, Any]]:
+        """End of input: release everything and close every window that has data."""
+        out: list[dict[str, Any]] = []
+        if self.max_ts == float("-inf"):
+            return out
+        end_hour = window_start(self.max_ts, int(HOUR)) + HOUR
+        out += self.advance(end_hour)
+        return out
+
+    # ------------------------------------------------------------------ state
+    def snapshot_meta(self) -> bytes:
+        """Engine-level state (buffer, watermark, counters) — small; streets are separate."""
+        return pickle.dumps({
+            "v": SNAPSHOT_VERSION, "buffer": self.buffer, "max_ts": self.max_ts, "watermark": self.watermark,
+            "src_max": self.src_max,
+            "open_hour": self.open_hour, "late": self.late, "released": self.released,
+        }, protocol=5)
+
+    def take_dirty(self) -> dict[str, bytes]:
+        """Pickled state of the streets changed since the last call."""
+        out = {k: pickle.dumps(self.streets[k], protocol=5) for k in sorted(self.dirty) if k in self.streets}
+        self.dirty = set()
+        return out
+
+    def restore(self, meta: bytes | None, streets: dict[str, bytes]) -> None:
+        if meta:
+            m = pickle.loads(meta)
+            if m.get("v") != SNAPSHOT_VERSION:
+                raise ValueError(f"engine snapshot version {m.get('v')} is not {SNAPSHOT_VERSION}")
+            self.buffer = m["buffer"]
+            heapq.heapify(self.buffer)
+            self.max_ts, self.watermark, self.open_hour = m["max_ts"], m["watermark"], m["open_hour"]
+            self.late, self.released = m["late"], m["released"]
+            self.src_max = dict(m["src_max"])
+        for k, b in streets.items():
+            st = pickle.loads(b)
+            if getattr(st, "version", None) != StreetState.VERSION:
+                raise ValueError(f"street state version mismatch for {k}")
+            self.streets[k] = st
+        self.dirty = set()
+
+    def risk_levels(self) -> dict[str, tuple[str, str, str]]:
+        """street key → (active level, street name, district) for metrics."""
+        return {k: (st.alerts.active_level(), st.place["street_name"], st.place["district"]) for k, st in self.streets.items()}

@@ -1,0 +1,27 @@
+"""Labelled simulator of the three feeds (``warning simulate``).
+
+Synthetic but realistic 12345 hotline (接诉即办), petition (信访) and 110/public-safety (治安) records
+over every street of the configured region, following DESIGN.md's input contract, with injected
+incidents written as labels for backtests.
+
+Modules:
+
+- :mod:`~warning.sim.profiles` — volumes (``--scale 1``: 66,000 hotline, 3,000 petitions,
+  15,000 public-safety events a day on average), hour-of-day, weekday, month, holiday, Spring
+  Festival and heating-season profiles; category/type/form/event-type mixes; heavy-tailed street
+  weights (stable per street code, independent of the seed).
+- :mod:`~warning.sim.texts` — Chinese texts from templates × slots × phrasing, with personal data
+  (names, mobiles, ID numbers with a valid check digit, room numbers) and benign risk-like words.
+- :mod:`~warning.sim.incidents` — the six incident kinds and their labels.
+- :mod:`~warning.sim.generator` — day-by-day vectorised generation (numpy PCG64) + text
+  composition, deterministic by seed; events sorted by event time.
+- :mod:`~warning.sim.sinks` — ``DIR/events.jsonl`` + ``labels.jsonl`` + ``summary.json`` and/or
+  the raw Kafka topics, optionally paced at K× real time.
+
+Programmatic use::
+
+    from warning.sim.generator import SimParams, Simulator
+    from warning.sim.sinks import DirSink, run
+    sim = Simulator(SimParams(start=1730390400, days=30, seed=7, scale=1.0))
+    summary = run(sim, dir_sink=DirSink("out/nov"))
+"""

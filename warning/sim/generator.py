@@ -1,0 +1,363 @@
+"""Day-by-day generation of the three feeds, merged with the injected incidents.
+
+Background structure (which street, when, which category/type/form/event type, severity) is
+sampled with vectorised numpy (PCG64); the Chinese texts are composed per record with a
+:class:`random.Random`. Both are seeded from ``SeedSequence(seed)`` and the local date, so a day's
+background depends only on (seed, date, scale, region) and every run with the same arguments
+gives byte-identical output.
+
+Memory stays bounded: one local day (≈84 k records at scale 1) is built, sorted and handed to the
+sink before the next.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterator
+
+import numpy as np
+
+from warning.core.timeutil import BEIJING, iso
+from warning.sim import incidents as I
+from warning.sim import profiles as P
+from warning.sim import texts as T
+
+SOURCES = P.FEEDS
+SOURCE_RANK = {s: k for k, s in enumerate(SOURCES)}
+ID_PREFIX = {"hotline": "GD", "petition": "XF", "public_safety": "JQ"}
+TIME_FIELD = {"hotline": "received_at", "petition": "received_at", "public_safety": "occurred_at"}
+
+# Day-to-day variation on top of Poisson: city-wide (weather, news) and per street.
+CITY_CV = {"hotline": 0.03, "petition": 0.06, "public_safety": 0.03}
+STREET_CV = {"hotline": 0.10, "petition": 0.20, "public_safety": 0.10}
+
+CLUSTER_NOTICES = (
+    ("公共服务", "停电通知", "{community}贴了停电通知，想确认一下具体停电时间"),
+    ("公共服务", "停电通知", "{community}明天计划停电检修，想问问电梯能不能用"),
+    ("公共服务", "停水通知", "{community}贴了停水通知，想问停水期间有没有送水"),
+    ("公共服务", "燃气检修", "{community}燃气公司通知入户检修，想确认是不是真的燃气公司"),
+    ("城乡建设", "道路施工", "{community}门口要修路了，想问一下施工期间怎么出行"),
+    ("住房", "电梯维保", "{community}{bld}号楼电梯维保停运，想问要停几天"),
+)
+BAD_MODES = ("missing_id", "time_no_offset", "time_garbage", "bad_enum", "bad_count", "bad_street_code",
+             "missing_content", "content_not_string")
+
+
+@dataclass
+class SimParams:
+    start: int  # epoch seconds
+    days: float
+    seed: int = 0
+    scale: float = 1.0
+    region: str = "110000"
+    incidents_per_week: float = 1.0
+    warmup_days: float | None = None  # None: min(7, days // 4)
+    bad_fraction: float = 0.0
+    cluster_rate: float = 0.05  # benign bursts of 2–4 notice questions, per street per day
+    benign_risky_rate: float = 1 / 4000  # background records with a risk-like word (negations …)
+
+    @property
+    def end(self) -> int:
+        return int(self.start + round(self.days * 86400))
+
+    @property
+    def warmup_s(self) -> int:
+        w = self.warmup_days if self.warmup_days is not None else min(7.0, float(int(self.days) // 4))
+        return int(max(0.0, w) * 86400)
+
+
+@dataclass
+class DayStats:
+    date: str
+    counts: dict[str, int] = field(default_factory=dict)
+    expected: dict[str, float] = field(default_factory=dict)
+    incident_events: int = 0
+    bad: int = 0
+
+
+def _fmt_time(ts: int, day_start: int, prefix: str) -> str:
+    s = ts - day_start
+    if 0 <= s < 86400:
+        return f"{prefix}{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}+08:00"
+    return iso(ts)
+
+
+def _nn(**fields) -> dict:
+    """The fields that are not None (optional fields are omitted, never null)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _cum_pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row-wise inverse CDF: ``cum`` (N, K) cumulative probabilities, ``u`` (N,) uniforms."""
+    k = (u[:, None] > cum).sum(axis=1)
+    return np.minimum(k, cum.shape[1] - 1)
+
+
+class Simulator:
+    def __init__(self, params: SimParams) -> None:
+        self.p = params
+        self.pl = T.places(params.region)
+        self.prof = P.street_profile(params.region)
+        self.n = len(self.prof.codes)
+        self.root = np.random.SeedSequence(params.seed)
+        plan_seed = int(np.random.SeedSequence(params.seed, spawn_key=(2,)).generate_state(2, np.uint64)[0])
+        planner = I.Planner(params.region, params.scale, params.start, params.end, params.warmup_s,
+                            params.incidents_per_week, random.Random(plan_seed))
+        self.incidents = planner.plan()
+        self.turns = [inc for inc in self.incidents if inc.turn is not None]
+        self._by_day: dict[date, list[dict]] = {}
+        for inc in self.incidents:
+            for e in inc.events:
+                self._by_day.setdefault(I.local_date(e["_ts"]), []).append(e)
+
+    def labels(self) -> list[dict]:
+        return [I.label(inc, self.pl) for inc in self.incidents]
+
+    # ------------------------------------------------------------------ days
+    def dates(self) -> list[date]:
+        d0 = I.local_date(self.p.start)
+        d1 = I.local_date(self.p.end - 1)
+        return [d0 + timedelta(days=k) for k in range((d1 - d0).days + 1)]
+
+    def iter_days(self) -> Iterator[tuple[DayStats, list[dict], list[int]]]:
+        for d in self.dates():
+            yield self.day(d)
+
+    def day(self, d: date) -> tuple[DayStats, list[dict], list[int]]:
+        """All records of local date ``d`` within [start, end), sorted by event time, final form,
+        with their event times (epoch seconds)."""
+        p = self.p
+        ss = np.random.SeedSequence(p.seed, spawn_key=(1, d.toordinal()))
+        rng = np.random.Generator(np.random.PCG64(ss))
+        rnd = random.Random(int(ss.generate_state(2, np.uint64)[1]))
+        # Incidents draw from their own streams, so the background of a day is the same with or
+        # without them (only the records a sentiment turn rewrites differ).
+        ss_turn = np.random.SeedSequence(p.seed, spawn_key=(3, d.toordinal()))
+        self._rng_turn = np.random.Generator(np.random.PCG64(ss_turn))
+        self._rnd_turn = random.Random(int(ss_turn.generate_state(2, np.uint64)[1]))
+        rnd_bad = random.Random(int(np.random.SeedSequence(p.seed, spawn_key=(4, d.toordinal())).generate_state(1)[0]))
+        day_start = int(datetime(d.year, d.month, d.day, tzinfo=BEIJING).timestamp())
+        t_lo, t_hi = max(p.start, day_start), min(p.end, day_start + 86400)
+        stats = DayStats(d.isoformat())
+        frac = (t_hi - t_lo) / 86400
+        for f in SOURCES:
+            stats.expected[f] = round(P.expected_daily(f, d, p.scale) * frac, 1)
+
+        recs: list[dict] = []
+        recs += self._hotline(d, day_start, t_lo, t_hi, rng, rnd)
+        recs += self._petition(d, day_start, t_lo, t_hi, rng, rnd)
+        recs += self._public_safety(d, day_start, t_lo, t_hi, rng, rnd)
+        if p.bad_fraction > 0:
+            for r in recs:
+                if rnd_bad.random() < p.bad_fraction:
+                    r["_bad"] = rnd_bad.getrandbits(32)
+                    stats.bad += 1
+        inc_events = [e for e in self._by_day.get(d, ()) if t_lo <= e["_ts"] < t_hi]
+        stats.incident_events = len(inc_events)
+        recs.extend(inc_events)
+        order = sorted(range(len(recs)), key=lambda k: (recs[k]["_ts"], SOURCE_RANK[recs[k]["source"]], k))
+        prefix = d.isoformat() + "T"
+        ymd = d.strftime("%Y%m%d")
+        seq = {s: 0 for s in SOURCES}
+        out = []
+        times = []
+        for k in order:
+            r = recs[k]
+            src = r["source"]
+            seq[src] += 1
+            rec = {"id": f"{ID_PREFIX[src]}{ymd}{seq[src]:07d}", "source": src,
+                   TIME_FIELD[src]: _fmt_time(r["_ts"], day_start, prefix)}
+            for key, val in r.items():
+                if key[0] != "_" and key != "source":
+                    rec[key] = val
+            if "_bad" in r:
+                self._corrupt(rec, random.Random(r["_bad"]))
+            out.append(rec)
+            times.append(r["_ts"])
+        for s in SOURCES:
+            stats.counts[s] = seq[s]
+        return stats, out, times
+
+    # ------------------------------------------------------------------ feeds
+    def _street_counts(self, feed: str, d: date, rng: np.random.Generator) -> np.ndarray:
+        lam = P.expected_daily(feed, d, self.p.scale) * self.prof.share[feed]
+        k_city = 1.0 / CITY_CV[feed] ** 2
+        k_st = 1.0 / STREET_CV[feed] ** 2
+        city = rng.gamma(k_city, 1.0 / k_city)
+        noise = rng.gamma(k_st, 1.0 / k_st, size=self.n)
+        return rng.poisson(lam * city * noise)
+
+    def _hotline(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
+        counts = self._street_counts("hotline", d, rng)
+        st = np.repeat(np.arange(self.n), counts)
+        n = len(st)
+        hours = rng.choice(24, size=n, p=P.hotline_hours(d))
+        ts = day_start + hours * 3600 + rng.integers(0, 3600, size=n)
+        w = P.hotline_category_weights(d)[None, :] * self.prof.hotline_tilt
+        cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+        cat = _cum_pick(cum[st], rng.random(n))
+        typ = _cum_pick(P.HOTLINE_TYPE_CUM[cat], rng.random(n))
+        complaint = P.HOTLINE_TYPES.index("投诉")
+        mood = ((typ == complaint) & (rng.random(n) < 0.05)).astype(np.int8)
+        benign = rng.random(n) < self.p.benign_risky_rate
+        keep = (ts >= t_lo) & (ts < t_hi)
+        turned = np.full(n, -1, dtype=np.int32)
+        for j, inc in enumerate(self.turns):
+            t0, t1 = inc.turn[0], inc.turn[1]
+            if t1 < t_lo or t0 >= t_hi:
+                continue
+            m = np.flatnonzero(keep & (st == inc.street) & (ts >= t0) & (ts <= t1))
+            if len(m):
+                prob = I.turn_probability(inc.turn, ts[m])
+                hit = m[self._rng_turn.random(len(m)) < prob]
+                turned[hit] = j
+        idx = np.flatnonzero(keep)
+        order = np.argsort(ts[idx], kind="stable")
+        idx = idx[order]
+        pl = self.pl
+        cats, types = P.HOTLINE_CATEGORIES, P.HOTLINE_TYPES
+        out = []
+        st_l, ts_l, cat_l, typ_l = st.tolist(), ts.tolist(), cat.tolist(), typ.tolist()
+        mood_l, ben_l, turn_l = mood.tolist(), benign.tolist(), turned.tolist()
+        for k in idx.tolist():
+            i = st_l[k]
+            c, ty = cats[cat_l[k]], types[typ_l[k]]
+            if ben_l[k]:
+                c, ty, content = T.benign_risky_text(pl, i, rnd)
+                title, caller = None, ({"phone": T.mobile(rnd)} if rnd.random() < 0.5 else None)
+            else:
+                title, content, caller = T.hotline_text(pl, i, c, ty, rnd, mood_l[k])
+            rec = {"source": "hotline", "_ts": ts_l[k], "_street": i}
+            rec.update(T.place_fields(pl, i, "hotline", rnd))
+            if turn_l[k] >= 0:
+                c, title, content, caller = I.turned_text(pl, i, self._rnd_turn, self.turns[turn_l[k]].turn, c)
+                ty = "投诉"
+            rec["type"] = ty
+            rec["category"] = c
+            if title is not None:
+                rec["title"] = title
+            rec["content"] = content
+            if caller is not None:
+                rec["caller"] = caller
+            out.append(rec)
+        # benign bursts: several people asking about the same posted notice
+        n_cl = rng.poisson(self.p.cluster_rate * self.n * (t_hi - t_lo) / 86400)
+        if n_cl:
+            w_st = np.sqrt(self.prof.share["hotline"])
+            cl_st = rng.choice(self.n, size=n_cl, p=w_st / w_st.sum())
+            cl_t = rng.integers(t_lo, max(t_lo + 1, t_hi - 3 * 3600), size=n_cl)
+            for i, t in zip(cl_st.tolist(), cl_t.tolist()):
+                cat_, kw, sent = rnd.choice(CLUSTER_NOTICES)
+                slots = {"community": rnd.choice(pl.communities[i]), "bld": str(rnd.randint(1, 20))}
+                span = rnd.uniform(1, 3) * 3600
+                for _ in range(rnd.randint(2, 4)):
+                    te = int(t + rnd.random() * span)
+                    if te >= t_hi:
+                        continue
+                    title, content, caller = T.hotline_text(pl, i, cat_, "咨询", rnd, sentence=sent, keyword=kw, **slots)
+                    rec = {"source": "hotline", "_ts": te, "_street": i}
+                    rec.update(T.place_fields(pl, i, "hotline", rnd))
+                    rec.update(_nn(type="咨询", category=cat_, title=title, content=content, caller=caller))
+                    out.append(rec)
+        return out
+
+    def _petition(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
+        counts = self._street_counts("petition", d, rng)
+        st = np.repeat(np.arange(self.n), counts)
+        n = len(st)
+        form = rng.choice(4, size=n, p=P.petition_form_weights(d))
+        online = (form == 2) | ((form == 3) & P.is_rest_day(d))  # phone at weekends: daytime line
+        h_on = rng.choice(24, size=n, p=P.PET_HOURS_ONLINE)
+        h_off = rng.choice(24, size=n, p=P.PET_HOURS_OFFICE)
+        hours = np.where(online, h_on, h_off)
+        ts = day_start + hours * 3600 + rng.integers(0, 3600, size=n)
+        # letters are logged when opened: round to the minute
+        ts = np.where(form == 0, ts - ts % 60, ts)
+        w = P.petition_category_weights(d)[None, :] * self.prof.petition_tilt
+        cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+        cat = _cum_pick(cum[st], rng.random(n))
+        u = rng.random(n)
+        multi_ok = (form == 0) | (form == 1)
+        people = np.where(multi_ok, 1 + (u > 0.88).astype(int) + (u > 0.95) + (u > 0.98),
+                          1 + (u > 0.97).astype(int) + (u > 0.99))
+        ur = rng.random(n)
+        repeat = np.where(ur < 0.18, 1, np.where(ur < 0.9, 0, -1))  # -1: field omitted
+        keep = (ts >= t_lo) & (ts < t_hi)
+        idx = np.flatnonzero(keep)
+        idx = idx[np.argsort(ts[idx], kind="stable")]
+        out = []
+        pl = self.pl
+        st_l, ts_l, form_l, cat_l = st.tolist(), ts.tolist(), form.tolist(), cat.tolist()
+        ppl_l, rep_l = people.tolist(), repeat.tolist()
+        for k in idx.tolist():
+            i = st_l[k]
+            fm = P.PETITION_FORMS[form_l[k]]
+            c = P.PETITION_CATEGORIES[cat_l[k]]
+            rep = None if rep_l[k] < 0 else bool(rep_l[k])
+            content, pet = T.petition_text(pl, i, c, fm, ppl_l[k], rep, rnd)
+            rec = {"source": "petition", "_ts": ts_l[k], "_street": i}
+            rec.update(T.place_fields(pl, i, "petition", rnd))
+            rec.update(_nn(form=fm, people_count=ppl_l[k], is_repeat=rep, category=c, content=content, petitioner=pet))
+            out.append(rec)
+        return out
+
+    def _public_safety(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
+        counts = self._street_counts("public_safety", d, rng)
+        st = np.repeat(np.arange(self.n), counts)
+        n = len(st)
+        et = rng.choice(len(P.PS_TYPES), size=n, p=P.ps_type_weights(d))
+        hour_cum = np.cumsum(P.PS_HOURS_BY_TYPE, axis=1)
+        hours = _cum_pick(hour_cum[et], rng.random(n))
+        ts = day_start + hours * 3600 + rng.integers(0, 3600, size=n)
+        sev = 1 + _cum_pick(P.PS_SEVERITY_CUM[et], rng.random(n))
+        keep = (ts >= t_lo) & (ts < t_hi)
+        idx = np.flatnonzero(keep)
+        idx = idx[np.argsort(ts[idx], kind="stable")]
+        out = []
+        pl = self.pl
+        st_l, ts_l, et_l, sev_l = st.tolist(), ts.tolist(), et.tolist(), sev.tolist()
+        for k in idx.tolist():
+            i = st_l[k]
+            typ = P.PS_TYPES[et_l[k]]
+            desc, people = T.ps_text(pl, i, typ, sev_l[k], rnd)
+            if rnd.random() < 0.1:
+                people = None  # optional field, sometimes absent
+            rec = {"source": "public_safety", "_ts": ts_l[k], "_street": i}
+            rec.update(T.place_fields(pl, i, "public_safety", rnd))
+            rec.update(_nn(event_type=typ, severity=sev_l[k], people_count=people, description=desc))
+            out.append(rec)
+        return out
+
+    # ------------------------------------------------------------------ records
+    def _corrupt(self, rec: dict, rnd: random.Random) -> str:
+        """Break the contract in one of several ways (for dead-letter testing)."""
+        mode = rnd.choice(BAD_MODES)
+        src = rec["source"]
+        tf = TIME_FIELD[src]
+        if mode == "missing_id":
+            rec.pop("id", None)
+        elif mode == "time_no_offset":
+            rec[tf] = rec[tf][:19].replace("T", " ")
+        elif mode == "time_garbage":
+            rec[tf] = rnd.choice(("昨天下午", "2024/13/45 25:61", "", "N/A"))
+        elif mode == "bad_enum":
+            if src == "hotline":
+                rec["type"] = rnd.choice(("吐槽", "表扬", "other"))
+            elif src == "petition":
+                rec["form"] = rnd.choice(("微信", "传真"))
+            else:
+                rec["severity"] = rnd.choice((0, 5, 9, "高"))
+        elif mode == "bad_count":
+            if src == "public_safety":
+                rec["people_count"] = -1
+            else:
+                rec["people_count" if src == "petition" else "type"] = 0
+        elif mode == "bad_street_code":
+            rec["street_code"] = rnd.choice(("1101A5001", "11010", "110105001001"))
+        elif mode == "missing_content":
+            rec.pop("content" if src != "public_safety" else "event_type", None)
+        else:
+            rec["content" if src != "public_safety" else "event_type"] = rnd.randint(1, 9999)
+        return mode

@@ -1,0 +1,219 @@
+"""The Faust app: ingest agents for the three raw feeds.
+
+The agents only move records: bytes from a raw topic go through :class:`warning.core.ingest.Ingestor`
+(the pure core) and out to ``warning.events`` (keyed by street) or ``warning.deadletter``. Duplicate
+ids are remembered per raw partition in a changelog-backed table, written once per batch as a delta
+row, so a restarted worker still recognises records it has already passed on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+from prometheus_client import generate_latest
+
+from warning.config import Settings
+from warning.core.dedup import Deduplicator
+from warning.core.events import EVENT_ENCODER, DeadLetter, Event
+from warning.core.ingest import Ingestor, Rejected
+from warning.streams import metrics as m
+
+log = logging.getLogger("warning.ingest")
+
+UNKNOWN_DISTRICT = "未定位"
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    k = settings.kafka
+    w = settings.worker
+    return dict(
+        broker=k.broker,
+        store="memory://",
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication_factor,
+        broker_client_id=k.client_id,
+        broker_session_timeout=k.session_timeout_s,
+        broker_heartbeat_interval=k.heartbeat_interval_s,
+        broker_rebalance_timeout=k.rebalance_timeout_s,
+        producer_max_batch_size=k.producer_max_batch_size,
+        producer_linger=k.producer_linger_ms / 1000.0,
+        producer_max_request_size=k.max_request_size,
+        consumer_max_fetch_size=max(k.max_request_size, 1024 * 1024),
+        datadir=w.data_dir,
+        web_host=w.web_host,
+        web_port=w.web_port,
+        web_bind=w.web_host,
+        web_enabled=True,
+        processing_guarantee="at_least_once",
+        topic_disable_leader=True,
+    )
+
+
+class IngestService:
+    """Per-worker ingest state: the core ingestor plus per-partition duplicate filters."""
+
+    def __init__(self, settings: Settings, dedup_table: Any, ingestor: Ingestor) -> None:
+        self.settings = settings
+        self.table = dedup_table
+        self.ingestor = ingestor
+        self.horizon_s = settings.ingest.dedup_horizon_hours * 3600.0
+        self.max_ids = settings.ingest.dedup_max_ids
+        self._dedup: dict[tuple[str, int], Deduplicator] = {}
+        self._seq: dict[tuple[str, int], int] = {}
+
+    def forget_partitions(self) -> None:
+        """After a rebalance: rebuild filters lazily from the (recovered) table."""
+        self._dedup.clear()
+        self._seq.clear()
+
+    def _deduper(self, source: str, partition: int) -> Deduplicator:
+        key = (source, partition)
+        d = self._dedup.get(key)
+        if d is None:
+            d = Deduplicator(self.horizon_s, self.max_ids)
+            prefix = f"{source}|{partition}|"
+            entries: list[tuple[str, float]] = []
+            seq = 0
+            for k, v in list(self.table.data.items()):
+                if isinstance(k, str) and k.startswith(prefix) and v:
+                    seq = max(seq, int(k.rsplit("|", 1)[1]))
+                    entries.extend((rid, ts) for rid, ts in v)
+            d.restore(entries)
+            self._dedup[key] = d
+            self._seq[key] = seq
+        return d
+
+    def _persist(self, source: str, partition: int) -> None:
+        key = (source, partition)
+        d = self._dedup[key]
+        delta = d.take_delta()
+        if not delta:
+            return
+        self._seq[key] += 1
+        tkey = f"{source}|{partition}|{self._seq[key]}"
+        value = [[rid, ts] for rid, ts in delta]
+        self.table.data[tkey] = value
+        self.table.send_changelog(partition, tkey, value)
+        # Drop delta rows whose every id is past the horizon.
+        cutoff = d.cutoff
+        prefix = f"{source}|{partition}|"
+        for k, v in list(self.table.data.items()):
+            if isinstance(k, str) and k.startswith(prefix) and v and max(ts for _, ts in v) < cutoff:
+                del self.table.data[k]
+                self.table.send_changelog(partition, k, None)
+
+    def process(self, source: str, batch: list[Any], events_topic: Any, dlq_topic: Any) -> None:
+        """Handle one batch of Faust events from a raw topic (all sends are non-blocking)."""
+        t0 = time.perf_counter()
+        now = time.time()
+        touched: set[int] = set()
+        ing = self.ingestor
+        for ev in batch:
+            msg = ev.message
+            value = msg.value if isinstance(msg.value, (bytes, bytearray)) else bytes(msg.value or b"")
+            ts_ms = int(msg.timestamp * 1000) if msg.timestamp else None
+            out = ing.parse(source, bytes(value), ts_ms)
+            if isinstance(out, Rejected):
+                dl = DeadLetter(
+                    reason=out.reason,
+                    detail=out.detail,
+                    source=source,
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    timestamp_ms=ts_ms,
+                    dead_lettered_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                )
+                dlq_topic.send_soon(
+                    key=(msg.key if isinstance(msg.key, (bytes, bytearray)) else None),
+                    value=bytes(value),
+                    headers=dl.headers(),
+                )
+                m.EVENTS.labels(source, UNKNOWN_DISTRICT, "deadletter").inc()
+                m.DEADLETTER.labels(source, out.reason).inc()
+                continue
+            dedup = self._deduper(source, msg.partition)
+            district = out.district or UNKNOWN_DISTRICT
+            if dedup.seen(out.id, out.ts):
+                ing.stats.accepted -= 1
+                ing.stats.duplicates += 1
+                if not out.street_code:
+                    ing.stats.unresolved -= 1
+                m.EVENTS.labels(source, district, "duplicate").inc()
+                continue
+            touched.add(msg.partition)
+            events_topic.send_soon(key=out.key.encode(), value=EVENT_ENCODER.encode(out), timestamp=out.ts)
+            m.EVENTS.labels(source, district, "accepted").inc()
+            m.EVENT_LAG.observe(max(0.0, now - out.ts))
+            if not out.street_code:
+                m.UNRESOLVED.labels(source, out.resolved_by).inc()
+            for kind, n in out.pii.items():
+                if n:
+                    m.PII_MASKED.labels(kind).inc(n)
+        for p in touched:
+            self._persist(source, p)
+        m.DEDUP_IDS.set(sum(len(d) for d in self._dedup.values()))
+        m.BATCH_SECONDS.observe(time.perf_counter() - t0)
+
+
+def build_enricher(settings: Settings) -> Any:
+    """The text enricher (mask + risk terms + sentiment), or None if the text module is absent."""
+    from warning.core.text import TextEnricher
+
+    return TextEnricher.from_config(settings.text)
+
+
+def create_app(settings: Settings, **overrides: Any) -> faust.App:
+    """Build the Faust app for ``settings``; ``overrides`` go straight to Faust (tests use this)."""
+    conf = faust_settings(settings)
+    conf.update(overrides)
+    app = faust.App(settings.worker.app_id, **conf)
+    t = settings.topics
+    n = settings.kafka.partitions
+    raw_topics = {src: app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n) for src, name in t.raw().items()}
+    events_topic = app.topic(t.events, value_serializer="raw", key_serializer="raw", partitions=n)
+    dlq_topic = app.topic(t.deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
+    dedup_table = app.Table("dedup", default=None, partitions=n, key_serializer="json", value_serializer="json")
+    ingestor = Ingestor(settings, enricher=build_enricher(settings))
+    service = IngestService(settings, dedup_table, ingestor)
+    app.warning_ingest = service  # type: ignore[attr-defined]
+    batch_size, within = settings.ingest.batch_size, settings.ingest.batch_within_s
+
+    def make_agent(source: str, topic: Any) -> None:
+        async def ingest(stream: Any) -> None:
+            async for batch in stream.take_events(batch_size, within=within):
+                service.process(source, batch, events_topic, dlq_topic)
+
+        ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
+        app.agent(topic, name=f"warning.ingest.{source}")(ingest)
+
+    for src, topic in raw_topics.items():
+        make_agent(src, topic)
+
+    from warning.streams.detect import add_detection
+
+    app.warning_detect = add_detection(app, settings, events_topic)  # type: ignore[attr-defined]
+
+    from warning.streams.deliver import add_delivery
+
+    app.warning_router = add_delivery(app, settings)  # type: ignore[attr-defined]
+
+    @app.on_partitions_assigned.connect
+    async def _on_assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001
+        service.forget_partitions()
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(m.REGISTRY), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        s = service.ingestor.stats
+        return web.json({"status": "ok", "accepted": s.accepted, "dead_lettered": s.dead_lettered, "duplicates": s.duplicates})
+
+    return app

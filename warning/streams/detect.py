@@ -1,0 +1,192 @@
+"""Detection in the stream: one core :class:`~warning.core.engine.Engine` per partition of
+``warning.events``, state checkpointed to a changelog-backed table.
+
+Exactly-once-ish state on an at-least-once transport:
+
+* events are taken *without* automatic acks; every ``checkpoint_s`` the engines touched since the
+  last checkpoint write their changed streets and their meta (reorder buffer, watermark, and the
+  last applied offset) to the table, and only then are the events acked (Faust commits acked
+  offsets after flushing the producer, so the checkpoint is durable before the offsets are);
+* after a crash the new owner restores the engine from the table and skips redelivered events at
+  or below the checkpoint's offset, so every event is applied exactly once to the state;
+* alerts emitted between the last checkpoint and the crash are emitted again (at-least-once);
+  they carry the same ``alert_id`` and status, so receivers deduplicate them.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from typing import Any
+
+import orjson
+
+from warning.backtest.runner import partition_for
+from warning.config import Settings
+from warning.core.detect_config import LEVEL_RANK, load_alerts, load_detect
+from warning.core.engine import Engine
+from warning.core.events import EVENT_DECODER
+from warning.core.registry import Registry
+from warning.streams import metrics as m
+
+log = logging.getLogger("warning.detect")
+
+
+class DetectService:
+    def __init__(self, settings: Settings, table: Any, alerts_topic: Any) -> None:
+        self.settings = settings
+        self.table = table
+        self.alerts_topic = alerts_topic
+        self.registry = Registry.load(settings.region.code)
+        self.det = load_detect(settings.detect)
+        self.det.allowed_lateness_minutes = settings.windows.allowed_lateness_minutes
+        self.cfg = load_alerts(settings.alerts)
+        self.partitions = settings.kafka.partitions
+        self.idle_s = settings.windows.idle_flush_seconds
+        self.checkpoint_s = float(settings.detect.get("checkpoint_seconds", 1.0)) if isinstance(settings.detect, dict) else 1.0
+        self.engines: dict[int, Engine] = {}
+        self.offsets: dict[int, int] = {}
+        self.last_wall: dict[int, float] = {}
+        self.pending: list[Any] = []
+        self.touched: set[int] = set()
+        self.last_checkpoint = time.monotonic()
+        self.alerts_sent = 0
+
+    # ------------------------------------------------------------------ engines
+    def forget(self) -> None:
+        self.engines.clear()
+        self.offsets.clear()
+        self.last_wall.clear()
+
+    def engine(self, p: int) -> Engine:
+        e = self.engines.get(p)
+        if e is None:
+            e = Engine(self.det, self.cfg, self.registry, idle_s=self.idle_s)
+            meta = self.table.data.get(f"meta:{p}")
+            streets = {}
+            for k, v in list(self.table.data.items()):
+                if isinstance(k, str) and k.startswith("street:") and v is not None:
+                    key = k[len("street:"):]
+                    if partition_for(key, self.partitions) == p:
+                        streets[key] = v
+            offset = -1
+            if meta:
+                wrapped = pickle.loads(meta)
+                offset = wrapped["offset"]
+                e.restore(wrapped["engine"], streets)
+            elif streets:
+                e.restore(None, streets)
+            self.offsets[p] = offset
+            self.engines[p] = e
+            log.info("partition %d: engine restored (offset %d, %d streets)", p, offset, len(streets))
+        return e
+
+    # ------------------------------------------------------------------ input
+    def process(self, batch: list[Any]) -> None:
+        now = time.time()
+        for event in batch:
+            msg = event.message
+            p = msg.partition
+            e = self.engine(p)
+            self.pending.append(event)
+            if msg.offset <= self.offsets.get(p, -1):
+                continue  # applied before the last checkpoint (redelivered after a crash)
+            try:
+                ev = EVENT_DECODER.decode(msg.value)
+            except Exception as exc:  # not ours: keep going, say so
+                log.error("partition %d offset %d: undecodable event (%s)", p, msg.offset, type(exc).__name__)
+                self.offsets[p] = msg.offset
+                continue
+            before = e.late
+            self.emit(e.process(ev, wall=now))
+            if e.late > before:
+                m.LATE.inc(e.late - before)
+            self.offsets[p] = msg.offset
+            self.last_wall[p] = now
+            self.touched.add(p)
+
+    def emit(self, alerts: list[dict[str, Any]]) -> None:
+        for a in alerts:
+            self.alerts_topic.send_soon(key=a["street_code"].encode(), value=orjson.dumps(a))
+            self.alerts_sent += 1
+            if a["status"] == "firing":
+                m.ALERTS.labels(a["level"], a["signal"], a["district"] or "未定位").inc()
+            m.ANOMALY.labels(a["street_code"], a["signal"]).set(a["score"] if a["status"] == "firing" else 0.0)
+
+    def idle_tick(self) -> None:
+        """Timer: let quiet partitions' event time run on with the wall clock."""
+        now = time.time()
+        for p, e in list(self.engines.items()):
+            last = self.last_wall.get(p)
+            if last is not None and now - last >= self.idle_s:
+                out = e.idle(now - last)
+                if out or e.dirty:
+                    self.emit(out)
+                    self.touched.add(p)
+
+    # ------------------------------------------------------------------ state
+    def due(self) -> bool:
+        return bool(self.pending or self.touched) and time.monotonic() - self.last_checkpoint >= self.checkpoint_s
+
+    def checkpoint(self) -> list[Any]:
+        """Write changed state of touched partitions; return the events that may now be acked."""
+        for p in sorted(self.touched):
+            e = self.engines[p]
+            for key, blob in e.take_dirty().items():
+                tk = f"street:{key}"
+                self.table.data[tk] = blob
+                self.table.send_changelog(p, tk, blob)
+            meta = pickle.dumps({"offset": self.offsets.get(p, -1), "engine": e.snapshot_meta()}, protocol=5)
+            self.table.data[f"meta:{p}"] = meta
+            self.table.send_changelog(p, f"meta:{p}", meta)
+        self.touched.clear()
+        self.last_checkpoint = time.monotonic()
+        acks, self.pending = self.pending, []
+        self.update_gauges()
+        return acks
+
+    def update_gauges(self) -> None:
+        counts = {lv: 0 for lv in ("blue", "yellow", "orange", "red")}
+        for e in self.engines.values():
+            for key, (level, _name, district) in e.risk_levels().items():
+                m.RISK_LEVEL.labels(key, district or "未定位").set(LEVEL_RANK[level])
+                if level != "none":
+                    counts[level] += 1
+        for lv, n in counts.items():
+            m.ALERTS_ACTIVE.labels(lv).set(n)
+
+
+def add_detection(app: Any, settings: Settings, events_topic: Any) -> DetectService:
+    """Register the detection agent, its table and timers on ``app``."""
+    n = settings.kafka.partitions
+    alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
+    table = app.Table("detect", default=None, partitions=n, key_serializer="json", value_serializer="raw")
+    svc = DetectService(settings, table, alerts_topic)
+    streams: list[Any] = []
+
+    async def checkpoint() -> None:
+        acks = svc.checkpoint()
+        if streams:
+            for ev in acks:
+                await streams[0].ack(ev)
+
+    @app.agent(events_topic, name="warning.detect")
+    async def detect(stream: Any) -> None:
+        streams[:] = [stream]
+        async for batch in stream.noack_take(1000, within=0.1):
+            svc.process(batch)
+            if svc.due():
+                await checkpoint()
+
+    @app.timer(0.5)
+    async def tick() -> None:
+        svc.idle_tick()
+        if svc.due():
+            await checkpoint()
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001
+        svc.forget()
+
+    return svc

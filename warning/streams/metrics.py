@@ -1,0 +1,97 @@
+"""Prometheus metrics of the worker. No personal data in any label; street labels come only from
+the registry (bounded by its size)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS = Counter(
+    "warning_events_total",
+    "事件计数 Raw records by feed, district and outcome (accepted|deadletter|duplicate)",
+    ["source", "district", "outcome"],
+    registry=REGISTRY,
+)
+DEADLETTER = Counter(
+    "warning_deadletter_total",
+    "死信计数 Records dead-lettered, by feed and machine-readable reason",
+    ["source", "reason"],
+    registry=REGISTRY,
+)
+UNRESOLVED = Counter(
+    "warning_unresolved_events_total",
+    "未定位到街道的事件 Accepted events placed only at district level (or nowhere)",
+    ["source", "resolved_by"],
+    registry=REGISTRY,
+)
+PII_MASKED = Counter(
+    "warning_pii_masked_total",
+    "脱敏计数 Personal-data items masked in event texts, by kind",
+    ["kind"],
+    registry=REGISTRY,
+)
+EVENT_LAG = Histogram(
+    "warning_event_lag_seconds",
+    "事件时间到处理时间 Event time → processed (wall clock), seconds",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 6 * 3600, 86400, 7 * 86400, float("inf")),
+    registry=REGISTRY,
+)
+BATCH_SECONDS = Histogram(
+    "warning_ingest_batch_seconds",
+    "Time to process one ingest batch",
+    registry=REGISTRY,
+)
+DEDUP_IDS = Gauge(
+    "warning_dedup_ids",
+    "Record ids remembered for duplicate detection (all owned partitions)",
+    registry=REGISTRY,
+)
+LATE = Counter(
+    "warning_late_events",
+    "迟到事件 Events later than the allowed lateness whose window had closed (counted, kept in the daily rollup)",
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "warning_alerts",
+    "预警计数 Firing alerts emitted, by level, signal and district",
+    ["level", "signal", "district"],
+    registry=REGISTRY,
+)
+ALERTS_ACTIVE = Gauge(
+    "warning_alerts_active",
+    "当前活动预警街道数 Streets whose highest active alert is at this level",
+    ["level"],
+    registry=REGISTRY,
+)
+RISK_LEVEL = Gauge(
+    "warning_risk_level",
+    "街道风险等级 Street risk level: 0 none, 1 blue, 2 yellow, 3 orange, 4 red",
+    ["street", "district"],
+    registry=REGISTRY,
+)
+ANOMALY = Gauge(
+    "warning_anomaly_score",
+    "异常分数 Latest anomaly score of a street's signal (0..1; 0 after resolution)",
+    ["street", "signal"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS = Counter(
+    "warning_notifications",
+    "通知结果 Notification outcomes per receiver (ok|retry|permanent|expired|overflow|deadletter)",
+    ["receiver", "outcome"],
+    registry=REGISTRY,
+)
+NOTIFICATION_SECONDS = Histogram(
+    "warning_notification_seconds",
+    "通知耗时 Time of one notification HTTP request, seconds",
+    ["receiver"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "warning_consumer_lag",
+    "消费积压 Records behind the end of each assigned partition",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)

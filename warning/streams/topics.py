@@ -1,0 +1,64 @@
+"""Create the pipeline's topics up front (same partition count everywhere: co-partitioned)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from warning.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_servers(url: str) -> list[str]:
+    """``kafka://h1:9092;kafka://h2:9092`` → ``["h1:9092", "h2:9092"]``."""
+    return [p.strip().removeprefix("kafka://") for p in url.split(";") if p.strip()]
+
+
+def all_topics(settings: Settings) -> list[str]:
+    t = settings.topics
+    return [t.hotline, t.petition, t.public_safety, t.events, t.deadletter, t.alerts, t.alerts_deadletter, t.feedback]
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create missing topics with ``kafka.partitions`` partitions; wait until metadata shows them."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    servers = bootstrap_servers(settings.kafka.broker)
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=servers, client_id=f"{settings.kafka.client_id}-admin", request_timeout_ms=10000)
+            break
+        except Exception as e:  # broker not up yet
+            last = e
+            time.sleep(0.5)
+    else:
+        raise RuntimeError(f"cannot reach Kafka at {settings.kafka.broker}: {last}")
+    try:
+        existing = set(admin.list_topics())
+        wanted = [n for n in all_topics(settings) if n not in existing]
+        if wanted:
+            new = [NewTopic(n, settings.kafka.partitions, settings.kafka.replication_factor) for n in wanted]
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+            except Exception as e:
+                # Some brokers report per-topic errors in bulk; retry one by one.
+                log.debug("bulk create failed (%s), retrying per topic", e)
+                for nt in new:
+                    try:
+                        admin.create_topics([nt])
+                    except TopicAlreadyExistsError:
+                        pass
+            while time.monotonic() < deadline:
+                if set(wanted) <= set(admin.list_topics()):
+                    break
+                time.sleep(0.2)
+            log.info("created topics %s", ", ".join(wanted))
+    finally:
+        admin.close()
