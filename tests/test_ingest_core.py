@@ -6,7 +6,7 @@ from warning.config import load_settings
 from warning.core.events import EVENT_DECODER, EVENT_ENCODER
 from warning.core.ingest import Ingestor, Rejected
 
-from samples import T0_MS, TIME_VIOLATIONS, VIOLATIONS, enc, hotline, petition, public_safety
+from samples import MAX_AGE_VIOLATION, T0_MS, TIME_VIOLATIONS, VIOLATIONS, enc, hotline, petition, public_safety
 
 PII = re.compile(r"1[3-9]\d{9}|\d{17}[\dXx]|王小明|李强")
 
@@ -60,6 +60,14 @@ def test_time_checks_use_record_timestamp_not_wall_clock(ing):
     # Without a record timestamp (files), only the absolute floor applies: old data replays fine.
     ev = ing.parse("petition", enc(petition(received_at="2023-01-01T00:00:00+08:00")), None)
     assert not isinstance(ev, Rejected)
+    # By default old events replayed with new record timestamps are fine too.
+    assert not isinstance(ing.parse(*MAX_AGE_VIOLATION[:2], T0_MS), Rejected)
+
+
+def test_max_age_when_configured():
+    strict = Ingestor(load_settings(None, env={"WARNING_INGEST__MAX_AGE_DAYS": "400"}), enricher=None)
+    source, data, reason = MAX_AGE_VIOLATION
+    assert strict.parse(source, data, T0_MS).reason == reason
 
 
 def test_file_lines(ing):

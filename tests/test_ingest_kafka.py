@@ -13,6 +13,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from warning.core.events import EVENT_DECODER, DeadLetter
 
 from samples import VIOLATIONS, enc, hotline, petition, public_safety
+from kafka_helpers import create_topics
+from warning.config import load_settings
+from warning.streams.topics import ensure_topics
 from worker_proc import Worker, isolated_env, metric_value
 
 pytestmark = pytest.mark.integration
@@ -71,6 +74,7 @@ def test_ingest_end_to_end(broker, tmp_path):
     dups = [(f"{prefix}.hotline", enc(hotline(i)), f"h{i}".encode()) for i in range(5)]
     dups += [(f"{prefix}.petition", enc(petition(i)), f"p{i}".encode()) for i in range(3)]
 
+    ensure_topics(load_settings(None, env=env))
     w = Worker(env, tmp_path / "worker.log").start()
     try:
         produce(broker.bootstrap, good + bad)
@@ -112,7 +116,7 @@ def test_ingest_end_to_end(broker, tmp_path):
                 break
             time.sleep(0.5)
         assert (acc, dl, dup) == (len(good), len(bad), len(dups)), w.log_tail()
-        assert metric_value(text, "warning_deadletter_total", reason="text_too_long") == 1
+        assert metric_value(text, "warning_deadletter_total", reason="text_too_long") == 2
         assert "13812345678" not in text and "王小明" not in text
         # Nothing more on events after the duplicates were processed.
         assert len(read(broker.bootstrap, f"{prefix}.events", expected=len(good) + 1, timeout=3)) == len(good)
@@ -125,6 +129,7 @@ def test_dedup_survives_restart(broker, tmp_path):
     prefix = f"rst{int(time.time() * 1000) % 10**8}"
     env = isolated_env(tmp_path, broker.url, prefix=prefix, WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE="1")
     first = [(f"{prefix}.hotline", enc(hotline(i)), f"h{i}".encode()) for i in range(10)]
+    ensure_topics(load_settings(None, env=env))
     w = Worker(env, tmp_path / "w1.log").start()
     try:
         produce(broker.bootstrap, first)
@@ -143,3 +148,14 @@ def test_dedup_survives_restart(broker, tmp_path):
         assert ids == sorted([f"h{i}" for i in range(10)] + [f"h{100 + i}" for i in range(3)])
     finally:
         w2.stop()
+
+
+def test_partition_mismatch_fails_fast(broker, tmp_path):
+    """Raw topics created with another partition count: the worker exits 2 naming the topic."""
+    import subprocess, sys, os
+    prefix = f"pm{int(time.time() * 1000) % 10**8}"
+    create_topics(broker.bootstrap, [f"{prefix}.hotline"], partitions=3)
+    env = {**os.environ, **isolated_env(tmp_path, broker.url, prefix=prefix)}
+    r = subprocess.run([sys.executable, "-m", "warning", "worker"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert f"{prefix}.hotline has 3 partitions" in r.stderr

@@ -55,7 +55,7 @@ def test_cusum_catches_slow_build_up_a_point_test_misses():
         m.learn_one({"value": rng.gauss(100, 5)})
     scores = []
     for d in range(10):
-        v = 100 + 5 * (0.6 + 0.1 * d)  # never beyond 1.5 sd
+        v = 100 + 5 * (0.8 + 0.1 * d)  # never beyond 1.7 sd
         scores.append(m.score_one({"value": v}))
         m.learn_one({"value": v})
     assert max(scores) >= 0.5 and m.alarms >= 1

@@ -89,7 +89,7 @@ class IngestConfig(_Section):
     dedup_max_ids: int = Field(500_000, ge=1000, description="bound on remembered ids per raw partition")
     max_text_chars: int = Field(20_000, ge=100, description="longer texts are dead-lettered (text_too_long)")
     max_future_minutes: float = Field(10.0, ge=0, description="event time later than the record's Kafka timestamp by more than this is dead-lettered")
-    max_age_days: float = Field(400.0, gt=0, description="event time older than the record's Kafka timestamp by more than this is dead-lettered")
+    max_age_days: float | None = Field(None, gt=0, description="if set, event time older than the record's Kafka timestamp by more than this is dead-lettered (off by default: replays of old data carry new timestamps)")
     min_event_time: str = Field("2000-01-01T00:00:00+08:00", description="absolute floor for event time")
     batch_size: int = Field(1000, ge=1)
     batch_within_s: float = Field(0.05, gt=0)

@@ -87,8 +87,14 @@ def run_worker(settings: Settings, **faust_overrides: Any) -> None:
     from warning.streams.app import create_app
     from warning.streams.topics import ensure_topics
 
+    from warning.streams.topics import TopicLayoutError
+
     logging.basicConfig(level=settings.worker.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ensure_topics(settings)
+    try:
+        ensure_topics(settings)
+    except (TopicLayoutError, RuntimeError) as e:
+        click.echo(f"错误 error: {e}", err=True)
+        sys.exit(2)
     app = create_app(settings, **faust_overrides)
     level = {"warning": "warn"}.get(settings.worker.log_level, settings.worker.log_level)
     w = faust.Worker(app, loglevel=level, quiet=True)

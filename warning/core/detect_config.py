@@ -49,8 +49,9 @@ class Thresholds(_M):
 
 class RiskRule(_M):
     category: str
-    min_hits: int = Field(1, ge=1, description="non-negated hits of this category in one window")
+    min_hits: int = Field(1, ge=1, description="non-negated hits of this category in the window")
     level: Level
+    window_hours: int = Field(1, ge=1, le=72, description="1 = the current hourly window; more = trailing hours")
 
 
 class DetectSettings(_M):
@@ -67,14 +68,35 @@ class DetectSettings(_M):
     group_petition_levels: dict[int, Level] = Field(default_factory=lambda: {5: "yellow", 20: "orange", 50: "red"})
     risk_rules: list[RiskRule] = Field(default_factory=lambda: [
         RiskRule(category="极端/人身", min_hits=1, level="orange"),
-        RiskRule(category="群体/聚集", min_hits=3, level="yellow"),
+        RiskRule(category="群体/聚集", min_hits=3, level="yellow", window_hours=24),
         RiskRule(category="公共安全", min_hits=3, level="blue"),
     ])
+    #: trailing windows (hours) tested at every event; 1 is exact (last 60 minutes), longer ones
+    #: use hourly slots (the open hour plus the hours before it)
+    scan_windows_hours: list[int] = Field(default_factory=lambda: [1, 6, 24, 72])
+    #: windows of at least this many hours report as ``slow_buildup`` (诉求持续累积)
+    long_window_hours: int = Field(24, ge=2)
+    #: hours a street's models must have learned before their tests may alert (rules alert at once)
+    warmup_hours: float = Field(72.0, ge=0)
+    #: partition-wide common-mode correction of expectations (see warning.core.partition)
+    common_mode: bool = True
+    common_mode_prior: float = Field(20.0, gt=0, description="pseudo expected counts that keep the ratio near 1")
+    common_mode_min: float = Field(0.5, gt=0, le=1)
+    common_mode_max: float = Field(4.0, ge=1)
+    share_halflife_hours: float = Field(672.0, gt=0, description="memory of a street's theme mix")
     multi_source_hours: float = Field(24.0, gt=0)
     cusum_k: float = Field(0.5, gt=0)
     cusum_h: float = Field(5.0, gt=0)
     halflife_hours: float = Field(168.0, gt=0)
     hst: bool = Field(False, description="also run River HalfSpaceTrees over the window features")
+
+    @model_validator(mode="after")
+    def _windows(self) -> "DetectSettings":
+        w = sorted(set(self.scan_windows_hours))
+        if not w or w[0] < 1 or w[-1] > 24 * 14:
+            raise ValueError("scan_windows_hours: 1 to 336 hours, at least one window")
+        self.scan_windows_hours = w
+        return self
 
     def thresholds_for(self, signal: str) -> Thresholds:
         return self.signal_thresholds.get(signal, self.thresholds)

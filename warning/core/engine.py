@@ -28,8 +28,9 @@ from typing import Any
 from warning.core.decide import SIGNAL_GROUP  # noqa: F401  (re-exported for callers)
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.events import Event
+from warning.core.partition import PartitionContext
 from warning.core.registry import Registry
-from warning.core.street import DAY, HOUR, StreetState
+from warning.core.street import DAY, FAMILY, HOUR, StreetState, theme_key
 from warning.core.window import window_start
 
 SNAPSHOT_VERSION = 1
@@ -54,6 +55,12 @@ class Engine:
         self.late = 0
         self.released = 0
         self.dirty: set[str] = set()
+        self.ctx = self._new_ctx()
+
+    def _new_ctx(self) -> PartitionContext:
+        d = self.det
+        return PartitionContext(tuple(w for w in d.scan_windows_hours if 1 < w <= 24) or (24,),
+                                prior=d.common_mode_prior, lo=d.common_mode_min, hi=d.common_mode_max)
 
     # ------------------------------------------------------------------ places
     def _place(self, ev: Event) -> dict[str, str] | None:
@@ -139,20 +146,26 @@ class Engine:
         if st is None:
             return []
         self.dirty.add(ev.key)
-        return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg)
+        self.ctx.add(ev.ts, hour, FAMILY.get(ev.source, "H"), theme_key(ev))
+        return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg, self.ctx)
 
     def _close_hour(self, start: float) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         end = start + HOUR
         day_closes = window_start(end, int(DAY)) == end
-        for key in sorted(self.streets):
-            st = self.streets[key]
-            if (st.hour is not None and st.hour.start == start) or st.alerts.episodes or day_closes:
-                out += st.close_hour(start, self.det, self.cfg)
-                self.dirty.add(key)
+        keys = sorted(self.streets)
+        for key in keys:  # every street learns every hour (quiet hours are zero counts)
+            out += self.streets[key].close_hour(start, self.det, self.cfg, self.ctx)
+            self.dirty.add(key)
         if day_closes:
-            for key in sorted(self.streets):
-                out += self.streets[key].close_day(end - DAY, self.det, self.cfg)
+            for key in keys:
+                out += self.streets[key].close_day(end - DAY, self.det, self.cfg, self.ctx)
+        # the new hour: every street's expectations, summed for the partition-wide common mode
+        total: dict[str, float] = {}
+        for key in keys:
+            for k, v in self.streets[key].open_hour(end).items():
+                total[k] = total.get(k, 0.0) + v
+        self.ctx.open_hour(end, total)
         self.open_hour = end
         return out
 
@@ -177,7 +190,7 @@ class Engine:
         return pickle.dumps({
             "v": SNAPSHOT_VERSION, "buffer": self.buffer, "max_ts": self.max_ts, "watermark": self.watermark,
             "src_max": self.src_max,
-            "open_hour": self.open_hour, "late": self.late, "released": self.released,
+            "open_hour": self.open_hour, "late": self.late, "released": self.released, "ctx": self.ctx,
         }, protocol=5)
 
     def take_dirty(self) -> dict[str, bytes]:
@@ -196,6 +209,8 @@ class Engine:
             self.max_ts, self.watermark, self.open_hour = m["max_ts"], m["watermark"], m["open_hour"]
             self.late, self.released = m["late"], m["released"]
             self.src_max = dict(m["src_max"])
+            ctx = m.get("ctx")
+            self.ctx = ctx if isinstance(ctx, PartitionContext) else self._new_ctx()
         for k, b in streets.items():
             st = pickle.loads(b)
             if getattr(st, "version", None) != StreetState.VERSION:

@@ -18,6 +18,7 @@ reason                 meaning
 ``time_in_future``     event time later than the record's timestamp + tolerance
 ``time_too_old``       event time before the floor or older than ``max_age_days``
 ``text_too_long``      a text field longer than ``ingest.max_text_chars``
+``processing_error``   an unexpected failure while processing (a bug: the record is kept)
 =====================  ==========================================================
 
 >>> from warning.config import load_settings
@@ -101,7 +102,7 @@ class Ingestor:
         ic = settings.ingest
         self.max_text = ic.max_text_chars
         self.max_future_s = ic.max_future_minutes * 60.0
-        self.max_age_s = ic.max_age_days * 86400.0
+        self.max_age_s = ic.max_age_days * 86400.0 if ic.max_age_days else None
         self.floor_ts = parse_time(ic.min_event_time).timestamp()
         self._decoders = {s: msgspec.json.Decoder(t) for s, t in RECORD_TYPES.items()}
         self._any = msgspec.json.Decoder()
@@ -110,7 +111,12 @@ class Ingestor:
     # ------------------------------------------------------------------ public
     def parse(self, source: str, data: bytes, timestamp_ms: int | None = None) -> Event | Rejected:
         """Parse one raw record of ``source``; ``timestamp_ms`` is the Kafka record timestamp."""
-        out = self._parse(source, data, timestamp_ms)
+        try:
+            out = self._parse(source, data, timestamp_ms)
+        except UnicodeDecodeError as e:  # msgspec raises it for bad UTF-8 inside strings
+            out = Rejected("invalid_utf8", f"invalid UTF-8 at byte {e.start}")
+        except Exception as e:  # never let one record stop the worker: dead-letter it, say why
+            out = Rejected("processing_error", f"{type(e).__name__}: {e}"[:500])
         if isinstance(out, Rejected):
             self.stats.rejected[out.reason] = self.stats.rejected.get(out.reason, 0) + 1
         else:
@@ -123,7 +129,7 @@ class Ingestor:
         """A JSONL line from a file: the source is named by the record's ``source`` field."""
         try:
             obj = self._any.decode(line)
-        except msgspec.DecodeError as e:
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
             return "unknown", self._count(self._decode_error(line, e))
         source = obj.get("source") if isinstance(obj, dict) else None
         if source not in SOURCES:
@@ -167,7 +173,7 @@ class Ingestor:
             ref = timestamp_ms / 1000.0
             if ts > ref + self.max_future_s:
                 return Rejected("time_in_future", f"event time {when.isoformat()} is {(ts - ref) / 60:.0f} min after the record timestamp")
-            if ts < ref - self.max_age_s:
+            if self.max_age_s is not None and ts < ref - self.max_age_s:
                 return Rejected("time_too_old", f"event time {when.isoformat()} is {(ref - ts) / 86400:.0f} days before the record timestamp")
 
         # Text fields: bounded length.

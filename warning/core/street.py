@@ -1,9 +1,28 @@
 """State of one street: its open windows, its online models, its alert lifecycle.
 
-Events arrive here in event-time order (the engine's reorder buffer sees to that). Rules and
-early firing are checked as each event lands in the open hourly window; the models score and
-learn when a window closes. Quiet hours are learned lazily (as zero windows) the next time the
-street is touched, and at every daily close, so that a quiet street costs nothing per hour.
+Events arrive here in event-time order (the engine's reorder buffer sees to that).
+
+* **Scan at every event.** Each event updates trailing-window counts of its feed (``H`` hotline,
+  ``P`` petition, ``S`` public safety) and of its theme (``C<category>`` for hotline and
+  petition categories, ``T<event type>`` for 110 events), over the last hour (exact) and the
+  last 6 / 24 / 72 hours (hourly slots). Each window is tested at once against its expectation:
+  the street's learned hourly expectation (level × hour-of-week profile, :class:`SeasonalCount`)
+  summed over the window, times the theme's learned share of the street's volume, times the
+  partition-wide *common-mode* ratio (how much every other street of the partition is above or
+  below its own expectation for the same key and window — heating-season starts, holidays,
+  Monday mornings move all streets together and are not a street's anomaly). Evidence is
+  ``-log10 P(X >= observed)`` under a negative binomial whose dispersion includes the model's
+  uncertainty about the level, the profile and the share. A window is tested when it gets a new
+  event, so an anomaly is seen while it builds, never only when an hour closes.
+* **Rules** at every event: risk terms (per category, over a configurable trailing window) and
+  group petitions (people ≥ threshold).
+* **Hour close** (every street, every hour): the hourly sentiment test, then the models learn the
+  hour (counts winsorized so an incident does not become the baseline), and episodes without
+  detections in the hour count a quiet window.
+* **Day close**: daily sentiment and the risk-term CUSUM.
+
+A street that has learned fewer than ``warmup_hours`` hours only raises rule alerts (its models
+cannot know its weekly rhythm yet); rules work from the first event.
 """
 
 from __future__ import annotations
@@ -11,25 +30,45 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from warning.core.decide import Detection, StreetAlerts
+from warning.core.decide import LEVEL_RANK, Detection, StreetAlerts
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.events import Event
+from warning.core.scan import HourRing, Recent, count_test
 from warning.core.window import WindowAgg
 from warning.models import BetaBinomialShift, Cusum, SeasonalCount, score_from_log10p
-from warning.models._tails import LN10, log_nbinom_sf
 
 HOUR = 3600.0
 DAY = 86400.0
 HOURLY_SIGNALS = ("hotline_volume", "hotline_category", "petition_volume", "public_safety", "sentiment",
-                  "risk_terms", "group_petition")
-DAILY_SIGNALS = ("slow_buildup", "risk_buildup")
-CATEGORY_PRIOR = 5.0
-CATEGORY_K = 10.0
+                  "risk_terms", "group_petition", "slow_buildup")
+DAILY_SIGNALS = ("risk_buildup",)
+SHARE_PRIOR = 5.0  # pseudo-counts of a street's theme mix, spread over SHARE_K themes
+SHARE_K = 10.0
+MAX_SHARES = 64
+FAMILY = {"hotline": "H", "petition": "P", "public_safety": "S"}
+FAMILY_ZH = {"H": "12345热线诉求", "P": "信访", "S": "110警情"}
 SOURCE_ZH = {"hotline": "热线", "petition": "信访", "public_safety": "警情"}
+GROUP_OF = {"H": "hotline", "P": "petition", "S": "public_safety", "C": "hotline", "T": "public_safety"}
+
+
+def theme_key(ev: Event) -> str:
+    """The theme key of an event: ``C<category>`` (hotline/petition) or ``T<event type>`` (110)."""
+    if ev.source == "public_safety":
+        return "T" + ev.kind if ev.kind else ""
+    return "C" + ev.category if ev.category else ""
+
+
+def scan_signal(key: str, w: int, long_from: int) -> str:
+    f = key[0]
+    if f in ("S", "T"):
+        return "public_safety"
+    if w >= long_from:
+        return "slow_buildup"
+    return {"H": "hotline_volume", "P": "petition_volume", "C": "hotline_category"}[f]
 
 
 class StreetState:
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, place: dict[str, str], det: DetectSettings) -> None:
         self.place = place
@@ -39,29 +78,70 @@ class StreetState:
         self.ps = SeasonalCount(level_halflife=hl, initial_mean=0.5)
         self.sent = BetaBinomialShift(halflife=hl)
         self.sent_day = BetaBinomialShift(halflife=28.0)
-        self.buildup = Cusum(k=det.cusum_k, h=det.cusum_h, count_floor=True)
         self.risk_buildup = Cusum(k=det.cusum_k, h=det.cusum_h, count_floor=True)
-        self.cat_ew: dict[str, float] = {}
-        self.cat_total = 0.0
-        self._cat_decay = 0.5 ** (1.0 / (hl * 4))
+        self.shares: dict[str, float] = {}  # theme key → decayed (winsorized) count
+        self.share_tot = {"C": 0.0, "T": 0.0}
+        self.recent = Recent()
+        self.ring = HourRing(det.scan_windows_hours, "H")  # counts per key and hour
+        self.exp = HourRing(det.scan_windows_hours, "f")  # expected H/P/S per hour
+        self.mu: dict[int, tuple[float, float, float, float, float, float]] = {}  # hour → (μH, μP, μS, φH, φP, φS)
         self.hour: WindowAgg | None = None
         self.day: WindowAgg | None = None
         self.last_closed_hour: float | None = None  # start of the last hour learned
         self.last_closed_day: float | None = None
         self.alerts = StreetAlerts()
         self.late = 0
-        self.fired: set[str] = set()  # signals detected in the open hour
-        self._bounds: dict[str, float] = {}
+        self.hours_learned = 0
+        self.fired: dict[str, int] = {}  # signal → highest level rank detected in the open hour
         self.version = self.VERSION
 
+    # ------------------------------------------------------------------ expectations
+    def share(self, key: str) -> float:
+        fam = "T" if key[0] == "T" else "C"
+        return (self.shares.get(key, 0.0) + SHARE_PRIOR / SHARE_K) / (self.share_tot[fam] + SHARE_PRIOR)
+
+    def share_phi(self, key: str) -> float:
+        """Extra dispersion from not knowing the share exactly (Gamma shape = effective count)."""
+        return 1.0 / (self.shares.get(key, 0.0) + SHARE_PRIOR / SHARE_K)
+
+    def open_hour(self, start: float) -> dict[str, float]:
+        """Expectations of the hour starting at ``start`` (cached); returns them per key, for the
+        partition-wide common-mode sums."""
+        hi = int(start // HOUR)
+        m = self.mu.get(hi)
+        if m is None:
+            x = {"t": start}
+            m = (self.vol.expected(x), self.pet.expected(x), self.ps.expected(x),
+                 self.vol.dispersion_now(x), self.pet.dispersion_now(x), self.ps.dispersion_now(x))
+            self.mu[hi] = m
+            for k in [k for k in self.mu if k < hi - 1]:
+                del self.mu[k]
+            self.exp.advance(hi)
+            self.exp.set("H", m[0])
+            self.exp.set("P", m[1])
+            self.exp.set("S", m[2])
+            self.ring.advance(hi)
+        out = {"H": m[0], "P": m[1], "S": m[2]}
+        hp = m[0] + m[1]
+        for k in self.shares:
+            out[k] = (hp if k[0] == "C" else m[2]) * self.share(k)
+        return out
+
+    def _mu(self, hour_start: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        hi = int(hour_start // HOUR)
+        if hi not in self.mu:
+            self.open_hour(hour_start)
+        cur = self.mu[hi]
+        return cur, self.mu.get(hi - 1, cur)
+
     # ------------------------------------------------------------------ events
-    def add(self, ev: Event, hour_start: float, day_start: float, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+    def add(self, ev: Event, hour_start: float, day_start: float, det: DetectSettings, cfg: AlertSettings,
+            ctx: Any = None) -> list[dict[str, Any]]:
         if self.hour is None or self.hour.start != hour_start:
             self.hour = WindowAgg(hour_start)
-            self.fired = set()
-            self._bounds = {}
         if self.day is None or self.day.start != day_start:
             self.day = WindowAgg(day_start)
+        self._mu(hour_start)
         risk = ev.risk
         hits = risk.hits if risk is not None else None
         salience = (risk.max_weight if risk is not None else 0.0) + (ev.sentiment_neg or 0.0)
@@ -69,34 +149,64 @@ class StreetState:
             w.add_source(ev.source, kind=ev.kind, category=ev.category, people=ev.people_count,
                          severity=ev.severity, repeat=ev.is_repeat, neg=ev.sentiment_neg, risk_hits=hits,
                          text=ev.text, text_score=salience)
+        fam = FAMILY.get(ev.source, "H")
+        ck = theme_key(ev)
+        self.recent.add(ev.ts, fam, ck)
+        ring = self.ring
+        ring.advance(int(hour_start // HOUR))
+        ring.add(fam)
+        if ck:
+            ring.add(ck)
+        if hits:
+            for cat, n in hits.items():
+                if n > 0:
+                    ring.add("R" + cat, n)
         out: list[dict[str, Any]] = []
-        for d in self._on_event(ev, det):
-            self.fired.add(d.signal)
-            out += self.alerts.on_detection(d, self.place, det, cfg)
+        dets = self._rules(ev, det)
+        if det.early_firing and self.hours_learned >= det.warmup_hours:
+            dets += self._scan(ev.ts, hour_start, fam, ck, det, ctx)
+        for d in dets:
+            out += self._emit(d, det, cfg)
         return out
 
-    def _detection(self, signal: str, level: str, t: float, w: WindowAgg, size: float, observed: float,
-                   expected: float, s: float, evidence: dict[str, Any]) -> Detection:
-        return Detection(signal=signal, level=level, t=t, window_start=w.start, window_end=w.start + size,
-                         observed=observed, expected=expected, score=score_from_log10p(s), evidence=evidence,
-                         samples=[txt for _, txt in w.samples])
+    def _emit(self, d: Detection, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+        """Hand a detection to the lifecycle unless the same signal already reached this level (or
+        higher) in the open hour — the lifecycle would not send it anyway."""
+        r = LEVEL_RANK[d.level]
+        if self.fired.get(d.signal, 0) >= r:
+            return []
+        self.fired[d.signal] = r
+        return self.alerts.on_detection(d, self.place, det, cfg)
 
-    def _on_event(self, ev: Event, det: DetectSettings) -> list[Detection]:
-        w = self.hour
-        assert w is not None
+    def _detection(self, signal: str, level: str, t: float, w0: float, w1: float, observed: float,
+                   expected: float, s: float, evidence: dict[str, Any], samples: WindowAgg | None = None,
+                   group: str = "") -> Detection:
+        src = samples if samples is not None else self.hour
+        return Detection(signal=signal, level=level, t=t, window_start=w0, window_end=w1,
+                         observed=observed, expected=expected, score=score_from_log10p(s), evidence=evidence,
+                         samples=[txt for _, txt in src.samples] if src is not None else [], group=group)
+
+    def _rules(self, ev: Event, det: DetectSettings) -> list[Detection]:
         out: list[Detection] = []
         t = ev.ts
-        # Rules: risk terms, group petitions.
+        w = self.hour
+        assert w is not None
         if ev.risk is not None and ev.risk.hits:
             for rule in det.risk_rules:
-                n = w.risk.get(rule.category, 0)
-                if n >= rule.min_hits and ev.risk.hits.get(rule.category):
-                    thr = det.thresholds_for("risk_terms")
-                    s = getattr(thr, rule.level)
-                    terms = sorted({x.get("term", "") for x in ev.risk.terms if x.get("category") == rule.category} - {""})
-                    out.append(self._detection("risk_terms", rule.level, t, w, HOUR, n, 0.0, s, {
-                        "category": rule.category, "hits": n, "terms": terms[:5], "rule": f"{rule.category} ≥ {rule.min_hits}",
-                        "detail_zh": f"出现「{rule.category}」类风险词 {n} 次（{'、'.join(terms[:3])}）"}))
+                if not ev.risk.hits.get(rule.category):
+                    continue
+                wh = rule.window_hours
+                n = int(w.risk.get(rule.category, 0) if wh <= 1 else self.ring.window("R" + rule.category, wh))
+                if n < rule.min_hits:
+                    continue
+                s = getattr(det.thresholds_for("risk_terms"), rule.level)
+                terms = sorted({x.get("term", "") for x in ev.risk.terms if x.get("category") == rule.category} - {""})
+                span = f"{wh} 小时内" if wh > 1 else "本小时"
+                out.append(self._detection("risk_terms", rule.level, t, t - wh * HOUR if wh > 1 else w.start,
+                                           t if wh > 1 else w.start + HOUR, n, 0.0, s, {
+                    "category": rule.category, "hits": n, "terms": terms[:5], "window_hours": wh,
+                    "rule": f"{rule.category} ≥ {rule.min_hits} / {wh}h",
+                    "detail_zh": f"{span}出现「{rule.category}」类风险词 {n} 次（{'、'.join(terms[:3])}）"}))
         if ev.source == "petition" and ev.people_count >= det.group_petition_people:
             level = None
             for people, lv in sorted(det.group_petition_levels.items()):
@@ -104,160 +214,173 @@ class StreetState:
                     level = lv
             if level:
                 s = getattr(det.thresholds_for("group_petition"), level)
-                out.append(self._detection("group_petition", level, t, w, HOUR, ev.people_count, 0.0, s, {
+                out.append(self._detection("group_petition", level, t, w.start, w.start + HOUR, ev.people_count, 0.0, s, {
                     "people": ev.people_count, "form": ev.kind, "category": ev.category, "repeat": ev.is_repeat,
-                    "detail_zh": f"{ev.kind}集体访 {ev.people_count} 人（{ev.category}）"}))
-        if det.early_firing:
-            out += self._early(ev, det)
+                    "detail_zh": f"{ev.kind}集体访 {ev.people_count} 人（{ev.category}）"}, group="petition"))
         return out
 
-    # Early firing: the partial count already exceeds what is plausible for the whole window.
-    def _early(self, ev: Event, det: DetectSettings) -> list[Detection]:
-        w = self.hour
-        assert w is not None
-        if ev.source == "hotline":
-            model, signal, k = self.vol, "hotline_volume", w.n_hotline
-        elif ev.source == "petition":
-            model, signal, k = self.pet, "petition_volume", w.n_petition
-        else:
-            model, signal, k = self.ps, "public_safety", w.n_public_safety
+    # ------------------------------------------------------------------ scan
+    def _scan(self, t: float, hour_start: float, fam: str, ck: str, det: DetectSettings, ctx: Any) -> list[Detection]:
+        cur, prev = self._mu(hour_start)
+        frac = (t - hour_start) / HOUR
         out: list[Detection] = []
-        if k >= det.min_count_for_alert:
-            bound = self._bounds.get(signal)
-            x = {"t": w.start}
-            if bound is None:
-                mu = model.expected(x)
-                alpha = 10.0 ** (-det.thresholds_for(signal).blue)
-                bound = float(model.upper_bound(mu, alpha=alpha, phi=model.dispersion_now(x)))
-                self._bounds[signal] = bound
-            if k > bound:
-                d = self._count_detection(signal, model, k, w, ev.ts, det, early=True)
-                if d is not None:
-                    out.append(d)
-        if ev.source != "public_safety" and ev.category:
-            kc = w.categories.get(ev.category, 0)
-            if kc >= det.category_min_count:
-                d = self._category_detection(ev.category, kc, w, ev.ts, det, early=True)
-                if d is not None:
-                    out.append(d)
+        best: dict[str, tuple[float, Detection]] = {}
+        min_n = det.min_count_for_alert
+        recent = self.recent.counts
+        ring = self.ring
+        exp = self.exp
+        long_from = det.long_window_hours
+        for wh in det.scan_windows_hours:
+            if wh == 1:
+                e_h = prev[0] * (1.0 - frac) + cur[0] * frac
+                e_p = prev[1] * (1.0 - frac) + cur[1] * frac
+                e_s = prev[2] * (1.0 - frac) + cur[2] * frac
+            else:
+                e_h = exp.closed_sum("H", wh) + cur[0] * frac
+                e_p = exp.closed_sum("P", wh) + cur[1] * frac
+                e_s = exp.closed_sum("S", wh) + cur[2] * frac
+            for key in (fam, ck):
+                if not key:
+                    continue
+                o = float(recent.get(key, 0)) if wh == 1 else ring.window(key, wh)
+                if o < min_n:
+                    continue
+                f = key[0]
+                if f == "H":
+                    e, phi = e_h, cur[3]
+                elif f == "P":
+                    e, phi = e_p, cur[4]
+                elif f == "S":
+                    e, phi = e_s, cur[5]
+                elif f == "C":
+                    e, phi = (e_h + e_p) * self.share(key), cur[3] + self.share_phi(key)
+                else:
+                    e, phi = e_s * self.share(key), cur[5] + self.share_phi(key)
+                if f == "C" and o < det.category_min_count:
+                    continue
+                lo = det.common_mode_min
+                if o <= e * lo + 2.5 * math.sqrt(e * lo + phi * e * e * lo * lo):
+                    continue  # cannot pass even with the most favourable common-mode ratio
+                r = ctx.ratio(key, wh, t, hour_start, o, e) if (ctx is not None and det.common_mode) else 1.0
+                s = count_test(o, e * r, phi)
+                if s < det.thresholds.blue and s < det.thresholds_for(scan_signal(key, wh, long_from)).blue:
+                    continue
+                signal = scan_signal(key, wh, long_from)
+                level = det.thresholds_for(signal).level(s)
+                if level is None:
+                    continue
+                if signal in best and best[signal][0] >= s:
+                    continue
+                best[signal] = (s, self._scan_detection(signal, level, t, key, wh, o, e, r, phi, s))
+        for _, d in best.values():
+            out.append(d)
         return out
 
-    def _count_detection(self, signal: str, model: SeasonalCount, k: int, w: WindowAgg, t: float,
-                         det: DetectSettings, early: bool) -> Detection | None:
-        if k < det.min_count_for_alert:
-            return None
-        x = {"count": k, "t": w.start}
-        s = model.log10p(x)
-        level = det.thresholds_for(signal).level(s)
-        if level is None:
-            return None
-        mu = model.expected(x)
-        src = {"hotline_volume": "hotline", "petition_volume": "petition", "public_safety": "public_safety"}[signal]
-        ev: dict[str, Any] = {"log10p": round(s, 3), "early": early, "source": src}
-        if signal == "hotline_volume":
-            ev["types"] = dict(w.hotline_types)
-            top, n = w.top_category()
-            ev["top_category"] = top
-        elif signal == "petition_volume":
-            ev.update(people=w.petition_people, repeats=w.repeats)
+    def _scan_detection(self, signal: str, level: str, t: float, key: str, wh: int, o: float, e: float,
+                        r: float, phi: float, s: float) -> Detection:
+        f, name = key[0], key[1:]
+        exp = e * r
+        ev: dict[str, Any] = {"key": key, "window_hours": wh, "log10p": round(s, 3), "early": True,
+                              "expected_street_model": round(e, 3), "common_mode_ratio": round(r, 3),
+                              "dispersion": round(phi, 4)}
+        span = "近1小时" if wh == 1 else f"近{wh}小时"
+        ratio = o / max(exp, 0.01)
+        if f in ("H", "P", "S"):
+            what = FAMILY_ZH[f]
+            ev["source"] = {"H": "hotline", "P": "petition", "S": "public_safety"}[f]
+        elif f == "C":
+            what = f"「{name}」类诉求"
+            ev["category"] = name
         else:
-            ev.update(severity_sum=w.ps_severity, severe=w.ps_severe, people=w.ps_people)
-        ev["detail_zh"] = f"{SOURCE_ZH[src]}量为预期的 {k / max(mu, 0.01):.1f} 倍" + ("（窗口未结束即触发）" if early else "")
-        return self._detection(signal, level, t, w, HOUR, k, mu, s, ev)
-
-    def _category_share(self, c: str) -> float:
-        return (self.cat_ew.get(c, 0.0) + CATEGORY_PRIOR / CATEGORY_K) / (self.cat_total + CATEGORY_PRIOR)
-
-    def _category_detection(self, c: str, kc: int, w: WindowAgg, t: float, det: DetectSettings, early: bool) -> Detection | None:
-        x = {"t": w.start}
-        mu_total = self.vol.expected(x)
-        mu = max(mu_total * self._category_share(c), 0.05)
-        if kc <= 2 * mu + 2:
-            return None
-        phi = self.vol.dispersion_now(x)
-        s = -log_nbinom_sf(float(kc), mu, phi) / LN10
-        level = det.thresholds_for("hotline_category").level(s)
-        if level is None:
-            return None
-        return self._detection("hotline_category", level, t, w, HOUR, kc, mu, s, {
-            "category": c, "log10p": round(s, 3), "early": early,
-            "detail_zh": f"「{c}」类诉求 {kc} 件，为预期的 {kc / mu:.1f} 倍" + ("（窗口未结束即触发）" if early else "")})
+            what = f"「{name}」类警情"
+            ev["event_type"] = name
+        if f == "P" and self.hour is not None:
+            ev.update(people=self.hour.petition_people, repeats=self.hour.repeats)
+        if f in ("S", "T") and self.hour is not None:
+            ev.update(severity_sum=self.hour.ps_severity, severe=self.hour.ps_severe, people=self.hour.ps_people)
+        if f == "H" and self.hour is not None:
+            ev["types"] = dict(sorted(self.hour.hotline_types.items()))
+        cm = f"，全区同期为常态的 {r:.1f} 倍" if abs(r - 1.0) >= 0.2 else ""
+        ev["detail_zh"] = f"{span}{what} {o:g} 件，为预期的 {ratio:.1f} 倍{cm}"
+        return self._detection(signal, level, t, t - wh * HOUR, t, o, round(exp, 3), s, ev,
+                               samples=self.hour if wh <= 6 else self.day, group=GROUP_OF[f])
 
     # ------------------------------------------------------------------ closes
-    def _learn_zero_hours(self, until: float, cfg: AlertSettings) -> list[dict[str, Any]]:
-        """Learn the quiet hours after the last closed one, up to (excluding) ``until``."""
+    def _learn_zero_hours(self, until: float, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+        """Learn quiet hours after the last closed one, up to (excluding) ``until`` (only needed when
+        the engine skipped hours, e.g. after a restore)."""
         out: list[dict[str, Any]] = []
         if self.last_closed_hour is None:
             return out
         h = self.last_closed_hour + HOUR
-        n = 0
         while h < until:
-            x = {"count": 0, "t": h}
-            self.vol.learn_one(x)
-            self.pet.learn_one(x)
-            self.ps.learn_one(x)
-            n += 1
-            for sig in list(self.alerts.episodes):
-                if sig in HOURLY_SIGNALS:
-                    out += self.alerts.on_quiet(sig, h + HOUR, self.place, cfg)
+            out += self._close(h, WindowAgg(h), det, cfg)
             h += HOUR
-            self.last_closed_hour = h - HOUR
-        if n:
-            f = self._cat_decay ** n
-            for c in self.cat_ew:
-                self.cat_ew[c] *= f
-            self.cat_total *= f
         return out
 
-    def close_hour(self, start: float, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+    def close_hour(self, start: float, det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[dict[str, Any]]:
         """Close the hour starting at ``start`` (whether or not the street had events in it)."""
-        out = self._learn_zero_hours(start, cfg)
+        out = self._learn_zero_hours(start, det, cfg)
         if self.last_closed_hour is not None and start <= self.last_closed_hour:
             return out
         w = self.hour if self.hour is not None and self.hour.start == start else WindowAgg(start)
+        return out + self._close(start, w, det, cfg)
+
+    def _close(self, start: float, w: WindowAgg, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         t_end = start + HOUR
-        dets: list[Detection] = []
-        for signal, model, k in (("hotline_volume", self.vol, w.n_hotline), ("petition_volume", self.pet, w.n_petition),
-                                 ("public_safety", self.ps, w.n_public_safety)):
-            d = self._count_detection(signal, model, k, w, t_end, det, early=False)
-            if d is not None:
-                dets.append(d)
-        top, kc = w.top_category()
-        if kc >= det.category_min_count:
-            d = self._category_detection(top, kc, w, t_end, det, early=False)
-            if d is not None:
-                dets.append(d)
-        if w.texts >= det.sentiment_min_texts:
+        cur, _ = self._mu(start)
+        if w.texts >= det.sentiment_min_texts and self.hours_learned >= det.warmup_hours:
             d = self._sentiment_detection(self.sent, w, HOUR, t_end, det)
             if d is not None:
-                dets.append(d)
-        for d in dets:
-            self.fired.add(d.signal)
-            out += self.alerts.on_detection(d, self.place, det, cfg)
+                out += self._emit(d, det, cfg)
         for sig in list(self.alerts.episodes):
             if sig in HOURLY_SIGNALS and sig not in self.fired:
                 out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
-        # learn
+        # learn the hour
         x = {"t": start}
         self.vol.learn_one({**x, "count": w.n_hotline})
         self.pet.learn_one({**x, "count": w.n_petition})
         self.ps.learn_one({**x, "count": w.n_public_safety})
         if w.texts:
             self.sent.learn_one({"negative": w.neg_n, "total": w.texts})
-        self.cat_total = self.cat_total * self._cat_decay
-        for c in list(self.cat_ew):
-            self.cat_ew[c] *= self._cat_decay
-        for c, n in w.categories.items():
-            self.cat_ew[c] = self.cat_ew.get(c, 0.0) + n
-            self.cat_total += n
-        if len(self.cat_ew) > 48:  # keep the state bounded: drop the rarest
-            for c, _ in sorted(self.cat_ew.items(), key=lambda kv: kv[1])[: len(self.cat_ew) - 32]:
-                del self.cat_ew[c]
+        self._learn_shares(start, cur)
+        self.hours_learned += 1
         self.last_closed_hour = start
-        self.hour = None
-        self.fired = set()
-        self._bounds = {}
+        if self.hour is not None and self.hour.start <= start:
+            self.hour = None
+        self.fired = {}
         return out
+
+    def _learn_shares(self, start: float, cur: tuple[float, ...]) -> None:
+        """Add the hour's theme counts to the street's theme mix, each capped at a plausible
+        bound for its expectation (so a surge does not become the new normal)."""
+        ring = self.ring
+        if ring.hour != int(start // HOUR):
+            return  # nothing was counted in this hour
+        hp, s = cur[0] + cur[1], cur[2]
+        for k in ring.keys():
+            f = k[0]
+            if f not in ("C", "T"):
+                continue
+            n = ring.current(k)
+            if n <= 0:
+                continue
+            e = (hp if f == "C" else s) * self.share(k)
+            cap = e + 4.0 * math.sqrt(e + e * e * self.share_phi(k)) + 2.0
+            v = n if n <= cap else cap
+            self.shares[k] = self.shares.get(k, 0.0) + v
+            self.share_tot[f] += v
+
+    def _decay_shares(self, det: DetectSettings, hours: float) -> None:
+        d = 0.5 ** (hours / det.share_halflife_hours)
+        for k in self.shares:
+            self.shares[k] *= d
+        for f in self.share_tot:
+            self.share_tot[f] *= d
+        if len(self.shares) > MAX_SHARES:  # bounded state: forget the rarest themes
+            for k, _ in sorted(self.shares.items(), key=lambda kv: (kv[1], kv[0]))[: len(self.shares) - MAX_SHARES // 2]:
+                del self.shares[k]
 
     def _sentiment_detection(self, model: BetaBinomialShift, w: WindowAgg, size: float, t: float,
                              det: DetectSettings) -> Detection | None:
@@ -267,32 +390,33 @@ class StreetState:
         if level is None:
             return None
         base = model.baseline()
-        return self._detection("sentiment", level, t, w, size, w.neg_n, round(base * w.texts, 3), s, {
+        return self._detection("sentiment", level, t, w.start, w.start + size, w.neg_n, round(base * w.texts, 3), s, {
             "negative": w.neg_n, "texts": w.texts, "share": round(w.neg_n / w.texts, 3), "baseline_share": round(base, 3),
-            "mean_p_negative": round(w.neg_sum / w.texts, 3), "log10p": round(s, 3),
-            "detail_zh": f"负面诉求占比 {w.neg_n}/{w.texts}（基线 {base:.0%}）"})
+            "mean_p_negative": round(w.neg_sum / w.texts, 3), "log10p": round(s, 3), "window_hours": int(size // HOUR),
+            "detail_zh": f"负面诉求占比 {w.neg_n}/{w.texts}（基线 {base:.0%}）"}, samples=w)
 
-    def close_day(self, start: float, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+    def close_day(self, start: float, det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[dict[str, Any]]:
         """Close the local day starting at ``start`` (hours must be closed first)."""
-        out = self._learn_zero_hours(start + DAY, cfg)
+        out = self._learn_zero_hours(start + DAY, det, cfg)
         if self.last_closed_day is not None and start <= self.last_closed_day:
             return out
         w = self.day if self.day is not None and self.day.start == start else WindowAgg(start)
         t_end = start + DAY
         dets: list[Detection] = []
-        for signal, model, value in (("slow_buildup", self.buildup, float(w.n_hotline + w.n_petition)),
-                                     ("risk_buildup", self.risk_buildup, float(sum(w.risk.values())))):
-            x = {"value": value}
-            sc = model.score_one(x)
-            stat = model.statistic(x)
-            s = 2 * model.k * stat / math.log(10)
-            level = det.thresholds_for(signal).level(s) if sc >= 0.5 else None
-            if level is not None:
-                dets.append(self._detection(signal, level, t_end, w, DAY, value, round(model.mean, 3), s, {
-                    "cusum": round(stat, 3), "daily_mean": round(model.mean, 3), "log10p": round(s, 3),
-                    "detail_zh": f"日累计 {value:g}，近期日均 {model.mean:.1f}，CUSUM={stat:.1f}"}))
-            model.learn_one(x)
-        if w.texts >= det.sentiment_min_texts * 3:
+        warm = self.hours_learned >= det.warmup_hours
+        model = self.risk_buildup
+        value = float(sum(w.risk.values()))
+        x = {"value": value}
+        sc = model.score_one(x)
+        stat = model.statistic(x)
+        s = 2 * model.k * stat / math.log(10)
+        level = det.thresholds_for("risk_buildup").level(s) if sc >= 0.5 else None
+        if level is not None:
+            dets.append(self._detection("risk_buildup", level, t_end, start, t_end, value, round(model.mean, 3), s, {
+                "cusum": round(stat, 3), "daily_mean": round(model.mean, 3), "log10p": round(s, 3),
+                "detail_zh": f"当日风险词 {value:g} 次，近期日均 {model.mean:.1f}，CUSUM={stat:.1f}"}, samples=w))
+        model.learn_one(x)
+        if w.texts >= det.sentiment_min_texts * 3 and warm:
             d = self._sentiment_detection(self.sent_day, w, DAY, t_end, det)
             if d is not None:
                 dets.append(d)
@@ -303,6 +427,7 @@ class StreetState:
         for sig in DAILY_SIGNALS:
             if sig in self.alerts.episodes and sig not in {d.signal for d in dets}:
                 out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
+        self._decay_shares(det, 24.0)
         self.last_closed_day = start
         self.day = None
         return out

@@ -21,11 +21,11 @@ top (no plateau at 1.0) and ``log10p(x)`` gives the evidence itself.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 from ._base import IncompatibleStateError, VersionedDetector, state_size
-from ._tails import log10p_from_score, score_from_log10p
+from ._tails import LN10, log10p_from_score, log_betabinom_sf, log_nbinom_sf, nbinom_quantile, score_from_log10p
 from .counts import SeasonalCount, bucket_index
 from .cusum import Cusum
 from .multivariate import WindowHST
@@ -42,7 +42,11 @@ __all__ = [
     "VersionedDetector",
     "WindowHST",
     "DETECTORS",
+    "LN10",
     "bucket_index",
+    "log_betabinom_sf",
+    "log_nbinom_sf",
+    "nbinom_quantile",
     "log10p_from_score",
     "score_from_log10p",
     "score_series",
@@ -62,7 +66,9 @@ def _one_epoch(ts: Any, utc_offset: int) -> float | None:
     if isinstance(ts, bool):
         raise TypeError(f"not a timestamp: {ts!r}")
     if isinstance(ts, (int, float)):
-        return float(ts) if math.isfinite(ts) else None
+        if not math.isfinite(ts):
+            return None
+        return float(ts) / 1000.0 if abs(ts) > 1e11 else float(ts)  # epoch milliseconds
     if isinstance(ts, str):
         s = ts.strip()
         if not s:
@@ -90,7 +96,8 @@ def _one_epoch(ts: Any, utc_offset: int) -> float | None:
 
 
 def to_epoch_seconds(timestamps: Iterable[Any] | None, utc_offset: int = 8 * 3600) -> list[float | None] | None:
-    """Timestamps as epoch seconds: numbers pass through, ISO strings and datetimes are parsed.
+    """Timestamps as epoch seconds: numbers pass through (values above 1e11 are taken as epoch
+    milliseconds), ISO strings and datetimes are parsed.
 
     Naive datetimes and ISO strings without an offset are local wall time (``utc_offset``), so
     their time-of-day is kept as written.
@@ -101,7 +108,8 @@ def to_epoch_seconds(timestamps: Iterable[Any] | None, utc_offset: int = 8 * 360
     if timestamps is None:
         return None
     dtype = getattr(timestamps, "dtype", None)
-    if dtype is not None and getattr(dtype, "kind", "") == "M":  # numpy datetime64 array
+    if dtype is not None and getattr(dtype, "kind", "") == "M" and getattr(dtype, "tz", None) is None:
+        # numpy datetime64 array (or naive pandas datetime column): local wall time
         import numpy as np
 
         arr = np.asarray(timestamps).astype("datetime64[ns]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
+from array import array
 from typing import Any
 
 from ._base import VersionedDetector
@@ -13,6 +13,9 @@ from ._tails import score_from_log10p
 __all__ = ["TailCalibrator", "UnivariateSurprise"]
 
 _LOG10E = 1.0 / math.log(10.0)
+_LOG10_2 = math.log10(2.0)
+_WEEK_BINS = 336  # half-hours of the week
+_WEEK_BIN_SECONDS = 604800.0 / _WEEK_BINS
 
 
 class TailCalibrator:
@@ -30,16 +33,18 @@ class TailCalibrator:
     >>> for i in range(200):
     ...     cal.update((i * 37 % 101) / 100)
     >>> round(cal.log10p(0.5), 2), cal.log10p(2.0) < cal.log10p(3.0)
-    (0.29, True)
+    (0.3, True)
     """
 
-    __slots__ = ("window", "k", "min_beta", "_fifo", "_sorted")
+    __slots__ = ("window", "k", "min_beta", "_fifo", "_head", "_sorted")
 
     def __init__(self, window: int = 1000, k: int = 20, min_beta: float = 0.02):
         self.window = window
         self.k = k
         self.min_beta = min_beta
-        self._fifo: deque[float] = deque()
+        # values are stored as float32 (half the pickled size; ample precision for a p-value)
+        self._fifo = array("f")
+        self._head = 0  # ring-buffer position of the oldest value once full
         self._sorted: list[float] = []
 
     def __len__(self) -> int:
@@ -66,29 +71,161 @@ class TailCalibrator:
 
     def update(self, a: float) -> None:
         b = math.log1p(a) if a > 0.0 else 0.0
-        self._fifo.append(b)
-        bisect.insort(self._sorted, b)
-        if len(self._fifo) > self.window:
-            old = self._fifo.popleft()
+        fifo = self._fifo
+        if len(fifo) < self.window:
+            fifo.append(b)
+            b = fifo[-1]
+        else:
+            h = self._head
+            old = fifo[h]
             del self._sorted[bisect.bisect_left(self._sorted, old)]
+            fifo[h] = b
+            b = fifo[h]
+            self._head = (h + 1) % self.window
+        bisect.insort(self._sorted, b)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"window": self.window, "k": self.k, "min_beta": self.min_beta, "fifo": list(self._fifo)}
+        return {"window": self.window, "k": self.k, "min_beta": self.min_beta, "fifo": self._fifo.tobytes(), "head": self._head}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.window = state["window"]
         self.k = state["k"]
         self.min_beta = state["min_beta"]
-        self._fifo = deque(state["fifo"])
+        self._fifo = array("f")
+        self._fifo.frombytes(state["fifo"])
+        self._head = state["head"]
         self._sorted = sorted(self._fifo)
+
+
+class _Core:
+    """Forecasters, scales and calibrators for one transform of the stream (raw or log)."""
+
+    def __init__(self, p: "UnivariateSurprise"):
+        self.n = 0
+        self.last_v: float | None = None
+        self.last_t: float | None = None
+        self.dt: float | None = None
+        self.fast = 0.0
+        self.level = 0.0
+        self.mag = 0.0  # running mean |value|, for scale floors
+        self.nb = p.daily_bins or 0  # chosen from the sampling interval when None
+        self.daily = [0.0] * self.nb
+        self.weekly = [0.0] * _WEEK_BINS
+        # running mean absolute errors (scale) and model-selection errors
+        # models: 0 random walk, 1 fast average, 2 slow level, 3 level+daily, 4 level+daily+weekly
+        self.scale = [0.0] * 5
+        self.mae = [0.0] * 5
+        self.sustain = 0.0
+        self.vol = 0.0
+        self.cal = [TailCalibrator(p.calibration_window, p.tail_k) for _ in range(4)]
+
+    def _season_pos(self, t: float, utc_offset: int) -> tuple[int, int, float, int, int, float]:
+        local = t + utc_offset
+        nb = self.nb
+        s = (local % 86400.0) / 86400.0 * nb - 0.5
+        i0 = math.floor(s)
+        f = s - i0
+        w = ((local + 3 * 86400.0) % 604800.0) / _WEEK_BIN_SECONDS - 0.5
+        j0 = math.floor(w)
+        g = w - j0
+        return i0 % nb, (i0 + 1) % nb, f, j0 % _WEEK_BINS, (j0 + 1) % _WEEK_BINS, g
+
+    def evaluate(self, p: "UnivariateSurprise", v: float, t: float | None) -> tuple[float, Any]:
+        """Evidence ``s`` (before refractory) and what ``learn`` needs."""
+        if self.last_v is None:
+            return 0.0, None
+        pos = None
+        seasonal = t is not None and self.nb > 0 and self.dt is not None and self.dt <= 3 * 3600.0
+        preds = [self.last_v, self.fast, self.level, self.level, self.level]
+        if seasonal:
+            pos = self._season_pos(t, p.utc_offset)  # type: ignore[arg-type]
+            i0, i1, f, j0, j1, g = pos
+            d = (1.0 - f) * self.daily[i0] + f * self.daily[i1]
+            wk = (1.0 - g) * self.weekly[j0] + g * self.weekly[j1]
+            preds[3] = self.level + d
+            preds[4] = self.level + d + wk
+        res = [v - q for q in preds]
+        floor = 1e-6 * self.mag + 1e-12
+        sc = [s if s > floor else floor for s in self.scale]
+        z = [abs(r) / s for r, s in zip(res, sc)]
+        slow = 2
+        if seasonal:
+            mae = self.mae
+            if mae[3] < mae[slow]:
+                slow = 3
+            if mae[4] < mae[slow]:
+                slow = 4
+        a_point = min(z[0], z[1], z[slow])
+        a_ctx = z[slow]
+        a_sus = p._a_sus
+        sus = (1.0 - a_sus) * self.sustain + a_sus * (res[slow] / sc[slow])
+        zr = min(z[0], 10.0)
+        vol = (1.0 - a_sus) * self.vol + a_sus * zr * zr
+        a = [a_point, a_ctx, abs(sus), vol]
+        s = max(c.log10p(ai) for c, ai in zip(self.cal, a)) - math.log10(4.0)
+        return (s if s > 0.0 else 0.0), (a, res, pos, sus, vol)
+
+    def learn(self, p: "UnivariateSurprise", v: float, t: float | None, extra: Any) -> None:
+        if self.last_v is None:
+            self.fast = self.level = v
+            self.mag = abs(v)
+            self.last_v, self.last_t = v, t
+            self.n = 1
+            return
+        a, res, pos, sus, vol = extra
+        for c, ai in zip(self.cal, a):
+            c.update(ai)
+        self.sustain, self.vol = sus, vol
+        if t is not None and self.last_t is not None:
+            step = t - self.last_t
+            if step > 0.0:
+                if self.dt is None:
+                    self.dt = step
+                else:
+                    self.dt += 0.05 * (min(max(step, 0.5 * self.dt), 2.0 * self.dt) - self.dt)
+                if not self.nb and self.n >= 10:
+                    self.nb = int(min(288, max(24, round(86400.0 / self.dt))))
+                    self.daily = [0.0] * self.nb
+        dt_pts = self.dt if (self.dt and t is not None) else 1.0
+        self.n += 1
+        warm = 1.0 / self.n
+        # scales and model-selection errors (winsorized at 5 scales)
+        for i, r in enumerate(res):
+            ar = abs(r)
+            sc = self.scale[i]
+            if sc > 0.0 and ar > 5.0 * sc:
+                ar = 5.0 * sc
+            self.scale[i] = sc + max(0.02, warm) * (ar - sc)
+            self.mae[i] += max(0.005, warm) * (ar - self.mae[i])
+        self.mag += 0.01 * (abs(v) - self.mag)
+        # forecasters (winsorized updates so a spike does not drag the slow models)
+        lim = 5.0 * max(self.scale[2], 1e-12)
+        self.fast += p._a_fast * (v - self.fast)
+        halflife_pts = p.level_halflife / dt_pts
+        a_l = max(1.0 - 0.5 ** (1.0 / max(halflife_pts, 1.0)), warm)
+        e = res[3] if pos is not None else res[2]
+        self.level += a_l * min(max(e, -lim), lim)
+        if pos is not None:
+            i0, i1, f, j0, j1, g = pos
+            # per-point rate so that one visit of a bin moves it by about 1 - 0.5**(1/season_visits)
+            a_v = 1.0 - 0.5 ** (1.0 / p.season_visits)
+            a_d = 1.0 - (1.0 - a_v) ** min(1.0, dt_pts / (86400.0 / self.nb))
+            a_w = 1.0 - (1.0 - a_v) ** min(1.0, dt_pts / _WEEK_BIN_SECONDS)
+            e3 = min(max(res[3], -lim), lim)
+            self.daily[i0] += a_d * (1.0 - f) * e3
+            self.daily[i1] += a_d * f * e3
+            e4 = min(max(res[4], -lim), lim)
+            self.weekly[j0] += a_w * (1.0 - g) * e4
+            self.weekly[j1] += a_w * g * e4
+        self.last_v, self.last_t = v, t
 
 
 class UnivariateSurprise(VersionedDetector):
     """Online surprise score for a real-valued stream: forecasts, calibrated tails, refractory.
 
     Three one-step forecasters run side by side: the last value (random walk), a fast
-    exponential average, and a slow level plus a time-of-day profile (and an hour-of-week
-    adjustment) when timestamps allow. Each keeps a robust running scale of its errors
+    exponential average, and a slow level plus a time-of-day profile (one bin per sampling
+    interval, 24 to 288 a day) and a half-hour-of-week adjustment when timestamps allow. Each keeps a robust running scale of its errors
     (winsorized mean absolute error). From them, four nonconformity measures are formed for
     every point, each before the point is learned:
 
@@ -104,7 +241,9 @@ class UnivariateSurprise(VersionedDetector):
     ``-log10 p`` that means the same on a CPU series as on taxi counts; the largest, less a
     Bonferroni term, is the evidence ``s``. A refractory rule then keeps one alarm per episode:
     ``s`` is discounted by the decaying peak of recent evidence, so the first point of an
-    anomaly scores high and its echoes do not. The score is ``s / (s + score_scale)``, never
+    anomaly scores high and its echoes do not. While every value is positive, a twin of the
+    whole machinery runs on ``log(value)`` (multiplicative series: traffic, bytes, prices) and
+    the larger evidence of the two counts, less ``log10 2``. The score is ``s / (s + score_scale)``, never
     exactly 1, and stays low while the calibrators are still filling (the probationary period).
 
     Parameters
@@ -128,6 +267,8 @@ class UnivariateSurprise(VersionedDetector):
         Half-life of the refractory peak, in points.
     refractory
         Fraction of the recent peak subtracted from new evidence (0 disables the rule).
+    log_transform
+        Also model ``log(value)`` while all values are positive.
     score_scale
         ``s`` that maps to a score of 0.5.
     utc_offset
@@ -181,6 +322,7 @@ class UnivariateSurprise(VersionedDetector):
         sustain_halflife: float = 4.0,
         refractory_halflife: float = 50.0,
         refractory: float = 0.8,
+        log_transform: bool = True,
         score_scale: float = 5.0,
         utc_offset: int = 8 * 3600,
     ):
@@ -193,6 +335,7 @@ class UnivariateSurprise(VersionedDetector):
         self.sustain_halflife = sustain_halflife
         self.refractory_halflife = refractory_halflife
         self.refractory = refractory
+        self.log_transform = log_transform
         self.score_scale = score_scale
         self.utc_offset = utc_offset
 
@@ -200,75 +343,26 @@ class UnivariateSurprise(VersionedDetector):
         self._a_sus = 1.0 - 0.5 ** (1.0 / sustain_halflife)
         self._d_peak = 0.5 ** (1.0 / refractory_halflife)
         self.n = 0
-        self.last_v: float | None = None
-        self.last_t: float | None = None
-        self.dt: float | None = None
-        self.fast = 0.0
-        self.level = 0.0
-        self.mag = 0.0  # running mean |value|, for scale floors
-        self.nb = daily_bins or 0  # chosen from the sampling interval when None
-        self.daily = [0.0] * self.nb
-        self.weekly = [0.0] * 168
-        # running mean absolute errors (scale) and model-selection errors
-        # models: 0 random walk, 1 fast average, 2 slow level, 3 level+daily, 4 level+daily+weekly
-        self.scale = [0.0] * 5
-        self.mae = [0.0] * 5
-        self.sustain = 0.0
-        self.vol = 0.0
         self.peak = 0.0
-        self.cal = [TailCalibrator(calibration_window, tail_k) for _ in range(4)]
+        self.raw = _Core(self)
+        # log-scale twin, kept while every value is positive (multiplicative series)
+        self.log: _Core | None = _Core(self) if log_transform else None
 
-    # -- internals ------------------------------------------------------------------------
-
-    def _season_pos(self, t: float) -> tuple[int, int, float, int, int, float]:
-        local = t + self.utc_offset
-        nb = self.nb
-        s = (local % 86400.0) / 86400.0 * nb - 0.5
-        i0 = math.floor(s)
-        f = s - i0
-        w = ((local + 3 * 86400.0) % 604800.0) / 3600.0 - 0.5
-        j0 = math.floor(w)
-        g = w - j0
-        return i0 % nb, (i0 + 1) % nb, f, j0 % 168, (j0 + 1) % 168, g
-
-    def _evaluate(self, v: float, t: float | None) -> tuple[float, list[float], list[float], Any]:
-        """Evidence ``s`` (before refractory), nonconformities, residuals, season position."""
-        if self.last_v is None:
-            return 0.0, [0.0, 0.0, 0.0, 0.0], [0.0] * 5, None
-        pos = None
-        seasonal = t is not None and self.nb > 0 and self.dt is not None and self.dt <= 3 * 3600.0
-        preds = [self.last_v, self.fast, self.level, self.level, self.level]
-        if seasonal:
-            pos = self._season_pos(t)  # type: ignore[arg-type]
-            i0, i1, f, j0, j1, g = pos
-            d = (1.0 - f) * self.daily[i0] + f * self.daily[i1]
-            wk = (1.0 - g) * self.weekly[j0] + g * self.weekly[j1]
-            preds[3] = self.level + d
-            preds[4] = self.level + d + wk
-        res = [v - p for p in preds]
-        floor = 1e-6 * self.mag + 1e-12
-        sc = [s if s > floor else floor for s in self.scale]
-        z = [abs(r) / s for r, s in zip(res, sc)]
-        slow = 2
-        if seasonal:
-            mae = self.mae
-            if mae[3] < mae[slow]:
-                slow = 3
-            if mae[4] < mae[slow]:
-                slow = 4
-        a_point = min(z[0], z[1], z[slow])
-        a_ctx = z[slow]
-        sus = (1.0 - self._a_sus) * self.sustain + self._a_sus * (res[slow] / sc[slow])
-        zr = min(z[0], 10.0)
-        vol = (1.0 - self._a_sus) * self.vol + self._a_sus * zr * zr
-        a = [a_point, a_ctx, abs(sus), vol]
-        s = max(c.log10p(ai) for c, ai in zip(self.cal, a)) - math.log10(4.0)
-        return (s if s > 0.0 else 0.0), a, res, (pos, slow, sus, vol)
+    def _evaluate(self, v: float, t: float | None) -> tuple[float, Any, Any]:
+        s, extra = self.raw.evaluate(self, v, t)
+        extra_log = None
+        if self.log is not None and v > 0.0:
+            s_log, extra_log = self.log.evaluate(self, math.log(v), t)
+            s = max(s, s_log) - _LOG10_2 if self.log.n >= 1 else s
+            s = s if s > 0.0 else 0.0
+        return s, extra, extra_log
 
     def _evidence(self, x: dict[str, Any]) -> float:
         v = float(x["value"])
+        if not math.isfinite(v):
+            return 0.0
         t = x.get("t")
-        s, *_ = self._evaluate(v, None if t is None else float(t))
+        s, _, _ = self._evaluate(v, None if t is None else float(t))
         return max(0.0, s - self.refractory * self.peak * self._d_peak)
 
     # -- River protocol -------------------------------------------------------------------
@@ -282,64 +376,17 @@ class UnivariateSurprise(VersionedDetector):
 
     def learn_one(self, x: dict[str, Any]) -> None:
         v = float(x["value"])
-        t = x.get("t")
-        t = None if t is None else float(t)
         if not math.isfinite(v):
             return
-        s, a, res, extra = self._evaluate(v, t)
-        self.peak = max(self.peak * self._d_peak, max(0.0, s - self.refractory * self.peak * self._d_peak))
-        if self.last_v is None:
-            self.fast = self.level = v
-            self.mag = abs(v)
-            self.last_v, self.last_t = v, t
-            self.n = 1
-            return
-        pos, slow, sus, vol = extra
-        for c, ai in zip(self.cal, a):
-            c.update(ai)
-        self.sustain, self.vol = sus, vol
-        # time step
-        if t is not None and self.last_t is not None:
-            step = t - self.last_t
-            if step > 0.0:
-                if self.dt is None:
-                    self.dt = step
-                else:
-                    self.dt += 0.05 * (min(max(step, 0.5 * self.dt), 2.0 * self.dt) - self.dt)
-                if not self.nb and self.n >= 10:
-                    self.nb = int(min(288, max(24, round(86400.0 / self.dt))))
-                    self.daily = [0.0] * self.nb
-        dt_pts = (self.dt if (self.dt and t is not None) else 1.0)
+        t = x.get("t")
+        t = None if t is None else float(t)
+        s, extra, extra_log = self._evaluate(v, t)
+        d = self.peak * self._d_peak
+        self.peak = max(d, s - self.refractory * d)
+        self.raw.learn(self, v, t, extra)
+        if self.log is not None:
+            if v > 0.0:
+                self.log.learn(self, math.log(v), t, extra_log)
+            else:
+                self.log = None  # not a positive series: the log twin retires for good
         self.n += 1
-        warm = 1.0 / self.n
-        # scales and model-selection errors (winsorized at 5 scales)
-        for i, r in enumerate(res):
-            ar = abs(r)
-            sc = self.scale[i]
-            if sc > 0.0 and ar > 5.0 * sc:
-                ar = 5.0 * sc
-            a_s = max(0.02, warm)
-            self.scale[i] = sc + a_s * (ar - sc)
-            self.mae[i] += max(0.005, warm) * (ar - self.mae[i])
-        self.mag += 0.01 * (abs(v) - self.mag)
-        # forecasters (winsorized updates so a spike does not drag the slow models)
-        lim = 5.0 * max(self.scale[2], 1e-12)
-        self.fast += self._a_fast * (v - self.fast)
-        halflife_pts = self.level_halflife / dt_pts
-        a_l = max(1.0 - 0.5 ** (1.0 / max(halflife_pts, 1.0)), warm)
-        e = res[3] if pos is not None else res[2]
-        e = min(max(e, -lim), lim)
-        self.level += a_l * e
-        if pos is not None:
-            i0, i1, f, j0, j1, g = pos
-            # per-point rate so that one visit of a bin moves it by about 1 - 0.5**(1/season_visits)
-            a_v = 1.0 - 0.5 ** (1.0 / self.season_visits)
-            a_d = 1.0 - (1.0 - a_v) ** min(1.0, dt_pts / (86400.0 / self.nb))
-            a_w = 1.0 - (1.0 - a_v) ** min(1.0, dt_pts / 3600.0)
-            e3 = min(max(res[3], -lim), lim)
-            self.daily[i0] += a_d * (1.0 - f) * e3
-            self.daily[i1] += a_d * f * e3
-            e4 = min(max(res[4], -lim), lim)
-            self.weekly[j0] += a_w * (1.0 - g) * e4
-            self.weekly[j1] += a_w * g * e4
-        self.last_v, self.last_t = v, t

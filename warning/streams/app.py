@@ -178,7 +178,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     raw_topics = {src: app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n) for src, name in t.raw().items()}
     events_topic = app.topic(t.events, value_serializer="raw", key_serializer="raw", partitions=n)
     dlq_topic = app.topic(t.deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
-    dedup_table = app.Table("dedup", default=None, partitions=n, key_serializer="json", value_serializer="json")
+    dedup_table = app.Table("dedup", default=None, partitions=n, key_type=str)
     ingestor = Ingestor(settings, enricher=build_enricher(settings))
     service = IngestService(settings, dedup_table, ingestor)
     app.warning_ingest = service  # type: ignore[attr-defined]
@@ -209,7 +209,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(m.REGISTRY), content_type="text/plain; version=0.0.4; charset=utf-8")
+        return web.bytes(generate_latest(m.REGISTRY), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -161,7 +161,7 @@ def add_detection(app: Any, settings: Settings, events_topic: Any) -> DetectServ
     """Register the detection agent, its table and timers on ``app``."""
     n = settings.kafka.partitions
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
-    table = app.Table("detect", default=None, partitions=n, key_serializer="json", value_serializer="raw")
+    table = app.Table("detect", default=None, partitions=n, key_type=str, value_type=bytes)
     svc = DetectService(settings, table, alerts_topic)
     streams: list[Any] = []
 

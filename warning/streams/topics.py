@@ -60,5 +60,28 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                     break
                 time.sleep(0.2)
             log.info("created topics %s", ", ".join(wanted))
+        check_partitions(settings, admin)
     finally:
         admin.close()
+
+
+class TopicLayoutError(RuntimeError):
+    """Existing topics do not match the configured partition count."""
+
+
+def check_partitions(settings: Settings, admin: object) -> None:
+    """All pipeline topics must have ``kafka.partitions`` partitions: the ingest dedup table and
+    the detection state are co-partitioned with them. Fail fast, naming the topic, otherwise."""
+    names = all_topics(settings)
+    desc = admin.describe_topics(names)  # type: ignore[attr-defined]
+    bad = []
+    for d in desc:
+        n = len(d.get("partitions") or [])
+        if n and n != settings.kafka.partitions:
+            bad.append(f"{d.get('topic') or d.get('name')} has {n} partitions")
+    if bad:
+        raise TopicLayoutError(
+            "topic layout error: " + "; ".join(bad) + f" but kafka.partitions = {settings.kafka.partitions}. "
+            "All pipeline topics must have the same partition count (create them before producing, or set "
+            "WARNING_KAFKA__PARTITIONS to match)."
+        )

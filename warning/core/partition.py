@@ -1,0 +1,87 @@
+"""Partition-wide common mode: what all streets of a partition do together right now.
+
+A heating season starting, a holiday, a Monday morning after a quiet weekend, a heat wave —
+these move every street at once, and none of them is a street's own anomaly. The context keeps,
+for every key (``H``/``P``/``S`` feed volumes, ``C<category>``, ``T<event type>``), the partition's
+observed count and the sum of the streets' own expectations over the same trailing windows as the
+street tests (last hour in 5-minute bins; 6 and 24 hours in hourly slots). A street's expectation
+is multiplied by the *leave-one-out* ratio
+
+    R = (O_partition − O_street + prior) / (E_partition − E_street + prior)
+
+— how far all *other* streets are above (or below) their own expectation — clamped to
+``[common_mode_min, common_mode_max]``. ``prior`` (in expected counts) keeps R near 1 where the
+partition has little evidence (night, rare themes). The street's own surge never inflates its R,
+and a single street's incident barely moves the others'.
+
+Partition-wide expectations come from the streets at every hour start (the engine asks each
+street for its expectations of the new hour), so the whole context is a function of the events
+and is checkpointed with the engine's meta (its size does not grow with time: slots are rings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warning.core.scan import HOUR, HourRing, MinuteBins
+
+
+class PartitionContext:
+    VERSION = 1
+
+    def __init__(self, windows: tuple[int, ...] = (6, 24), prior: float = 20.0, lo: float = 0.5, hi: float = 4.0) -> None:
+        self.windows = tuple(w for w in windows if w > 1)
+        self.bins = MinuteBins()
+        self.obs = HourRing(self.windows, "I")
+        self.exp = HourRing(self.windows, "f")
+        self.e_prev: dict[str, float] = {}
+        self.e_cur: dict[str, float] = {}
+        self.hour_start: float | None = None
+        self.prior = prior
+        self.lo = lo
+        self.hi = hi
+        self.version = self.VERSION
+
+    def add(self, t: float, hour_start: float, fam: str, key: str) -> None:
+        self.bins.add(t, fam, key)
+        self.obs.advance(int(hour_start // HOUR))
+        self.obs.add(fam)
+        if key:
+            self.obs.add(key)
+
+    def open_hour(self, start: float, expected: dict[str, float]) -> None:
+        """A new hour starts; ``expected`` is the sum of the streets' expectations for it."""
+        hi = int(start // HOUR)
+        self.e_prev, self.e_cur = self.e_cur, expected
+        self.hour_start = start
+        self.exp.advance(hi)
+        for k, v in expected.items():
+            self.exp.set(k, v)
+        self.obs.advance(hi)
+
+    def _window(self, key: str, wh: int, t: float, hour_start: float) -> tuple[float, float]:
+        if wh <= 1:
+            start = self.bins.start(t)
+            o = float(self.bins.counts.get(key, 0))
+            before = max(0.0, hour_start - start) / HOUR
+            e = self.e_prev.get(key, 0.0) * min(before, 1.0) + self.e_cur.get(key, 0.0) * (t - hour_start) / HOUR
+            return o, e
+        w = min((x for x in self.windows if x >= wh), default=self.windows[-1] if self.windows else 0)
+        if not w:
+            return 0.0, 0.0
+        frac = (t - hour_start) / HOUR
+        return self.obs.window(key, w), self.exp.closed_sum(key, w) + self.exp.current(key) * frac
+
+    def ratio(self, key: str, wh: int, t: float, hour_start: float, o_street: float, e_street: float) -> float:
+        """Leave-one-out common-mode ratio for ``key`` over the trailing ``wh`` hours at ``t``."""
+        o, e = self._window(key, wh, t, hour_start)
+        o = o - o_street
+        e = e - e_street
+        r = ((o if o > 0.0 else 0.0) + self.prior) / ((e if e > 0.0 else 0.0) + self.prior)
+        return self.lo if r < self.lo else self.hi if r > self.hi else r
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)

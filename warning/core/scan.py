@@ -1,0 +1,271 @@
+"""Trailing-window counters in event time, and the count test every window goes through.
+
+* :class:`Recent` — exact counts per key over the last 60 minutes (a deque of the events).
+* :class:`HourRing` — counts (or expected counts) per key in hourly slots, with running sums
+  over trailing windows of several lengths, so that "the last 24 h" costs O(1) per event.
+* :class:`MinuteBins` — coarse 5-minute bins (the partition-wide last hour; cheap to snapshot).
+* :func:`count_test` — ``-log10 P(X >= observed)`` under a negative binomial with a quick
+  normal pre-screen, so that the exact tail is only computed for windows that might matter.
+
+Everything is plain Python with deterministic iteration (keys are visited in insertion order,
+which only depends on the order of the events), and pickles compactly (``array`` slots).
+
+>>> r = HourRing(windows=(6, 24))
+>>> r.advance(100)
+>>> r.add("C住房", 2.0)
+>>> r.advance(101)
+>>> r.add("C住房", 1)
+>>> r.window("C住房", 6), r.window("C住房", 24)
+(3.0, 3.0)
+>>> r.advance(106)
+>>> r.window("C住房", 6)   # hour 100 left the 6-hour window, hour 101 is still in it
+1.0
+>>> r.advance(200)
+>>> r.window("C住房", 24)
+0.0
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from typing import Any, Iterable
+
+from warning.models._tails import LN10, log_nbinom_sf
+
+HOUR = 3600.0
+
+
+class HourRing:
+    """Per-key values in hourly slots (absolute hour index ``h = ts // 3600``).
+
+    ``window(key, W)`` is the sum over the open hour and the ``W - 1`` hours before it. Slots of
+    the open hour can be added to until :meth:`advance` moves on; keys that have been zero for
+    the ring's whole length are dropped, so the state only holds what is active.
+    """
+
+    __slots__ = ("n", "windows", "hour", "slots", "closed", "last", "typecode")
+
+    def __init__(self, windows: Iterable[int] = (6, 24, 72), typecode: str = "f") -> None:
+        self.windows = tuple(sorted(int(w) for w in windows if int(w) > 1))
+        self.n = max(self.windows) if self.windows else 1
+        self.typecode = typecode
+        self.hour: int | None = None
+        self.slots: dict[str, array] = {}
+        self.closed: dict[str, list[float]] = {}  # key → [sum over the closed hours of each window]
+        self.last: dict[str, int] = {}  # key → last hour with a non-zero value
+
+    def advance(self, hour: int) -> None:
+        """Make ``hour`` the open hour (never moves back)."""
+        if self.hour is None:
+            self.hour = hour
+            return
+        if hour <= self.hour:
+            return
+        gap = hour - self.hour
+        n = self.n
+        if gap >= n:
+            self.slots.clear()
+            self.closed.clear()
+            self.last.clear()
+            self.hour = hour
+            return
+        dead = [k for k, h in self.last.items() if hour - h >= n]
+        for k in dead:
+            del self.slots[k], self.closed[k], self.last[k]
+        wins = self.windows
+        for k, sl in self.slots.items():
+            cl = self.closed[k]
+            for h in range(self.hour, hour):
+                v = sl[h % n]
+                for i, w in enumerate(wins):
+                    cl[i] += v - sl[(h - w + 1) % n]
+                sl[(h + 1) % n] = 0
+            for i in range(len(cl)):
+                if cl[i] < 1e-9:
+                    cl[i] = 0.0
+        self.hour = hour
+
+    @property
+    def _max(self) -> int:
+        return (1 << (8 * array(self.typecode).itemsize)) - 1
+
+    def add(self, key: str, v: float = 1) -> None:
+        assert self.hour is not None
+        sl = self.slots.get(key)
+        if sl is None:
+            sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
+            self.closed[key] = [0.0] * len(self.windows)
+        i = self.hour % self.n
+        if self.typecode == "f" or self.typecode == "d":
+            sl[i] += v
+        else:
+            x = sl[i] + int(v)
+            sl[i] = x if x <= self._max else self._max
+        self.last[key] = self.hour
+
+    def set(self, key: str, v: float) -> None:
+        """Set the open hour's value of ``key`` (expected counts are set, not accumulated)."""
+        assert self.hour is not None
+        sl = self.slots.get(key)
+        if sl is None:
+            if v == 0:
+                return
+            sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
+            self.closed[key] = [0.0] * len(self.windows)
+        sl[self.hour % self.n] = v
+        if v:
+            self.last[key] = self.hour
+
+    def current(self, key: str) -> float:
+        sl = self.slots.get(key)
+        return float(sl[self.hour % self.n]) if sl is not None and self.hour is not None else 0.0
+
+    def closed_sum(self, key: str, w: int) -> float:
+        """Sum over the ``w - 1`` closed hours before the open one."""
+        cl = self.closed.get(key)
+        if cl is None:
+            return 0.0
+        return cl[self.windows.index(w)]
+
+    def window(self, key: str, w: int) -> float:
+        """Open hour + the ``w - 1`` hours before it."""
+        return self.closed_sum(key, w) + self.current(key)
+
+    def keys(self) -> list[str]:
+        return list(self.slots)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class Recent:
+    """Exact per-key counts over the trailing 60 minutes ``(t - 3600, t]``.
+
+    Each event contributes to up to two keys (its feed and its category). At most ``cap``
+    events are kept; beyond that the oldest are forgotten early (a street with that many events
+    in an hour is alerting anyway), which keeps the state bounded.
+
+    >>> r = Recent()
+    >>> r.add(0.0, "H", "C供暖"); r.add(1800.0, "H", "C供暖"); r.add(3700.0, "H", "C住房")
+    >>> r.counts["H"], r.counts["C供暖"], r.counts.get("C住房")
+    (2, 1, 1)
+    """
+
+    __slots__ = ("events", "counts", "cap", "span")
+
+    def __init__(self, cap: int = 1500, span: float = HOUR) -> None:
+        self.events: deque[tuple[float, str, str]] = deque()
+        self.counts: dict[str, int] = {}
+        self.cap = cap
+        self.span = span
+
+    def expire(self, t: float) -> None:
+        ev = self.events
+        c = self.counts
+        lo = t - self.span
+        while ev and (ev[0][0] <= lo or len(ev) > self.cap):
+            _, a, b = ev.popleft()
+            for k in (a, b):
+                if k:
+                    n = c[k] - 1
+                    if n:
+                        c[k] = n
+                    else:
+                        del c[k]
+
+    def add(self, t: float, a: str, b: str) -> None:
+        self.expire(t)
+        self.events.append((t, a, b))
+        c = self.counts
+        c[a] = c.get(a, 0) + 1
+        if b:
+            c[b] = c.get(b, 0) + 1
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class MinuteBins:
+    """Per-key counts over roughly the last hour, in ``width``-second bins (partition-wide).
+
+    ``start()`` is the start of the oldest bin still counted, so callers can compute the
+    expectation over exactly the span that is counted.
+    """
+
+    __slots__ = ("width", "nbins", "bins", "counts")
+
+    def __init__(self, width: int = 300, span: float = HOUR) -> None:
+        self.width = width
+        self.nbins = int(span // width)
+        self.bins: deque[tuple[int, dict[str, int]]] = deque()
+        self.counts: dict[str, int] = {}
+
+    def _roll(self, b: int) -> None:
+        bins = self.bins
+        c = self.counts
+        while bins and bins[0][0] <= b - self.nbins:
+            _, d = bins.popleft()
+            for k, n in d.items():
+                m = c[k] - n
+                if m:
+                    c[k] = m
+                else:
+                    del c[k]
+
+    def add(self, t: float, a: str, b: str) -> None:
+        bi = int(t // self.width)
+        self._roll(bi)
+        if not self.bins or self.bins[-1][0] != bi:
+            self.bins.append((bi, {}))
+        d = self.bins[-1][1]
+        c = self.counts
+        d[a] = d.get(a, 0) + 1
+        c[a] = c.get(a, 0) + 1
+        if b:
+            d[b] = d.get(b, 0) + 1
+            c[b] = c.get(b, 0) + 1
+
+    def start(self, t: float) -> float:
+        bi = int(t // self.width)
+        self._roll(bi)
+        return float((bi - self.nbins + 1) * self.width)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def count_test(observed: float, expected: float, phi: float, screen_z: float = 2.5) -> float:
+    """``-log10 P(X >= observed)`` for ``X ~ NB(mean=expected, var=expected + phi expected²)``.
+
+    Returns 0.0 without the exact tail when the count is within ``screen_z`` standard deviations
+    of the expectation (such a count can never reach a level's threshold).
+
+    >>> count_test(3, 3.0, 0.0)
+    0.0
+    >>> round(count_test(12, 2.0, 0.0), 2)   # Poisson(2) >= 12
+    5.37
+    >>> count_test(12, 2.0, 0.5) < count_test(12, 2.0, 0.0)   # over-dispersion: less surprising
+    True
+    """
+    if observed <= 0.0:
+        return 0.0
+    if expected < 1e-6:
+        expected = 1e-6
+    if observed <= expected + screen_z * math.sqrt(expected + phi * expected * expected):
+        return 0.0
+    s = -log_nbinom_sf(float(observed), expected, phi) / LN10
+    return s if s > 0.0 else 0.0

@@ -1,0 +1,470 @@
+"""Personal-data masking for Chinese citizen texts.
+
+:func:`mask_pii` replaces personal data with ``*`` while keeping the text readable: the kind of
+item and a few non-identifying characters stay visible ("我叫张**，电话138****5678").
+Kinds, in the order they are applied:
+
+============  ==========================================================  ======================
+kind          what is detected                                            masked as
+============  ==========================================================  ======================
+email         ``local@domain.tld``                                        ``z***@qq.com``
+id_number     18-digit resident ID with valid date and ISO 7064 checksum;  ``110*************3X``
+              15-digit (old) ID with valid date; any 6+ digit number
+              right after an ID cue (身份证/证件号 …)
+bank_card     16–19 digits passing the Luhn check, or after a card cue    ``6222***********1234``
+              (卡号/银行卡/账号 …)
+mobile        ``1[3-9]x`` + 8 digits, optional +86/0086, spaces or dashes ``138****5678``
+landline      area code ``0[1-9]x(x)`` + 7–8 digits (dash, space,         ``0731-****8888``
+              brackets), or 7–8 digits right after a phone cue
+house_number  exact flat: ``3号楼2单元501室``, ``9栋704``, ``3-2-501``,     ``3号楼*单元***室``
+              ``501室`` (building kept, unit/room masked)
+plate         licence plates ``京A12345``, ``京A·D12345``, ``粤B12345学``  ``京A*****``
+name          surname + given name after a cue word (姓名/我叫/联系人/      ``张**``
+              户主/投诉人/本人 …) or right before 电话/手机/身份证
+============  ==========================================================  ======================
+
+Digits may be ASCII or full-width (４３０３…). Cheap pre-checks (is there any digit, an ``@``,
+a cue word?) skip the expensive patterns on texts that cannot contain a kind, so masking costs
+a few microseconds on typical short texts.
+
+Masking is idempotent: masked output has no digit runs, names or plates left to find, so
+``mask_pii(mask_pii(t)[0])`` returns the same text and zero counts.
+
+Examples
+--------
+
+>>> from warning.core.text import mask_pii
+>>> masked, counts = mask_pii("我叫张小明，电话13812345678，身份证110101199003074514。")
+>>> masked
+'我叫张**，电话138****5678，身份证110*************14。'
+>>> {k: v for k, v in counts.items() if v}
+{'name': 1, 'mobile': 1, 'id_number': 1}
+
+>>> mask_pii("住朝阳区3号楼2单元501室，车牌京A·D12345，邮箱zhang.san@163.com")[0]
+'住朝阳区3号楼*单元***室，车牌京A·******，邮箱z***@163.com'
+
+>>> mask_pii("座机010-62345678，卡号6222 0212 3456 7893")[0]
+'座机010-****5678，卡号6222***********7893'
+
+Numbers that are not personal data stay: dates, amounts, hotline 12345.
+
+>>> mask_pii("2019年4月25日拨打12345，欠薪20000元")[0]
+'2019年4月25日拨打12345，欠薪20000元'
+
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from warning.core.text import _names
+
+__all__ = ["PII_KINDS", "mask_pii", "find_pii_leaks", "id_checksum_ok", "luhn_ok"]
+
+PII_KINDS: tuple[str, ...] = (
+    "name", "mobile", "landline", "id_number", "email", "bank_card", "plate", "house_number",
+)
+
+_D = r"[0-9０-９]"  # ASCII or full-width digit
+_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+
+_ANY_DIGIT = re.compile(_D)
+_FULLWIDTH = str.maketrans("０１２３４５６７８９ＸＸｘ", "0123456789XXx")
+
+# ---------------------------------------------------------------------------------------------
+# validators
+
+
+def id_checksum_ok(digits: str) -> bool:
+    """ISO 7064 MOD 11-2 checksum of an 18-character resident ID (GB 11643-1999).
+
+    >>> id_checksum_ok("11010119900307451X"), id_checksum_ok("110101199003074514")
+    (False, True)
+    """
+    if len(digits) != 18 or not digits[:17].isdigit():
+        return False
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(c) * w for c, w in zip(digits[:17], weights))
+    return "10X98765432"[total % 11] == digits[17].upper()
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn (mod 10) check used by bank card numbers.
+
+    >>> luhn_ok("6222021234567893"), luhn_ok("6222021234567890")
+    (True, False)
+    """
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = ord(c) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _date_ok(yyyy: int, mm: int, dd: int) -> bool:
+    if not (1 <= mm <= 12 and 1 <= dd <= 31):
+        return False
+    if mm == 2:
+        leap = yyyy % 4 == 0 and (yyyy % 100 != 0 or yyyy % 400 == 0)
+        return dd <= (29 if leap else 28)
+    return dd <= 30 or mm in (1, 3, 5, 7, 8, 10, 12)
+
+
+def _is_id18(d: str) -> bool:
+    return (
+        len(d) == 18
+        and d[0] != "0"
+        and d[6:8] in ("18", "19", "20")
+        and _date_ok(int(d[6:10]), int(d[10:12]), int(d[12:14]))
+        and id_checksum_ok(d)
+    )
+
+
+def _is_id15(d: str) -> bool:
+    return len(d) == 15 and d.isdigit() and d[0] != "0" and _date_ok(1900 + int(d[6:8]), int(d[8:10]), int(d[10:12]))
+
+
+# ---------------------------------------------------------------------------------------------
+# numbers: IDs, bank cards, mobiles, landlines
+
+# A "number token": digits with single spaces/dashes between groups, an optional +86/0086 prefix,
+# an optional (010) area code, an optional trailing X (ID check character).
+_NUM_TOKEN = re.compile(
+    _NOT_ALNUM_BEFORE
+    + r"(?:(?:\+|＋|00)?86[-\s]?)?"
+    + r"(?:[(（]0" + _D + r"{2,3}[)）][-\s]?)?"
+    + _D + r"(?:" + _D + r"|[-－—\s](?=" + _D + r")){5,26}[XxＸｘ]?"
+    + _NOT_ALNUM_AFTER
+)
+
+_CUE_WINDOW = 12
+_ID_CUES = re.compile(r"身份证|身份号|证件号|公民身份|身份证号码|证号")
+_CARD_CUES = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|账号|帐号|账户|帐户|存折|收款账")
+_PHONE_CUES = re.compile(r"电话|手机|联系方式|号码|座机|致电|拨打|热线|电联|微信|TEL|Tel|tel|call|传真")
+
+
+def _cue_before(text: str, start: int, pattern: re.Pattern[str]) -> bool:
+    return pattern.search(text, max(0, start - _CUE_WINDOW), start) is not None
+
+
+def _stars(n: int) -> str:
+    return "*" * n
+
+
+def _mask_keep(d: str, head: int, tail: int) -> str:
+    if len(d) <= head + tail:
+        return _stars(len(d))
+    return d[:head] + _stars(len(d) - head - tail) + (d[-tail:] if tail else "")
+
+
+def _classify_digits(d: str, text: str, start: int) -> tuple[str, str] | None:
+    """(kind, masked) for a separator-free digit string ``d`` (ASCII, maybe trailing X)."""
+    n = len(d)
+    core = d[:-1] if d[-1] in "Xx" else d
+    if n == 18 and _is_id18(d):
+        return "id_number", _mask_keep(d, 3, 2)
+    if not core.isdigit():
+        if n >= 8 and _cue_before(text, start, _ID_CUES):
+            return "id_number", _mask_keep(d, 3, 2)
+        return None
+    if 16 <= n <= 19 and luhn_ok(d):
+        if n == 18 and _cue_before(text, start, _ID_CUES):
+            return "id_number", _mask_keep(d, 3, 2)
+        return "bank_card", _mask_keep(d, 4, 4)
+    if n == 15 and _is_id15(d):
+        return "id_number", _mask_keep(d, 3, 2)
+    # mobiles, with an optional country prefix
+    m = d
+    if n == 13 and d.startswith("86"):
+        m = d[2:]
+    elif n == 15 and d.startswith("0086"):
+        m = d[4:]
+    if len(m) == 11 and m[0] == "1" and m[1] in "3456789":
+        return "mobile", m[:3] + "****" + m[7:]
+    # landlines with area code: 010/02x + 8, 0xxx + 7/8
+    if d[0] == "0" and d[1:2] != "0" and 10 <= n <= 12:
+        area = 3 if d[1] in "12" else 4
+        local = d[area:]
+        if 7 <= len(local) <= 8 and local[0] != "0":
+            return "landline", d[:area] + "-" + _stars(len(local) - 4) + local[-4:]
+    # cue-driven fall-backs
+    if n >= 8 and _cue_before(text, start, _ID_CUES):
+        return "id_number", _mask_keep(d, 3, 2)
+    if n >= 12 and _cue_before(text, start, _CARD_CUES):
+        return "bank_card", _mask_keep(d, 4, 4)
+    if 7 <= n <= 8 and d[0] != "0" and _cue_before(text, start, _PHONE_CUES):
+        return "landline", _stars(n - 4) + d[-4:]
+    if 9 <= n <= 12 and _cue_before(text, start, _PHONE_CUES):
+        return "mobile" if d[0] == "1" else "landline", _mask_keep(d, 3, 4)
+    return None
+
+
+_GROUP = re.compile(r"[0-9]+[Xx]?")
+_DATE_PREFIX = re.compile(r"(?:19|20)[0-9]{2}[-－—.][0-9]{1,2}[-－—.][0-9]{1,2}(?![0-9])")
+
+
+def _mask_numbers(text: str, counts: dict[str, int]) -> str:
+    out: list[str] = []
+    last = 0
+    for m in _NUM_TOKEN.finditer(text):
+        start = m.start()
+        plain = m.group().translate(_FULLWIDTH)
+        groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(plain)]
+        # a token is tried whole, unless it starts with a dash-separated date
+        if len(groups) == 1 or _DATE_PREFIX.match(plain) is None:
+            digits = "".join(g[2] for g in groups)
+            res = _classify_digits(digits, text, start) if len(digits) >= 7 else None
+            if res is not None:
+                counts[res[0]] += 1
+                out.append(text[last:start])
+                out.append(res[1])
+                last = m.end()
+                continue
+        if len(groups) < 2:
+            continue
+        # Several numbers joined by spaces/dashes ("13812345678 13987654321", "0731 88888888
+        # 13812345678"): try runs of consecutive groups of >= 3 digits, longest first.
+        i = 0
+        n = len(groups)
+        while i < n:
+            found = False
+            for j in range(n, i, -1):
+                if i == 0 and j == n:
+                    continue  # the whole token was tried above
+                run = groups[i:j]
+                if (j - i > 1 and any(len(g[2]) < 3 for g in run)) or any(g[2][-1] in "Xx" for g in run[:-1]):
+                    continue
+                part = "".join(g[2] for g in run)
+                if len(part) < 7:
+                    continue
+                res = _classify_digits(part, text, start + run[0][0])
+                if res is None:
+                    continue
+                counts[res[0]] += 1
+                out.append(text[last : start + run[0][0]])
+                out.append(res[1])
+                last = start + run[-1][1]
+                i = j
+                found = True
+                break
+            if not found:
+                i += 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# e-mail
+
+_EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})", re.ASCII)
+
+
+def _mask_email(text: str, counts: dict[str, int]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        counts["email"] += 1
+        return m.group(1)[0] + "***@" + m.group(2)
+
+    return _EMAIL.sub(repl, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# house / room numbers
+
+_CN_NUM = "一二三四五六七八九十百零〇两"
+_ROOM_END = r"(?![0-9０-９.．%％]|平|米|元|万|千|块|个|人|名|年|月|日|天|号楼|栋|幢|层|楼|余|多|次|辆|台|吨|度|岁|户籍|公里|千米|米)"
+_HOUSE = re.compile(
+    (
+        # building (3号楼 / 12栋 / 4幢 / A座 / G2栋 / 三号楼), unit, floor, room
+        r"(?P<bld>(?:[A-Za-z]?D{1,4}|[N]{1,3}|[A-Za-z])\s*(?:号楼|栋|幢|座|号院|#楼?))"
+        r"\s*[-—－]?\s*"
+        r"(?:(?P<unit>D{1,2}|[N]{1,2})\s*单元\s*[-—－]?\s*)?"
+        r"(?:(?P<floor>D{1,2})\s*(?:楼|层)\s*)?"
+        r"(?P<room>D{2,5})\s*(?P<rsuf>室|号房|房间|房|户|号)?@END@"
+        # standalone room: 501室 / 1203房间
+        r"|(?<![0-9０-９])(?P<room2>D{3,5})\s*(?P<rsuf2>室|房间)"
+        # 3-2-501 (building-unit-room)
+        r"|(?<![0-9０-９\-－—.．/])(?P<b3>D{1,3})[-－—](?P<u3>D{1,2})[-－—](?P<r3>D{3,4})"
+        r"(?P<rsuf3>室|号)?(?![0-9０-９\-－—.．/])"
+        # 2单元501 without a building
+        r"|(?P<unit4>D{1,2})\s*单元\s*[-—－]?\s*(?P<room4>D{3,4})\s*(?P<rsuf4>室|号|房|户)?@END@"
+    )
+    .replace("D{", _D + "{")
+    .replace("[N]", "[" + _CN_NUM + "]")
+    .replace("@END@", _ROOM_END)
+)
+_HOUSE_HINT = re.compile(r"[室栋幢座单元楼房户\-－—#]")
+
+
+def _mask_house(text: str, counts: dict[str, int]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        g = m.groupdict()
+        counts["house_number"] += 1
+        if g["room2"] is not None:
+            return _stars(len(g["room2"])) + g["rsuf2"]
+        if g["r3"] is not None:
+            return g["b3"] + "-" + _stars(len(g["u3"])) + "-" + _stars(len(g["r3"])) + (g["rsuf3"] or "")
+        if g["room4"] is not None:
+            return _stars(len(g["unit4"])) + "单元" + _stars(len(g["room4"])) + (g["rsuf4"] or "")
+        out = [g["bld"]]
+        if g["unit"] is not None:
+            out.append(_stars(len(g["unit"])) + "单元")
+        if g["floor"] is not None:
+            out.append(_stars(len(g["floor"])) + "楼")
+        out.append(_stars(len(g["room"])) + (g["rsuf"] or ""))
+        return "".join(out)
+
+    return _HOUSE.sub(repl, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# licence plates
+
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE = re.compile(
+    r"(?P<head>[" + _PROVINCES + r"][A-HJ-NP-Z])(?P<sep>\s?[·•・.\-]?\s?)"
+    r"(?P<body>[A-HJ-NP-Z0-9]{5,6}|[A-HJ-NP-Z0-9]{4}[挂学警港澳领试超])"
+    r"(?![A-Za-z0-9])"
+)
+
+
+def _mask_plate(text: str, counts: dict[str, int]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        body = m.group("body")
+        if not any(c.isdigit() for c in body):
+            return m.group()
+        counts["plate"] += 1
+        return m.group("head") + (m.group("sep").strip() or "") + _stars(len(body))
+
+    return _PLATE.sub(repl, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# names
+
+_SURNAME_ALT = (
+    "(?:" + "|".join(_names.COMPOUND_SURNAMES) + "|[" + "".join(dict.fromkeys(_names.SINGLE_SURNAMES)) + "])"
+)
+_STOPW = "(?!" + "|".join(_names.GIVEN_STOP_WORDS) + ")"
+_GIVEN = (
+    "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN1_STOP_CHARS + "])"
+    "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN2_STOP_CHARS + "])?"
+)
+_CUE_ALT = "|".join(sorted(_names.STRONG_CUES + _names.WEAK_CUES, key=len, reverse=True))
+_STRONG = frozenset(_names.STRONG_CUES)
+_NAME_AFTER_CUE = re.compile(
+    "(?P<cue>" + _CUE_ALT + r")(?P<sep>[:：\s]*(?:是|为|叫)?[:：\s]*)"
+    "(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")"
+)
+_NAME_CUE_HINT = re.compile(_CUE_ALT)
+# name right before a contact word: "，陈洪道电话…", "投诉人 刘严联系电话"
+_CONTACT_AFTER = r"(?:联系)?(?:电话|手机|方式|身份证|TEL|Tel|tel|[（(](?:电话|手机|身份证))"
+_NAME_BEFORE_CONTACT = re.compile(
+    r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _CONTACT_AFTER + ")"
+)
+_CONTACT_HINT = re.compile(r"电话|手机|身份证|联系方式|TEL|Tel|tel")
+# what may follow a name after a weak cue
+_NAME_END = re.compile(
+    r"[\s，,。.；;：:、（()）!！?？“”\"]|$|" + _CONTACT_AFTER + r"|[男女]|现年|今年|家住|现住|住在|身份"
+)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _name_ok(text: str, end: int, surname: str, strong: bool) -> bool:
+    if not strong or surname in _names.AMBIGUOUS_SURNAMES:
+        return _NAME_END.match(text, end) is not None
+    return True
+
+
+def _mask_names(text: str, counts: dict[str, int]) -> str:
+    def repl_cue(m: re.Match[str]) -> str:
+        sur, given = m.group("sur"), m.group("given")
+        strong = m.group("cue") in _STRONG
+        # two given characters unless only one closes the name properly
+        for k in (len(given), 1) if len(given) == 2 else (1,):
+            end = m.start("given") + k
+            if _name_ok(text, end, sur, strong):
+                counts["name"] += 1
+                return m.group("cue") + m.group("sep") + sur + _stars(k) + given[k:]
+        return m.group()
+
+    def repl_contact(m: re.Match[str]) -> str:
+        token = m.group()
+        if token in _names.NON_NAMES or token[:2] in _names.NON_NAMES:
+            return token
+        counts["name"] += 1
+        return m.group("sur") + _stars(len(m.group("given")))
+
+    if _NAME_CUE_HINT.search(text) is not None:
+        text = _NAME_AFTER_CUE.sub(repl_cue, text)
+    if _CONTACT_HINT.search(text) is not None:
+        text = _NAME_BEFORE_CONTACT.sub(repl_contact, text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# public entry point
+
+_STEPS: tuple[Callable[[str, dict[str, int]], str], ...] = ()
+
+
+def mask_pii(text: str) -> tuple[str, dict[str, int]]:
+    """Mask personal data in ``text``.
+
+    Returns the masked text and a count of masked items for every kind in :data:`PII_KINDS`
+    (all keys always present, zero when none was found).
+
+    >>> masked, counts = mask_pii("联系人：王芳 电话：0731-88888888")
+    >>> masked
+    '联系人：王* 电话：0731-****8888'
+    >>> counts["name"], counts["landline"], counts["mobile"]
+    (1, 1, 0)
+    >>> mask_pii("")
+    ('', {'name': 0, 'mobile': 0, 'landline': 0, 'id_number': 0, 'email': 0, 'bank_card': 0, 'plate': 0, 'house_number': 0})
+    """
+    counts = dict.fromkeys(PII_KINDS, 0)
+    if not text:
+        return text, counts
+    if "@" in text:
+        text = _mask_email(text, counts)
+    if _ANY_DIGIT.search(text) is not None:
+        text = _mask_numbers(text, counts)
+        if _HOUSE_HINT.search(text) is not None:
+            text = _mask_house(text, counts)
+        text = _mask_plate(text, counts)
+    text = _mask_names(text, counts)
+    return text, counts
+
+
+# ---------------------------------------------------------------------------------------------
+# leak scanner (for tests and audits)
+
+_LEAK_MOBILE = re.compile(r"(?<![0-9０-９])1[3-9][0-9](?:[-\s]?[0-9]){8}(?![0-9０-９])")
+_LEAK_ID = re.compile(r"(?<![0-9０-９])[1-9][0-9]{16}[0-9Xx](?![0-9０-９])")
+_LEAK_LANDLINE = re.compile(r"(?<![0-9０-９])0[1-9][0-9]{1,2}[-－—\s)）]?[2-9][0-9]{6,7}(?![0-9０-９])")
+
+
+def find_pii_leaks(text: str) -> list[tuple[str, str]]:
+    """Phone/ID patterns still present in ``text`` as ``(kind, match)`` — used to audit output.
+
+    Independent of the masking patterns: any 11-digit mobile, any checksum-valid 18-digit ID
+    and any area-code landline counts, whatever surrounds it.
+
+    >>> find_pii_leaks("电话13812345678")
+    [('mobile', '13812345678')]
+    >>> find_pii_leaks(mask_pii("电话13812345678")[0])
+    []
+    """
+    plain = text.translate(_FULLWIDTH)
+    out: list[tuple[str, str]] = []
+    out += [("mobile", m.group()) for m in _LEAK_MOBILE.finditer(plain)]
+    out += [("id_number", m.group()) for m in _LEAK_ID.finditer(plain) if id_checksum_ok(m.group())]
+    out += [("landline", m.group()) for m in _LEAK_LANDLINE.finditer(plain)]
+    return out
