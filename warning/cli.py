@@ -37,6 +37,8 @@ def _register() -> None:
     cli.add_command(simulate)
     from warning.commands.backtest import backtest
     cli.add_command(backtest)
+    from warning.commands.sentiment import sentiment
+    cli.add_command(sentiment)
 
 
 _register()

@@ -107,7 +107,8 @@ class WindowsConfig(_Section):
     size_minutes: int = Field(60, ge=1, le=24 * 60)
     rollup_hours: int = Field(24, ge=1, le=24 * 7)
     allowed_lateness_minutes: float = Field(10.0, ge=0)
-    idle_flush_seconds: float = Field(60.0, gt=0)
+    idle_flush_seconds: float = Field(60.0, gt=0, description="no events at all for this long (wall clock): event time runs on with the wall clock, so quiet windows close")
+    source_idle_seconds: float = Field(300.0, gt=0, description="a feed silent for this long (wall clock) stops holding the watermark back")
 
 
 class WorkerConfig(_Section):

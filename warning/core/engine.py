@@ -27,7 +27,7 @@ from typing import Any
 
 from warning.core.decide import SIGNAL_GROUP  # noqa: F401  (re-exported for callers)
 from warning.core.detect_config import AlertSettings, DetectSettings
-from warning.core.events import Event
+from warning.core.events import SOURCES, Event
 from warning.core.partition import PartitionContext
 from warning.core.registry import Registry
 from warning.core.street import DAY, FAMILY, HOUR, StreetState, theme_key
@@ -49,6 +49,7 @@ class Engine:
         self.max_ts = float("-inf")
         self.src_max: dict[str, float] = {}
         self.src_wall: dict[str, float] = {}
+        self.first_wall: float | None = None
         self.idle_s = idle_s
         self.watermark = float("-inf")
         self.open_hour: float | None = None  # start of the earliest hour not yet closed
@@ -59,7 +60,7 @@ class Engine:
 
     def _new_ctx(self) -> PartitionContext:
         d = self.det
-        return PartitionContext(tuple(w for w in d.scan_windows_hours if 1 < w <= 24) or (24,),
+        return PartitionContext(tuple(w for w in d.scan_windows_hours if w > 1) or (24,),
                                 prior=d.common_mode_prior, lo=d.common_mode_min, hi=d.common_mode_max)
 
     # ------------------------------------------------------------------ places
@@ -93,19 +94,35 @@ class Engine:
             self._late(ev)
             return out
         heapq.heappush(self.buffer, (ev.ts, ev.event_id, ev))
+        lane = f"{ev.source}:{ev.raw_partition}"
         if wall is not None:
-            self.src_wall[ev.source] = wall
-        if ev.ts > self.src_max.get(ev.source, float("-inf")):
-            self.src_max[ev.source] = ev.ts
+            self.src_wall[lane] = wall
+        if ev.ts > self.src_max.get(lane, float("-inf")):
+            self.src_max[lane] = ev.ts
             if ev.ts > self.max_ts:
                 self.max_ts = ev.ts
             out += self.advance(self._source_watermark(wall))
         return out
 
     def _source_watermark(self, wall: float | None) -> float:
-        active = [t for s, t in self.src_max.items()
-                  if wall is None or s not in self.src_wall or wall - self.src_wall[s] <= self.idle_s]
-        return (min(active) if active else self.max_ts) - self.lateness
+        """The slowest lane's newest event time minus lateness. A lane is one feed read from one
+        raw partition (each is in order; lanes are not in step with each other). A feed not seen
+        yet holds the watermark back too (its first records may still be on their way) — in the
+        stream only until it has been silent for ``idle_s`` since the engine started; so does a
+        lane, until it has been silent for ``idle_s``."""
+        if wall is not None and self.first_wall is None:
+            self.first_wall = wall
+        times = []
+        for lane, t in self.src_max.items():
+            last = self.src_wall.get(lane)
+            if wall is not None and last is not None and wall - last > self.idle_s:
+                continue  # silent lane: stop waiting for it
+            times.append(t)
+        for s in SOURCES:
+            if not any(lane.startswith(s + ":") for lane in self.src_max):
+                if wall is None or self.first_wall is None or wall - self.first_wall <= self.idle_s:
+                    return float("-inf")
+        return (min(times) if times else self.max_ts) - self.lateness
 
     def _late(self, ev: Event) -> None:
         self.late += 1

@@ -120,6 +120,7 @@ class Event(msgspec.Struct, omit_defaults=False):
     pii: dict[str, int]
     sentiment_neg: Optional[float] = None
     risk: Optional[Risk] = None
+    raw_partition: int = -1  # partition of the raw topic it came from (-1: a file)
 
 
 class DeadLetter(msgspec.Struct, omit_defaults=True):

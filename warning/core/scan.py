@@ -91,6 +91,18 @@ class HourRing:
     def _max(self) -> int:
         return (1 << (8 * array(self.typecode).itemsize)) - 1
 
+    def leaving(self, hour: int) -> list[tuple[int, dict[str, float]]]:
+        """The hours that advancing to ``hour`` drops out of the longest window, with their values
+        (oldest first) — e.g. to learn from data once it is older than every test window."""
+        if self.hour is None or hour <= self.hour:
+            return []
+        n = self.n
+        out = []
+        for j in range(self.hour - n + 1, min(hour - n + 1, self.hour + 1)):
+            vals = {k: float(sl[j % n]) for k, sl in self.slots.items() if sl[j % n]}
+            out.append((j, vals))
+        return out
+
     def add(self, key: str, v: float = 1) -> None:
         assert self.hour is not None
         sl = self.slots.get(key)
@@ -114,7 +126,7 @@ class HourRing:
                 return
             sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
             self.closed[key] = [0.0] * len(self.windows)
-        sl[self.hour % self.n] = v
+        sl[self.hour % self.n] = v if self.typecode in ("f", "d") else min(int(v), self._max)
         if v:
             self.last[key] = self.hour
 
@@ -257,7 +269,7 @@ def count_test(observed: float, expected: float, phi: float, screen_z: float = 2
     >>> count_test(3, 3.0, 0.0)
     0.0
     >>> round(count_test(12, 2.0, 0.0), 2)   # Poisson(2) >= 12
-    5.37
+    5.86
     >>> count_test(12, 2.0, 0.5) < count_test(12, 2.0, 0.0)   # over-dispersion: less surprising
     True
     """

@@ -81,6 +81,12 @@ class StreetState:
         self.risk_buildup = Cusum(k=det.cusum_k, h=det.cusum_h, count_floor=True)
         self.shares: dict[str, float] = {}  # theme key → decayed (winsorized) count
         self.share_tot = {"C": 0.0, "T": 0.0}
+        self.share_upto = -1  # last hour (index) learned into the shares
+        # dispersion of whole days around the hourly models' expectation (long windows), per family
+        self.day_e = [0.0, 0.0, 0.0]  # expected hotline+petition, 110 and petition counts of the open day
+        self.day_disp = [0.0] * 6  # decayed Σ((O−E)² − E) and Σ E², for each of those
+        self.phi_day: tuple[float, float, float] | None = None
+        self.explained: set[str] = set()  # keys whose burst in the open hour was already alerted
         self.recent = Recent()
         self.ring = HourRing(det.scan_windows_hours, "H")  # counts per key and hour
         self.exp = HourRing(det.scan_windows_hours, "f")  # expected H/P/S per hour
@@ -116,6 +122,7 @@ class StreetState:
             self.mu[hi] = m
             for k in [k for k in self.mu if k < hi - 1]:
                 del self.mu[k]
+            self._learn_lagged(hi)
             self.exp.advance(hi)
             self.exp.set("H", m[0])
             self.exp.set("P", m[1])
@@ -126,6 +133,18 @@ class StreetState:
         for k in self.shares:
             out[k] = (hp if k[0] == "C" else m[2]) * self.share(k)
         return out
+
+    def _learn_lagged(self, hi: int) -> None:
+        """Learn the theme mix from hours as they leave the longest test window: a build-up is
+        tested against a baseline it has not yet contaminated (a guard band, as in EARS or
+        Farrington-style surveillance)."""
+        if self.exp.hour is None or hi <= self.exp.hour or self.ring.hour is None:
+            return
+        counts = dict(self.ring.leaving(hi))
+        for j, e in self.exp.leaving(hi):
+            if j > self.share_upto:
+                self._learn_share_hour(counts.get(j, {}), e.get("H", 0.0) + e.get("P", 0.0), e.get("S", 0.0))
+                self.share_upto = j
 
     def _mu(self, hour_start: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
         hi = int(hour_start // HOUR)
@@ -230,6 +249,7 @@ class StreetState:
         ring = self.ring
         exp = self.exp
         long_from = det.long_window_hours
+        pd = self.phi_day
         for wh in det.scan_windows_hours:
             if wh == 1:
                 e_h = prev[0] * (1.0 - frac) + cur[0] * frac
@@ -246,16 +266,19 @@ class StreetState:
                 if o < min_n:
                     continue
                 f = key[0]
+                # dispersion: the hourly model's for short windows; for a day or more the daily
+                # model's (the hour-of-week uncertainty averages out over many hours)
+                long = wh >= 24 and pd is not None
                 if f == "H":
-                    e, phi = e_h, cur[3]
+                    e, phi = e_h, pd[0] if long else cur[3]
                 elif f == "P":
-                    e, phi = e_p, cur[4]
+                    e, phi = e_p, pd[2] if long else cur[4]
                 elif f == "S":
-                    e, phi = e_s, cur[5]
+                    e, phi = e_s, pd[1] if long else cur[5]
                 elif f == "C":
-                    e, phi = (e_h + e_p) * self.share(key), cur[3] + self.share_phi(key)
+                    e, phi = (e_h + e_p) * self.share(key), (pd[0] if long else cur[3]) + self.share_phi(key)
                 else:
-                    e, phi = e_s * self.share(key), cur[5] + self.share_phi(key)
+                    e, phi = e_s * self.share(key), (pd[1] if long else cur[5]) + self.share_phi(key)
                 if f == "C" and o < det.category_min_count:
                     continue
                 lo = det.common_mode_min
@@ -269,6 +292,8 @@ class StreetState:
                 level = det.thresholds_for(signal).level(s)
                 if level is None:
                     continue
+                if wh < long_from and LEVEL_RANK[level] >= LEVEL_RANK["yellow"]:
+                    self.explained.add(key)
                 if signal in best and best[signal][0] >= s:
                     continue
                 best[signal] = (s, self._scan_detection(signal, level, t, key, wh, o, e, r, phi, s))
@@ -342,9 +367,27 @@ class StreetState:
         self.vol.learn_one({**x, "count": w.n_hotline})
         self.pet.learn_one({**x, "count": w.n_petition})
         self.ps.learn_one({**x, "count": w.n_public_safety})
+        self.day_e[0] += cur[0] + cur[1]
+        self.day_e[1] += cur[2]
+        self.day_e[2] += cur[1]
         if w.texts:
             self.sent.learn_one({"negative": w.neg_n, "total": w.texts})
-        self._learn_shares(start, cur)
+        hi = int(start // HOUR)
+        ring = self.ring
+        if self.explained and ring.hour == hi:
+            # an alerted burst counts as its expectation in the longer windows (no second alert
+            # for the same burst from the 6/24/72-hour windows; no build-up made of one burst)
+            for k in sorted(self.explained):
+                e = self._key_expected(k, cur)
+                n = ring.current(k)
+                if n > e:
+                    ring.set(k, float(int(e + 0.5)))
+        self.explained = set()
+        if self.hours_learned < det.warmup_hours and hi > self.share_upto:
+            # while young, learn the theme mix at once (later: with a guard band, see _learn_lagged)
+            vals = {k: ring.current(k) for k in ring.keys()} if ring.hour == hi else {}
+            self._learn_share_hour(vals, cur[0] + cur[1], cur[2])
+            self.share_upto = hi
         self.hours_learned += 1
         self.last_closed_hour = start
         if self.hour is not None and self.hour.start <= start:
@@ -352,18 +395,28 @@ class StreetState:
         self.fired = {}
         return out
 
-    def _learn_shares(self, start: float, cur: tuple[float, ...]) -> None:
-        """Add the hour's theme counts to the street's theme mix, each capped at a plausible
-        bound for its expectation (so a surge does not become the new normal)."""
-        ring = self.ring
-        if ring.hour != int(start // HOUR):
-            return  # nothing was counted in this hour
-        hp, s = cur[0] + cur[1], cur[2]
-        for k in ring.keys():
+    def _key_expected(self, k: str, cur: tuple[float, ...]) -> float:
+        f = k[0]
+        if f == "H":
+            return cur[0]
+        if f == "P":
+            return cur[1]
+        if f == "S":
+            return cur[2]
+        if f == "C":
+            return (cur[0] + cur[1]) * self.share(k)
+        if f == "T":
+            return cur[2] * self.share(k)
+        return 0.0
+
+    def _learn_share_hour(self, counts: dict[str, float], hp: float, s: float) -> None:
+        """Add one hour's theme counts to the street's theme mix, each capped at a plausible bound
+        for its expectation (so a surge does not become the new normal)."""
+        for k in sorted(counts):
             f = k[0]
             if f not in ("C", "T"):
                 continue
-            n = ring.current(k)
+            n = counts[k]
             if n <= 0:
                 continue
             e = (hp if f == "C" else s) * self.share(k)
@@ -371,6 +424,32 @@ class StreetState:
             v = n if n <= cap else cap
             self.shares[k] = self.shares.get(k, 0.0) + v
             self.share_tot[f] += v
+
+    def _learn_day_dispersion(self, det: DetectSettings, observed: tuple[float, float, float], warm: bool) -> None:
+        """Over-dispersion of day totals around the sum of the hourly expectations (moments,
+        decayed, shrunk toward ``day_dispersion`` with ``day_dispersion_days`` pseudo-days;
+        residuals winsorized at 4 sd so an incident day does not widen every later test)."""
+        e_day = self.day_e
+        self.day_e = [0.0, 0.0, 0.0]
+        if not warm:
+            return
+        d = 0.5 ** (1.0 / det.day_dispersion_halflife_days)
+        p0, m = det.day_dispersion, det.day_dispersion_days
+        phis = []
+        for i in (0, 1, 2):
+            e = e_day[i]
+            if e > 0.5:
+                var = e + p0 * e * e
+                r = observed[i] - e
+                cap = 4.0 * math.sqrt(var)
+                r2 = r * r if abs(r) <= cap else cap * cap
+                self.day_disp[2 * i] = d * self.day_disp[2 * i] + r2 - e
+                self.day_disp[2 * i + 1] = d * self.day_disp[2 * i + 1] + e * e
+            num, den = self.day_disp[2 * i], self.day_disp[2 * i + 1]
+            e2 = max(e * e, 1.0)
+            phi = (num + m * p0 * e2) / (den + m * e2)
+            phis.append(min(max(phi, 0.0), 1.0))
+        self.phi_day = (phis[0], phis[1], phis[2])
 
     def _decay_shares(self, det: DetectSettings, hours: float) -> None:
         d = 0.5 ** (hours / det.share_halflife_hours)
@@ -427,6 +506,8 @@ class StreetState:
         for sig in DAILY_SIGNALS:
             if sig in self.alerts.episodes and sig not in {d.signal for d in dets}:
                 out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
+        self._learn_day_dispersion(det, (float(w.n_hotline + w.n_petition), float(w.n_public_safety),
+                                         float(w.n_petition)), warm)
         self._decay_shares(det, 24.0)
         self.last_closed_day = start
         self.day = None

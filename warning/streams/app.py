@@ -147,6 +147,7 @@ class IngestService:
                 m.EVENTS.labels(source, district, "duplicate").inc()
                 continue
             touched.add(msg.partition)
+            out.raw_partition = msg.partition
             events_topic.send_soon(key=out.key.encode(), value=EVENT_ENCODER.encode(out), timestamp=out.ts)
             m.EVENTS.labels(source, district, "accepted").inc()
             m.EVENT_LAG.observe(max(0.0, now - out.ts))
@@ -214,6 +215,11 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         s = service.ingestor.stats
-        return web.json({"status": "ok", "accepted": s.accepted, "dead_lettered": s.dead_lettered, "duplicates": s.duplicates})
+        det = getattr(app, "warning_detect", None)
+        body = {"status": "ok", "accepted": s.accepted, "dead_lettered": s.dead_lettered, "duplicates": s.duplicates}
+        if det is not None:
+            body.update(late_events=sum(e.late for e in det.engines.values()), alerts_emitted=det.alerts_sent,
+                        partitions=sorted(det.engines))
+        return web.json(body)
 
     return app

@@ -62,7 +62,7 @@ class DetectService:
     def engine(self, p: int) -> Engine:
         e = self.engines.get(p)
         if e is None:
-            e = Engine(self.det, self.cfg, self.registry, idle_s=self.idle_s)
+            e = Engine(self.det, self.cfg, self.registry, idle_s=self.settings.windows.source_idle_seconds)
             meta = self.table.data.get(f"meta:{p}")
             streets = {}
             for k, v in list(self.table.data.items()):

@@ -40,8 +40,8 @@ AMBIGUOUS_SURNAMES = frozenset(
 # the name may run straight into the next word ("我叫李建义来自…"); after a weak cue the name must
 # be closed by a delimiter, a contact word (电话, 身份证 …), 男/女 or 现年/家住 …
 STRONG_CUES = (
-    "姓名", "名字", "我叫", "名叫", "联系人", "签名", "署名", "户名", "开户名", "持卡人", "收件人",
-    "收货人", "寄件人", "法人代表", "法定代表人",
+    "姓名", "名字", "我叫", "名叫", "联系人", "户名", "开户名", "持卡人", "收件人", "收货人", "寄件人",
+    "法人代表", "法定代表人",
 )
 WEAK_CUES = (
     "本人", "我是", "户主", "业主", "租户", "住户", "申请人", "投诉人", "举报人", "反映人", "来电人",
@@ -51,7 +51,7 @@ WEAK_CUES = (
     "丈夫", "妻子", "爱人", "老公", "老婆", "儿子", "女儿", "哥哥", "姐姐", "弟弟", "妹妹", "爷爷",
     "奶奶", "外公", "外婆", "同事", "朋友", "邻居", "师傅", "经理", "主任", "书记", "队长", "站长",
     "所长", "局长", "科长", "村长", "组长", "社长", "校长", "老师", "医生", "护士", "律师", "会计",
-    "保安", "司机", "网格员", "网友", "市民", "群众", "同学",
+    "保安", "司机", "网格员", "网友", "市民", "群众", "同学", "签名", "署名", "妻子", "丈夫",
 )
 
 # Characters that cannot be the first given-name character (function words, units, address and
@@ -63,7 +63,7 @@ GIVEN1_STOP_CHARS = (
 )
 GIVEN2_STOP_CHARS = GIVEN1_STOP_CHARS + (
     "和为有向以自家人公中今昨前后上下左右内外间现刚才再只仅共计约近多少每各些个次处月日时反投举表先"
-    "老师同阿叔伯爷奶婆姐哥弟妹妈爸儿女子曾经已也"
+    "老师同阿叔伯爷奶婆姐哥弟妹妈爸儿女子曾经已也来"
 )
 # Words that, starting right after the surname, mean the "name" is a title or a placeholder.
 GIVEN_STOP_WORDS = (
@@ -91,5 +91,67 @@ NON_NAMES = frozenset(
         "宁夏", "尚未", "左边", "甘肃", "包括", "关于", "管理处", "单元", "车辆", "路政", "师范", "商场",
         "连锁", "明珠", "时代", "成功", "易燃", "齐全", "安置", "文化", "常住", "温泉", "康乐", "牛奶",
         "华侨", "戴德", "莫名", "孔雀", "汤臣", "万科", "方圆", "高新", "向阳", "于是乎", "余额",
+        # common words that jieba tags as person names
+        "许可", "谢谢", "顾问", "文明", "高峰", "黎明", "江山", "明星", "金牌", "白领", "万家",
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# Common words that start like a name ("利益", "安全", "花钱"): a candidate name that is one of
+# these is an ordinary word. Derived from jieba's dictionary (jieba 0.42.1, MIT licence): the
+# 2–3 character entries that start with a listed surname and are not tagged as person names
+# (nr*). Shipped as warning/data/common_words.txt.gz; rebuilt by `warning sentiment seed`.
+
+COMMON_WORDS_RESOURCE = "common_words.txt.gz"
+
+
+def derive_common_words() -> list[str]:
+    """The common-word list, derived from jieba's ``dict.txt`` (needs jieba installed)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("jieba is not installed; it ships the dictionary the word list is derived from")
+    path = Path(list(spec.submodule_search_locations)[0]) / "dict.txt"
+    singles = set(SINGLE_SURNAMES)
+    out = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        word, tag = parts[0], parts[2]
+        if 2 <= len(word) <= 3 and not tag.startswith("nr") and (word[0] in singles or word[:2] in COMPOUND_SURNAMES):
+            out.add(word)
+    return sorted(out)
+
+
+_COMMON: frozenset[str] | None = None
+
+
+def common_words() -> frozenset[str]:
+    """The shipped list (loaded once), or the derivation from jieba when the file is missing."""
+    global _COMMON
+    if _COMMON is None:
+        import gzip
+        import importlib.resources
+
+        ref = importlib.resources.files("warning") / "data" / COMMON_WORDS_RESOURCE
+        try:
+            words = gzip.decompress(ref.read_bytes()).decode("utf-8").split("\n")
+        except FileNotFoundError:
+            words = derive_common_words()
+        _COMMON = frozenset(w for w in words if w)
+    return _COMMON
+
+
+def write_common_words(path) -> int:
+    """Write the derived list gzip-compressed (deterministic bytes); returns the word count."""
+    import gzip
+
+    words = derive_common_words()
+    data = gzip.compress("\n".join(words).encode("utf-8"), compresslevel=9, mtime=0)
+    with open(path, "wb") as f:
+        f.write(data)
+    return len(words)

@@ -11,7 +11,7 @@ email         ``local@domain.tld``                                        ``z***
 id_number     18-digit resident ID with valid date and ISO 7064 checksum;  ``110*************3X``
               15-digit (old) ID with valid date; any 6+ digit number
               right after an ID cue (身份证/证件号 …)
-bank_card     16–19 digits passing the Luhn check, or after a card cue    ``6222***********1234``
+bank_card     16–19 digits passing the Luhn check, or after a card cue    ``6222********1234``
               (卡号/银行卡/账号 …)
 mobile        ``1[3-9]x`` + 8 digits, optional +86/0086, spaces or dashes ``138****5678``
 landline      area code ``0[1-9]x(x)`` + 7–8 digits (dash, space,         ``0731-****8888``
@@ -43,8 +43,8 @@ Examples
 >>> mask_pii("住朝阳区3号楼2单元501室，车牌京A·D12345，邮箱zhang.san@163.com")[0]
 '住朝阳区3号楼*单元***室，车牌京A·******，邮箱z***@163.com'
 
->>> mask_pii("座机010-62345678，卡号6222 0212 3456 7893")[0]
-'座机010-****5678，卡号6222***********7893'
+>>> mask_pii("座机010-62345678，银行卡6222 0212 3456 7894")[0]
+'座机010-****5678，银行卡6222********7894'
 
 Numbers that are not personal data stay: dates, amounts, hotline 12345.
 
@@ -67,8 +67,8 @@ PII_KINDS: tuple[str, ...] = (
 )
 
 _D = r"[0-9０-９]"  # ASCII or full-width digit
-_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
-_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+_NOT_DIGIT_BEFORE = r"(?<![0-9０-９])"
+_NOT_DIGIT_AFTER = r"(?![0-9０-９])"
 
 _ANY_DIGIT = re.compile(_D)
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸＸｘ", "0123456789XXx")
@@ -80,8 +80,8 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸＸｘ", "012345678
 def id_checksum_ok(digits: str) -> bool:
     """ISO 7064 MOD 11-2 checksum of an 18-character resident ID (GB 11643-1999).
 
-    >>> id_checksum_ok("11010119900307451X"), id_checksum_ok("110101199003074514")
-    (False, True)
+    >>> id_checksum_ok("11010119900307451X"), id_checksum_ok("110101199003074514"), id_checksum_ok("11010519491231002X")
+    (False, True, True)
     """
     if len(digits) != 18 or not digits[:17].isdigit():
         return False
@@ -93,7 +93,7 @@ def id_checksum_ok(digits: str) -> bool:
 def luhn_ok(digits: str) -> bool:
     """Luhn (mod 10) check used by bank card numbers.
 
-    >>> luhn_ok("6222021234567893"), luhn_ok("6222021234567890")
+    >>> luhn_ok("6222021234567894"), luhn_ok("6222021234567890")
     (True, False)
     """
     total = 0
@@ -126,6 +126,17 @@ def _is_id18(d: str) -> bool:
     )
 
 
+def _id_like(d: str) -> bool:
+    """18 characters shaped like an ID (region, birth date), checksum not verified."""
+    return (
+        len(d) == 18
+        and d[:17].isdigit()
+        and d[0] != "0"
+        and d[6:8] in ("19", "20")
+        and _date_ok(int(d[6:10]), int(d[10:12]), int(d[12:14]))
+    )
+
+
 def _is_id15(d: str) -> bool:
     return len(d) == 15 and d.isdigit() and d[0] != "0" and _date_ok(1900 + int(d[6:8]), int(d[8:10]), int(d[10:12]))
 
@@ -135,16 +146,17 @@ def _is_id15(d: str) -> bool:
 
 # A "number token": digits with single spaces/dashes between groups, an optional +86/0086 prefix,
 # an optional (010) area code, an optional trailing X (ID check character).
+# (never next to a "*": the visible digits of an earlier mask are not part of a new number, so
+# masking twice gives the same text)
 _NUM_TOKEN = re.compile(
-    _NOT_ALNUM_BEFORE
-    + r"(?:(?:\+|＋|00)?86[-\s]?)?"
-    + r"(?:[(（]0" + _D + r"{2,3}[)）][-\s]?)?"
-    + _D + r"(?:" + _D + r"|[-－—\s](?=" + _D + r")){5,26}[XxＸｘ]?"
-    + _NOT_ALNUM_AFTER
+    r"(?<![0-9０-９*])(?<!\*[-－—\s])[+＋(（0-9０-９](?:[0-9０-９]|[-－—\s()（）](?=[0-9０-９(（])){5,80}[XxＸｘ]?"
+    r"(?![0-9０-９*]|[-－—\s]\*)"
 )
+# an ID already partly masked at the source: 身份证４３０３２２１９５６０******
+_PARTIAL_ID = re.compile(r"(?:身份证|身份号|证件号|公民身份)[号码：:\s]{0,4}(?<![0-9０-９])([0-9０-９]{6,17})(?=[*＊])")
 
 _CUE_WINDOW = 12
-_ID_CUES = re.compile(r"身份证|身份号|证件号|公民身份|身份证号码|证号")
+_ID_CUES = re.compile(r"身份证|身份号|证件号|公民身份")
 _CARD_CUES = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|账号|帐号|账户|帐户|存折|收款账")
 _PHONE_CUES = re.compile(r"电话|手机|联系方式|号码|座机|致电|拨打|热线|电联|微信|TEL|Tel|tel|call|传真")
 
@@ -166,13 +178,15 @@ def _mask_keep(d: str, head: int, tail: int) -> str:
 def _classify_digits(d: str, text: str, start: int) -> tuple[str, str] | None:
     """(kind, masked) for a separator-free digit string ``d`` (ASCII, maybe trailing X)."""
     n = len(d)
-    core = d[:-1] if d[-1] in "Xx" else d
-    if n == 18 and _is_id18(d):
-        return "id_number", _mask_keep(d, 3, 2)
-    if not core.isdigit():
-        if n >= 8 and _cue_before(text, start, _ID_CUES):
+    if not d.strip("0") or (d[0] == "0" and not d[4:].strip("0")):
+        return None  # placeholders such as 0000-00000000, 0731-0000-00000000
+    if d[-1] in "Xx":
+        # only an 18-character ID ends in X (a typo in the checksum still reads as an ID)
+        if n == 18 and (_is_id18(d) or _id_like(d) or _cue_before(text, start, _ID_CUES)):
             return "id_number", _mask_keep(d, 3, 2)
         return None
+    if n == 18 and (_is_id18(d) or (_id_like(d) and not luhn_ok(d))):
+        return "id_number", _mask_keep(d, 3, 2)
     if 16 <= n <= 19 and luhn_ok(d):
         if n == 18 and _cue_before(text, start, _ID_CUES):
             return "id_number", _mask_keep(d, 3, 2)
@@ -209,54 +223,117 @@ _GROUP = re.compile(r"[0-9]+[Xx]?")
 _DATE_PREFIX = re.compile(r"(?:19|20)[0-9]{2}[-－—.][0-9]{1,2}[-－—.][0-9]{1,2}(?![0-9])")
 
 
+def _classify(d: str, text: str, start: int) -> tuple[str, str] | None:
+    """:func:`_classify_digits`, reading a trailing X as a letter unless the number is an ID."""
+    if len(d) < 7:
+        return None
+    res = _classify_digits(d, text, start)
+    if res is None and d[-1] in "Xx":
+        res = _classify_digits(d[:-1], text, start) if len(d) > 7 else None
+        if res is not None:
+            res = (res[0], res[1] + d[-1])
+    return res
+
+
+def _mask_partial_id(m: re.Match[str], counts: dict[str, int]) -> str:
+    counts["id_number"] += 1
+    d = m.group(1).translate(_FULLWIDTH)
+    return m.group()[: m.start(1) - m.start()] + _mask_keep(d, 3, 2)
+
+
 def _mask_numbers(text: str, counts: dict[str, int]) -> str:
+    if "*" in text or "＊" in text:
+        text = _PARTIAL_ID.sub(lambda m: _mask_partial_id(m, counts), text)
     out: list[str] = []
     last = 0
+
+    def emit(a: int, b: int, res: tuple[str, str]) -> None:
+        nonlocal last
+        counts[res[0]] += 1
+        out.append(text[last:a])
+        out.append(res[1])
+        last = b
+
+    def as_whole(plain: str, groups: list[tuple[int, int, str]], start: int) -> tuple[str, str] | None:
+        # a run is tried whole, unless it starts with a dash-separated date
+        if len(groups) > 1 and _DATE_PREFIX.match(plain, groups[0][0]) is not None:
+            return None
+        return _classify("".join(g[2] for g in groups), text, start + groups[0][0])
+
     for m in _NUM_TOKEN.finditer(text):
         start = m.start()
         plain = m.group().translate(_FULLWIDTH)
         groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(plain)]
-        # a token is tried whole, unless it starts with a dash-separated date
-        if len(groups) == 1 or _DATE_PREFIX.match(plain) is None:
-            digits = "".join(g[2] for g in groups)
-            res = _classify_digits(digits, text, start) if len(digits) >= 7 else None
-            if res is not None:
-                counts[res[0]] += 1
-                out.append(text[last:start])
-                out.append(res[1])
-                last = m.end()
-                continue
-        if len(groups) < 2:
+        res = as_whole(plain, groups, start)
+        if res is not None:
+            emit(start, m.end(), res)
+            continue
+        n = len(groups)
+        if n < 2:
             continue
         # Several numbers joined by spaces/dashes ("13812345678 13987654321", "0731 88888888
-        # 13812345678"): try runs of consecutive groups of >= 3 digits, longest first.
-        i = 0
-        n = len(groups)
+        # 13812345678"): try runs of consecutive groups of >= 3 digits, longest first. Whatever
+        # is left between masked runs is tried whole, as a second pass would see it, so masking
+        # twice gives the same text.
+        i = k = 0  # k: first group not yet masked or tried whole
         while i < n:
             found = False
             for j in range(n, i, -1):
                 if i == 0 and j == n:
-                    continue  # the whole token was tried above
+                    continue  # tried above
                 run = groups[i:j]
-                if (j - i > 1 and any(len(g[2]) < 3 for g in run)) or any(g[2][-1] in "Xx" for g in run[:-1]):
+                if j == n and i > k:
+                    pass
+                elif (j - i > 1 and j != n and any(len(g[2]) < 3 for g in run)) or any(g[2][-1] in "Xx" for g in run[:-1]):
                     continue
-                part = "".join(g[2] for g in run)
-                if len(part) < 7:
-                    continue
-                res = _classify_digits(part, text, start + run[0][0])
+                res = as_whole(plain, run, start) if j == n else _classify("".join(g[2] for g in run), text, start + run[0][0])
                 if res is None:
                     continue
-                counts[res[0]] += 1
-                out.append(text[last : start + run[0][0]])
-                out.append(res[1])
-                last = start + run[-1][1]
-                i = j
+                if k < i:
+                    left = as_whole(plain, groups[k:i], start)
+                    if left is not None:
+                        emit(start + groups[k][0], start + groups[i - 1][1], left)
+                emit(start + run[0][0], start + run[-1][1], res)
+                i = k = j
                 found = True
                 break
             if not found:
                 i += 1
-    if not out:
+    if out:
+        out.append(text[last:])
+        text = "".join(out)
+    return _safety_net(text, counts)
+
+
+def _safety_net(text: str, counts: dict[str, int]) -> str:
+    """Mask whatever the audit patterns of :func:`find_pii_leaks` still find.
+
+    The token rules above handle the ways people write numbers; this catches odd joins such as
+    "1300000-03001000000" so that no mobile, ID or landline pattern can survive by construction.
+    """
+    plain = text.translate(_FULLWIDTH)
+    spans: list[tuple[int, int, str, str]] = []
+    for m in _LEAK_MOBILE.finditer(plain):
+        d = re.sub(r"\D", "", m.group())
+        spans.append((m.start(), m.end(), "mobile", d[:3] + "****" + d[-4:]))
+    for m in _LEAK_ID.finditer(plain):
+        if _is_id18(m.group()):
+            spans.append((m.start(), m.end(), "id_number", _mask_keep(m.group(), 3, 2)))
+    for m in _LEAK_LANDLINE.finditer(plain):
+        d = re.sub(r"\D", "", m.group())
+        spans.append((m.start(), m.end(), "landline", _stars(len(d) - 4) + d[-4:]))
+    if not spans:
         return text
+    spans.sort()
+    out: list[str] = []
+    last = 0
+    for start, end, kind, masked in spans:
+        if start < last:
+            continue
+        counts[kind] += 1
+        out.append(text[last:start])
+        out.append(masked)
+        last = end
     out.append(text[last:])
     return "".join(out)
 
@@ -264,7 +341,9 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
 # ---------------------------------------------------------------------------------------------
 # e-mail
 
-_EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})", re.ASCII)
+_EMAIL = re.compile(
+    r"(?<![\w.+@*-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![A-Za-z@.-])", re.ASCII
+)
 
 
 def _mask_email(text: str, counts: dict[str, int]) -> str:
@@ -279,39 +358,42 @@ def _mask_email(text: str, counts: dict[str, int]) -> str:
 # house / room numbers
 
 _CN_NUM = "一二三四五六七八九十百零〇两"
-_ROOM_END = r"(?![0-9０-９.．%％]|平|米|元|万|千|块|个|人|名|年|月|日|天|号楼|栋|幢|层|楼|余|多|次|辆|台|吨|度|岁|户籍|公里|千米|米)"
-_HOUSE = re.compile(
+_ROOM_END = r"(?![0-9０-９.．%％]|平|米|元|万|千|块|个|人|名|户|家|年|月|日|天|号楼|栋|幢|层|楼|余|多|次|辆|台|吨|度|岁|公里|千米|米)"
+_HOUSE_TEMPLATES = (
+    # (literal hint, pattern): building (3号楼 / 12栋 / 4幢 / A座 / G2栋 / 三号楼), unit, floor, room
     (
-        # building (3号楼 / 12栋 / 4幢 / A座 / G2栋 / 三号楼), unit, floor, room
+        re.compile(r"号楼|栋|幢|座|号院|#"),
         r"(?P<bld>(?:[A-Za-z]?D{1,4}|[N]{1,3}|[A-Za-z])\s*(?:号楼|栋|幢|座|号院|#楼?))"
         r"\s*[-—－]?\s*"
         r"(?:(?P<unit>D{1,2}|[N]{1,2})\s*单元\s*[-—－]?\s*)?"
         r"(?:(?P<floor>D{1,2})\s*(?:楼|层)\s*)?"
-        r"(?P<room>D{2,5})\s*(?P<rsuf>室|号房|房间|房|户|号)?@END@"
-        # standalone room: 501室 / 1203房间
-        r"|(?<![0-9０-９])(?P<room2>D{3,5})\s*(?P<rsuf2>室|房间)"
-        # 3-2-501 (building-unit-room)
-        r"|(?<![0-9０-９\-－—.．/])(?P<b3>D{1,3})[-－—](?P<u3>D{1,2})[-－—](?P<r3>D{3,4})"
-        r"(?P<rsuf3>室|号)?(?![0-9０-９\-－—.．/])"
-        # 2单元501 without a building
-        r"|(?P<unit4>D{1,2})\s*单元\s*[-—－]?\s*(?P<room4>D{3,4})\s*(?P<rsuf4>室|号|房|户)?@END@"
-    )
-    .replace("D{", _D + "{")
-    .replace("[N]", "[" + _CN_NUM + "]")
-    .replace("@END@", _ROOM_END)
+        r"(?P<room>D{2,5})\s*(?P<rsuf>室|号房|房间|房|号)?@END@",
+    ),
+    # 2单元501 without a building
+    (re.compile(r"单元"), r"(?P<unit4>D{1,2})\s*单元\s*[-—－]?\s*(?P<room4>D{3,4})\s*(?P<rsuf4>室|号|房)?@END@"),
+    # standalone room: 501室 / 1203房间
+    (re.compile(r"室|房间"), r"(?<![0-9０-９])(?P<room2>D{3,5})\s*(?P<rsuf2>室|房间)"),
+    # 3-2-501 (building-unit-room)
+    (
+        re.compile(r"[0-9０-９][-－—][0-9０-９]{1,2}[-－—][0-9０-９]"),
+        r"(?<![0-9０-９\-－—.．/])(?P<b3>D{1,3})[-－—](?P<u3>D{1,2})[-－—](?P<r3>D{3,4})(?P<rsuf3>室|号)?(?![0-9０-９\-－—.．/])",
+    ),
 )
-_HOUSE_HINT = re.compile(r"[室栋幢座单元楼房户\-－—#]")
+_HOUSE = tuple(
+    (hint, re.compile(pat.replace("D{", _D + "{").replace("[N]", "[" + _CN_NUM + "]").replace("@END@", _ROOM_END)))
+    for hint, pat in _HOUSE_TEMPLATES
+)
 
 
 def _mask_house(text: str, counts: dict[str, int]) -> str:
     def repl(m: re.Match[str]) -> str:
         g = m.groupdict()
         counts["house_number"] += 1
-        if g["room2"] is not None:
+        if "room2" in g:
             return _stars(len(g["room2"])) + g["rsuf2"]
-        if g["r3"] is not None:
+        if "r3" in g:
             return g["b3"] + "-" + _stars(len(g["u3"])) + "-" + _stars(len(g["r3"])) + (g["rsuf3"] or "")
-        if g["room4"] is not None:
+        if "room4" in g:
             return _stars(len(g["unit4"])) + "单元" + _stars(len(g["room4"])) + (g["rsuf4"] or "")
         out = [g["bld"]]
         if g["unit"] is not None:
@@ -321,7 +403,10 @@ def _mask_house(text: str, counts: dict[str, int]) -> str:
         out.append(_stars(len(g["room"])) + (g["rsuf"] or ""))
         return "".join(out)
 
-    return _HOUSE.sub(repl, text)
+    for hint, pattern in _HOUSE:
+        if hint.search(text) is not None:
+            text = pattern.sub(repl, text)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,10 +438,9 @@ _SURNAME_ALT = (
     "(?:" + "|".join(_names.COMPOUND_SURNAMES) + "|[" + "".join(dict.fromkeys(_names.SINGLE_SURNAMES)) + "])"
 )
 _STOPW = "(?!" + "|".join(_names.GIVEN_STOP_WORDS) + ")"
-_GIVEN = (
-    "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN1_STOP_CHARS + "])"
-    "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN2_STOP_CHARS + "])?"
-)
+_G = "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN1_STOP_CHARS + "])"
+_GIVEN = _G + _G + "?"
+_G2_STOP = frozenset(_names.GIVEN2_STOP_CHARS)
 _CUE_ALT = "|".join(sorted(_names.STRONG_CUES + _names.WEAK_CUES, key=len, reverse=True))
 _STRONG = frozenset(_names.STRONG_CUES)
 _NAME_AFTER_CUE = re.compile(
@@ -370,40 +454,78 @@ _NAME_BEFORE_CONTACT = re.compile(
     r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _CONTACT_AFTER + ")"
 )
 _CONTACT_HINT = re.compile(r"电话|手机|身份证|联系方式|TEL|Tel|tel")
-# what may follow a name after a weak cue
+# what closes a name: punctuation, a contact word, 男/女, 现年 …
 _NAME_END = re.compile(
-    r"[\s，,。.；;：:、（()）!！?？“”\"]|$|" + _CONTACT_AFTER + r"|[男女]|现年|今年|家住|现住|住在|身份"
+    r"[\s，,。.；;：:、（()）!！?？“”\"]|$|" + _CONTACT_AFTER
+    + r"|[男女]|现年|今年|家住|现住|住在|身份|反映|反应|投诉|举报|来电|表示|要求|称|说|等"
 )
-_CJK = re.compile(r"[\u3400-\u9fff]")
+# after a weak cue, a surname that is also an everyday word needs a contact word or 男/女 after it
+_NAME_END_STRICT = re.compile(
+    r"[\s，,、:：]*(?:" + _CONTACT_AFTER + r"|[男女][\s，,。；;、）)]|现年|今年|家住|现住|住址|身份)"
+)
 
 
-def _name_ok(text: str, end: int, surname: str, strong: bool) -> bool:
-    if not strong or surname in _names.AMBIGUOUS_SURNAMES:
-        return _NAME_END.match(text, end) is not None
-    return True
+def _common(word: str) -> bool:
+    return word in _names.NON_NAMES or word in _names.common_words()
+
+
+def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool) -> int:
+    """How many given-name characters to mask (0: not a name)."""
+    ambiguous = sur in _names.AMBIGUOUS_SURNAMES
+    for k in (2, 1) if len(given) == 2 else (1,):
+        end = gstart + k
+        closed = _NAME_END.match(text, end) is not None
+        if k == 2 and given[1] in _G2_STOP and (not closed or _common(sur + given[0])):
+            continue  # "刘明和…" is 刘明; "学生毕业后，" is no name
+        name = sur + given[:k]
+        if strong:
+            if ambiguous and not closed:
+                continue
+            return k
+        if _common(name):
+            continue  # 业主利益，学生劳累，群众满意
+        if (_NAME_END_STRICT.match(text, end) if ambiguous else closed):
+            return k
+    return 0
+
+
+# more names in a list after a masked one: "村民王**、李四、张三丰，"
+_NAME_LIST = re.compile(
+    r"(?<=[\u3400-\u9fff]\*)(?P<sep>\*?[、和与及])(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")"
+)
 
 
 def _mask_names(text: str, counts: dict[str, int]) -> str:
     def repl_cue(m: re.Match[str]) -> str:
         sur, given = m.group("sur"), m.group("given")
-        strong = m.group("cue") in _STRONG
-        # two given characters unless only one closes the name properly
-        for k in (len(given), 1) if len(given) == 2 else (1,):
-            end = m.start("given") + k
-            if _name_ok(text, end, sur, strong):
-                counts["name"] += 1
-                return m.group("cue") + m.group("sep") + sur + _stars(k) + given[k:]
-        return m.group()
+        k = _name_len(text, m.start("given"), sur, given, m.group("cue") in _STRONG)
+        if not k:
+            return m.group()
+        counts["name"] += 1
+        return m.group("cue") + m.group("sep") + sur + _stars(k) + given[k:]
+
+    def repl_list(m: re.Match[str]) -> str:
+        k = _name_len(text, m.start("given"), m.group("sur"), m.group("given"), False)
+        if not k:
+            return m.group()
+        counts["name"] += 1
+        return m.group("sep") + m.group("sur") + _stars(k) + m.group("given")[k:]
 
     def repl_contact(m: re.Match[str]) -> str:
         token = m.group()
-        if token in _names.NON_NAMES or token[:2] in _names.NON_NAMES:
+        if token[:2] in _names.NON_NAMES or _common(token):
             return token
         counts["name"] += 1
         return m.group("sur") + _stars(len(m.group("given")))
 
     if _NAME_CUE_HINT.search(text) is not None:
+        before = counts["name"]
         text = _NAME_AFTER_CUE.sub(repl_cue, text)
+        for _ in range(8):
+            if counts["name"] == before:
+                break
+            before = counts["name"]
+            text = _NAME_LIST.sub(repl_list, text)
     if _CONTACT_HINT.search(text) is not None:
         text = _NAME_BEFORE_CONTACT.sub(repl_contact, text)
     return text
@@ -436,8 +558,7 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
         text = _mask_email(text, counts)
     if _ANY_DIGIT.search(text) is not None:
         text = _mask_numbers(text, counts)
-        if _HOUSE_HINT.search(text) is not None:
-            text = _mask_house(text, counts)
+        text = _mask_house(text, counts)
         text = _mask_plate(text, counts)
     text = _mask_names(text, counts)
     return text, counts
@@ -454,8 +575,9 @@ _LEAK_LANDLINE = re.compile(r"(?<![0-9０-９])0[1-9][0-9]{1,2}[-－—\s)）]?[
 def find_pii_leaks(text: str) -> list[tuple[str, str]]:
     """Phone/ID patterns still present in ``text`` as ``(kind, match)`` — used to audit output.
 
-    Independent of the masking patterns: any 11-digit mobile, any checksum-valid 18-digit ID
-    and any area-code landline counts, whatever surrounds it.
+    Independent of the masking patterns: any 11-digit mobile (single spaces or dashes allowed),
+    any 18-digit resident ID (valid date and checksum) and any area-code landline counts
+    wherever it stands, unless it is part of a longer digit run.
 
     >>> find_pii_leaks("电话13812345678")
     [('mobile', '13812345678')]
@@ -465,6 +587,6 @@ def find_pii_leaks(text: str) -> list[tuple[str, str]]:
     plain = text.translate(_FULLWIDTH)
     out: list[tuple[str, str]] = []
     out += [("mobile", m.group()) for m in _LEAK_MOBILE.finditer(plain)]
-    out += [("id_number", m.group()) for m in _LEAK_ID.finditer(plain) if id_checksum_ok(m.group())]
+    out += [("id_number", m.group()) for m in _LEAK_ID.finditer(plain) if _is_id18(m.group())]
     out += [("landline", m.group()) for m in _LEAK_LANDLINE.finditer(plain)]
     return out
