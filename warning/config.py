@@ -149,8 +149,10 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """``WARNING_KAFKA__PARTITIONS=8`` → ``{"kafka": {"partitions": 8}}`` (values parsed as YAML scalars)."""
     out: dict[str, Any] = {}
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or ENV_NESTED not in name:
+        if not name.startswith(ENV_PREFIX):
             continue
+        if ENV_NESTED not in name and name[len(ENV_PREFIX):].lower() not in Settings.model_fields:
+            continue  # e.g. WARNING_TEST_BROKERS: not a config key
         path = [p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTED)]
         if not all(path):
             continue

@@ -136,12 +136,19 @@ def streets(region: str | None, config: str | None) -> None:
 @click.command()
 @CONFIG_OPTION
 @click.option("--port", type=int, default=0, help="broker 端口 (0 = 空闲端口 free port)")
-def demo(config: str | None, port: int) -> None:
-    """演示 — embedded broker + worker + sample events, printed live. Ctrl-C 停止 stops all."""
+@click.option("--duration", type=float, default=None, help="运行秒数后自动停止 stop after N seconds (default: until Ctrl-C)")
+@click.option("--incident-after", type=float, default=120.0, show_default=True, help="多少秒后注入事件 inject the incident after N seconds")
+def demo(config: str | None, port: int, duration: float | None, incident_after: float) -> None:
+    """演示 — 内嵌 broker + worker + 模拟数据 + webhook 接收端，预警以中文打印。Ctrl-C 全部停止。
+
+    Embedded broker, a worker, simulated feeds with an incident a few minutes in, and a local
+    webhook sink printing each alert in Chinese. Ctrl-C stops everything.
+    """
     from warning.demo import run_demo
 
     settings = load_or_exit(config or default_config())
-    sys.exit(run_demo(settings, port=port, config_path=config or default_config()))
+    sys.exit(run_demo(settings, port=port, config_path=config or default_config(), duration=duration,
+                      incident_after=incident_after))
 
 
 COMMANDS = [broker, worker, config, streets, demo]

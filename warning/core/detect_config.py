@@ -25,9 +25,9 @@ class Thresholds(_M):
     """``-log10 p`` needed for each level."""
 
     blue: float = Field(4.0, gt=0)
-    yellow: float = Field(6.0, gt=0)
-    orange: float = Field(9.0, gt=0)
-    red: float = Field(14.0, gt=0)
+    yellow: float = Field(5.0, gt=0)
+    orange: float = Field(8.0, gt=0)
+    red: float = Field(12.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Thresholds":

@@ -161,8 +161,14 @@ _CARD_CUES = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|账号|
 _PHONE_CUES = re.compile(r"电话|手机|联系方式|号码|座机|致电|拨打|热线|电联|微信|TEL|Tel|tel|call|传真")
 
 
+_NOT_CUE = re.compile(r"[0-9０-９*＊\s\-－—()（）+＋XxＸｘ]+")
+
+
 def _cue_before(text: str, start: int, pattern: re.Pattern[str]) -> bool:
-    return pattern.search(text, max(0, start - _CUE_WINDOW), start) is not None
+    # the last 12 characters before the number, not counting digits, separators and masks, so a
+    # cue is found at the same distance whether the numbers around it are masked or not
+    window = _NOT_CUE.sub("", text[max(0, start - 4 * _CUE_WINDOW) : start])[-_CUE_WINDOW:]
+    return pattern.search(window) is not None
 
 
 def _stars(n: int) -> str:
@@ -260,45 +266,40 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
             return None
         return _classify("".join(g[2] for g in groups), text, start + groups[0][0])
 
-    for m in _NUM_TOKEN.finditer(text):
-        start = m.start()
-        plain = m.group().translate(_FULLWIDTH)
-        groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(plain)]
+    def process(plain: str, groups: list[tuple[int, int, str]], start: int, span: tuple[int, int] | None = None) -> None:
+        # Several numbers may be joined by spaces/dashes ("13812345678 13987654321", "0731
+        # 88888888 13812345678"). A token is tried whole; else the leftmost, longest run of
+        # groups of >= 3 digits that is a number is masked and what is left on each side is
+        # handled as a token of its own — exactly what a second pass sees, so masking twice
+        # gives the same text.
         res = as_whole(plain, groups, start)
         if res is not None:
-            emit(start, m.end(), res)
-            continue
+            a, b = span or (start + groups[0][0], start + groups[-1][1])
+            emit(a, b, res)
+            return
         n = len(groups)
-        if n < 2:
-            continue
-        # Several numbers joined by spaces/dashes ("13812345678 13987654321", "0731 88888888
-        # 13812345678"): try runs of consecutive groups of >= 3 digits, longest first. Whatever
-        # is left between masked runs is tried whole, as a second pass would see it, so masking
-        # twice gives the same text.
-        i = k = 0  # k: first group not yet masked or tried whole
-        while i < n:
-            found = False
+        for i in range(n):
             for j in range(n, i, -1):
-                if i == 0 and j == n:
-                    continue  # tried above
-                run = groups[i:j]
-                if j == n and i > k:
-                    pass
-                elif (j - i > 1 and j != n and any(len(g[2]) < 3 for g in run)) or any(g[2][-1] in "Xx" for g in run[:-1]):
+                if (i == 0 and j == n) or j - i > 1 and any(len(g[2]) < 3 for g in groups[i:j]):
                     continue
-                res = as_whole(plain, run, start) if j == n else _classify("".join(g[2] for g in run), text, start + run[0][0])
+                if any(g[2][-1] in "Xx" for g in groups[i : j - 1]):
+                    continue
+                run = groups[i:j]
+                res = _classify("".join(g[2] for g in run), text, start + run[0][0])
                 if res is None:
                     continue
-                if k < i:
-                    left = as_whole(plain, groups[k:i], start)
-                    if left is not None:
-                        emit(start + groups[k][0], start + groups[i - 1][1], left)
+                if i:
+                    process(plain, groups[:i], start)
                 emit(start + run[0][0], start + run[-1][1], res)
-                i = k = j
-                found = True
-                break
-            if not found:
-                i += 1
+                if j < n:
+                    process(plain, groups[j:], start)
+                return
+
+    for m in _NUM_TOKEN.finditer(text):
+        plain = m.group().translate(_FULLWIDTH)
+        groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(plain)]
+        if groups:
+            process(plain, groups, m.start(), (m.start(), m.end()))
     if out:
         out.append(text[last:])
         text = "".join(out)

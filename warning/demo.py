@@ -1,0 +1,165 @@
+"""``warning demo``: the whole path on one machine.
+
+1. the embedded broker (Tansu, memory storage) on a free loopback port;
+2. a local webhook sink that prints each alert as Chinese text (a ``generic`` receiver);
+3. a real ``warning worker`` subprocess (ingest → detection → delivery);
+4. two days of simulated history replayed fast (so the street models have a baseline), then a
+   live simulated feed in real time;
+5. a few minutes in, an incident at one street: an extreme threat on the hotline and a group
+   petition (集体访) — the alerts reach the sink within a second or so.
+
+Ctrl-C (or ``--duration``) stops everything and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from warning.config import Settings
+from warning.core.timeutil import BEIJING
+
+INCIDENT_STREET = ("110105001", "建外街道", "朝阳区")
+
+
+def _say(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+def _incident_records(now: datetime) -> list[tuple[str, dict]]:
+    code, name, district = INCIDENT_STREET
+    t = now.isoformat(timespec="seconds")
+    return [
+        ("hotline", {"id": f"demo-threat-{int(now.timestamp())}", "received_at": t, "street_code": code, "type": "投诉",
+                     "category": "劳动和社会保障", "title": "讨薪",
+                     "content": "我叫张建国，电话13912345678，工地拖欠我们工资半年了，再不给钱我就从楼顶跳下去，跟他们同归于尽！",
+                     "caller": {"name": "张建国", "phone": "13912345678"}}),
+        ("petition", {"id": f"demo-group-{int(now.timestamp())}", "received_at": t, "street_code": code, "form": "来访",
+                      "people_count": 23, "is_repeat": True, "category": "劳动和社会保障",
+                      "content": f"{name}某工地工友们集体上访讨要欠薪，联系人李强，身份证110101199003071234"}),
+    ]
+
+
+async def _demo(settings: Settings, port: int, config_path: str | None, duration: float | None,
+                incident_after: float) -> int:
+    from kafka import KafkaProducer
+
+    from warning.brokers.base import free_port
+    from warning.brokers.tansu import EmbeddedBroker
+    from warning.notify.sink import print_alert, start_sink
+    from warning.streams.topics import ensure_topics
+
+    work = Path(tempfile.mkdtemp(prefix="warning-demo-"))
+    procs: list[subprocess.Popen] = []
+    broker = EmbeddedBroker(port=port or None, log_path=work / "tansu.log")
+    runner = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        broker.start()
+        _say(f"内嵌 broker (Tansu) 已启动 embedded broker: {broker.bootstrap}")
+        received: list[dict] = []
+
+        def on_alert(alert: dict) -> None:
+            received.append(alert)
+            print_alert(alert)
+
+        runner, sink_url = await start_sink("127.0.0.1", 0, on_alert)
+        _say(f"webhook 接收端 sink: {sink_url}")
+        web_port = settings.worker.web_port
+        try:
+            import socket
+
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", web_port))
+        except OSError:
+            web_port = free_port()
+        env = {
+            **os.environ,
+            "WARNING_KAFKA__BROKER": broker.url,
+            # Tansu joins a consumer group after session_timeout/2: keep the demo snappy.
+            "WARNING_KAFKA__SESSION_TIMEOUT_S": "3", "WARNING_KAFKA__HEARTBEAT_INTERVAL_S": "0.5",
+            "WARNING_KAFKA__REBALANCE_TIMEOUT_S": "3",
+            "WARNING_WORKER__DATA_DIR": str(work / "data"), "WARNING_WORKER__WEB_PORT": str(web_port),
+            "WARNING_WORKER__LOG_LEVEL": "warning",
+            "WARNING_RECEIVERS": orjson.dumps([{"name": "demo-sink", "kind": "generic", "url": sink_url + "generic",
+                                                "send_resolved": True}]).decode(),
+        }
+        demo_settings = settings.model_copy(deep=True)
+        demo_settings.kafka.broker = broker.url
+        await asyncio.to_thread(ensure_topics, demo_settings)
+        cfg = ["--config", config_path] if config_path else []
+        worker_log = open(work / "worker.log", "ab")
+        procs.append(subprocess.Popen([sys.executable, "-m", "warning", "worker", *cfg], env=env,
+                                      stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True))
+        _say(f"worker 已启动 started: 指标 metrics http://127.0.0.1:{web_port}/metrics · 健康 http://127.0.0.1:{web_port}/healthz")
+        _say(f"日志 logs: {work}")
+        now = datetime.now(BEIJING)
+        hist_start = (now - timedelta(days=2)).isoformat(timespec="seconds")
+        sim = [sys.executable, "-m", "warning", "simulate", "--to-kafka", "--broker", broker.url, "--scale", "0.05",
+               "--seed", "1", "--incidents-per-week", "0", "--quiet", *cfg]
+        _say("回放两天的模拟历史数据 replaying two days of simulated history (baseline) …")
+        hist = await asyncio.to_thread(subprocess.run, [*sim, "--start", hist_start, "--days", "2", "--speed", "0"],
+                                       env=env, capture_output=True, text=True)
+        if hist.returncode != 0:
+            _say(f"simulator failed: {hist.stderr[-2000:]}")
+            return 1
+        sim_log = open(work / "simulate.log", "ab")
+        procs.append(subprocess.Popen([*sim, "--start", "now", "--days", "1", "--speed", "1"], env=env,
+                                      stdout=sim_log, stderr=subprocess.STDOUT, start_new_session=True))
+        _say(f"实时模拟数据流已开始 live feed started; 约 {incident_after:.0f} 秒后在{INCIDENT_STREET[2]}{INCIDENT_STREET[1]}注入事件 "
+             f"(incident in ~{incident_after:.0f} s). Ctrl-C 停止 stops everything.")
+        t0 = time.monotonic()
+        injected = False
+        while not stop.is_set():
+            if duration is not None and time.monotonic() - t0 >= duration:
+                break
+            if not injected and time.monotonic() - t0 >= incident_after:
+                p = KafkaProducer(bootstrap_servers=broker.bootstrap)
+                for src, rec in _incident_records(datetime.now(BEIJING)):
+                    p.send(settings.topics.raw()[src], value=orjson.dumps(rec), key=rec["street_code"].encode())
+                p.flush()
+                p.close()
+                injected = True
+                _say("已注入事件 incident injected: 极端言论 + 集体访 (extreme threat + group petition)")
+            for pr in procs:
+                if pr.poll() is not None and pr is procs[0]:
+                    _say(f"worker exited with {pr.returncode}; see {work / 'worker.log'}")
+                    return 1
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
+        _say(f"收到预警 alerts received: {len(received)}")
+        return 0
+    finally:
+        for pr in reversed(procs):
+            if pr.poll() is None:
+                os.killpg(pr.pid, signal.SIGTERM)
+        for pr in procs:
+            try:
+                pr.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(pr.pid, signal.SIGKILL)
+                pr.wait(5)
+        if runner is not None:
+            await runner.cleanup()
+        broker.stop()
+        _say("已全部停止 everything stopped")
+
+
+def run_demo(settings: Settings, port: int = 0, config_path: str | None = None, duration: float | None = None,
+             incident_after: float = 120.0) -> int:
+    return asyncio.run(_demo(settings, port, config_path, duration, incident_after))
