@@ -37,7 +37,7 @@ def test_three_feeds_normalised(ing):
 def test_extra_fields_ignored_and_optional_missing(ing):
     rec = hotline(extra_field={"a": 1}, future_flag=True)
     for k in ("street_code", "district", "address", "title", "caller"):
-        rec.pop(k)
+        rec.pop(k, None)
     ev = ing.parse("hotline", enc(rec), T0_MS)
     assert not isinstance(ev, Rejected)
     assert ev.street_code == "" and ev.district == "" and ev.key == "unresolved" and ev.resolved_by == "none"

@@ -61,6 +61,7 @@ class DetectSettings(_M):
     #: per-signal thresholds override the common ones (e.g. sentiment: {blue: 5, ...})
     signal_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
     early_firing: bool = True
+    instant_rules: bool = Field(True, description="single-event rules (extreme term, group petition) fire on arrival, not after the lateness delay")
     min_count_for_alert: int = Field(3, ge=1, description="a count signal never fires below this observed count")
     category_min_count: int = Field(5, ge=1)
     sentiment_min_texts: int = Field(4, ge=1)

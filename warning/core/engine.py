@@ -28,6 +28,7 @@ from typing import Any
 from warning.core.decide import SIGNAL_GROUP  # noqa: F401  (re-exported for callers)
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.events import SOURCES, Event
+from warning.core.instant import instant_detections
 from warning.core.partition import PartitionContext
 from warning.core.registry import Registry
 from warning.core.street import DAY, FAMILY, HOUR, StreetState, theme_key
@@ -90,6 +91,14 @@ class Engine:
 
         ``wall`` is the wall-clock time of arrival (stream only), used to tell idle feeds."""
         out: list[dict[str, Any]] = []
+        if self.det.instant_rules:  # single-event rules: at arrival, even for a late event
+            dets = instant_detections(ev, self.det)
+            if dets:
+                st = self._street(ev)
+                if st is not None:
+                    self.dirty.add(ev.key)
+                    for d in dets:
+                        out += st.alerts.on_detection(d, st.place, self.det, self.cfg)
         if self.open_hour is not None and ev.ts < self.open_hour:
             self._late(ev)
             return out

@@ -55,6 +55,7 @@ Numbers that are not personal data stay: dates, amounts, hotline 12345.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Callable
 
@@ -149,7 +150,7 @@ def _is_id15(d: str) -> bool:
 # (never next to a "*": the visible digits of an earlier mask are not part of a new number, so
 # masking twice gives the same text)
 _NUM_TOKEN = re.compile(
-    r"(?<![0-9０-９*])(?<!\*[-－—\s])[+＋(（0-9０-９](?:[0-9０-９]|[-－—\s()（）](?=[0-9０-９(（])){5,80}[XxＸｘ]?"
+    r"(?<![0-9０-９*])(?<!\*[-－—\s])[+＋(（0-9０-９](?:[0-9０-９]|[-－—\s()（）](?=[0-9０-９(（])){5,}[XxＸｘ]?"
     r"(?![0-9０-９*]|[-－—\s]\*)"
 )
 # an ID already partly masked at the source: 身份证４３０３２２１９５６０******
@@ -161,14 +162,26 @@ _CARD_CUES = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|账号|
 _PHONE_CUES = re.compile(r"电话|手机|联系方式|号码|座机|致电|拨打|热线|电联|微信|TEL|Tel|tel|call|传真")
 
 
-_NOT_CUE = re.compile(r"[0-9０-９*＊\s\-－—()（）+＋XxＸｘ]+")
+_SKIP_FOR_CUES = frozenset("0123456789０１２３４５６７８９*＊-－—()（）+＋XxＸｘ")
 
 
-def _cue_before(text: str, start: int, pattern: re.Pattern[str]) -> bool:
-    # the last 12 characters before the number, not counting digits, separators and masks, so a
-    # cue is found at the same distance whether the numbers around it are masked or not
-    window = _NOT_CUE.sub("", text[max(0, start - 4 * _CUE_WINDOW) : start])[-_CUE_WINDOW:]
-    return pattern.search(window) is not None
+class _Cues:
+    """Cue words before a position: the last 12 characters that are not digits, separators,
+    masks or spaces — so a cue is found at the same distance whether the numbers around it are
+    masked or not (masking twice gives the same text)."""
+
+    __slots__ = ("text", "_pos")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._pos: list[int] | None = None
+
+    def before(self, start: int, pattern: re.Pattern[str]) -> bool:
+        if self._pos is None:
+            self._pos = [i for i, c in enumerate(self.text) if c not in _SKIP_FOR_CUES and not c.isspace()]
+        k = bisect.bisect_left(self._pos, start)
+        window = "".join(self.text[i] for i in self._pos[max(0, k - _CUE_WINDOW) : k])
+        return pattern.search(window) is not None
 
 
 def _stars(n: int) -> str:
@@ -181,20 +194,20 @@ def _mask_keep(d: str, head: int, tail: int) -> str:
     return d[:head] + _stars(len(d) - head - tail) + (d[-tail:] if tail else "")
 
 
-def _classify_digits(d: str, text: str, start: int) -> tuple[str, str] | None:
+def _classify_digits(d: str, cues: _Cues, start: int) -> tuple[str, str] | None:
     """(kind, masked) for a separator-free digit string ``d`` (ASCII, maybe trailing X)."""
     n = len(d)
     if not d.strip("0") or (d[0] == "0" and not d[4:].strip("0")):
         return None  # placeholders such as 0000-00000000, 0731-0000-00000000
     if d[-1] in "Xx":
         # only an 18-character ID ends in X (a typo in the checksum still reads as an ID)
-        if n == 18 and (_is_id18(d) or _id_like(d) or _cue_before(text, start, _ID_CUES)):
+        if n == 18 and (_is_id18(d) or _id_like(d) or cues.before(start, _ID_CUES)):
             return "id_number", _mask_keep(d, 3, 2)
         return None
     if n == 18 and (_is_id18(d) or (_id_like(d) and not luhn_ok(d))):
         return "id_number", _mask_keep(d, 3, 2)
     if 16 <= n <= 19 and luhn_ok(d):
-        if n == 18 and _cue_before(text, start, _ID_CUES):
+        if n == 18 and cues.before(start, _ID_CUES):
             return "id_number", _mask_keep(d, 3, 2)
         return "bank_card", _mask_keep(d, 4, 4)
     if n == 15 and _is_id15(d):
@@ -214,28 +227,29 @@ def _classify_digits(d: str, text: str, start: int) -> tuple[str, str] | None:
         if 7 <= len(local) <= 8 and local[0] != "0":
             return "landline", d[:area] + "-" + _stars(len(local) - 4) + local[-4:]
     # cue-driven fall-backs
-    if n >= 8 and _cue_before(text, start, _ID_CUES):
+    if n >= 8 and cues.before(start, _ID_CUES):
         return "id_number", _mask_keep(d, 3, 2)
-    if n >= 12 and _cue_before(text, start, _CARD_CUES):
+    if n >= 12 and cues.before(start, _CARD_CUES):
         return "bank_card", _mask_keep(d, 4, 4)
-    if 7 <= n <= 8 and d[0] != "0" and _cue_before(text, start, _PHONE_CUES):
+    if 7 <= n <= 8 and d[0] != "0" and cues.before(start, _PHONE_CUES):
         return "landline", _stars(n - 4) + d[-4:]
-    if 9 <= n <= 12 and _cue_before(text, start, _PHONE_CUES):
+    if 9 <= n <= 12 and cues.before(start, _PHONE_CUES):
         return "mobile" if d[0] == "1" else "landline", _mask_keep(d, 3, 4)
     return None
 
 
 _GROUP = re.compile(r"[0-9]+[Xx]?")
+_MAX_GROUPS = 6  # "+86 138 1234 5678", "6222 0212 3456 7894 123": a number has at most 5 groups
 _DATE_PREFIX = re.compile(r"(?:19|20)[0-9]{2}[-－—.][0-9]{1,2}[-－—.][0-9]{1,2}(?![0-9])")
 
 
-def _classify(d: str, text: str, start: int) -> tuple[str, str] | None:
+def _classify(d: str, cues: _Cues, start: int) -> tuple[str, str] | None:
     """:func:`_classify_digits`, reading a trailing X as a letter unless the number is an ID."""
     if len(d) < 7:
         return None
-    res = _classify_digits(d, text, start)
+    res = _classify_digits(d, cues, start)
     if res is None and d[-1] in "Xx":
-        res = _classify_digits(d[:-1], text, start) if len(d) > 7 else None
+        res = _classify_digits(d[:-1], cues, start) if len(d) > 7 else None
         if res is not None:
             res = (res[0], res[1] + d[-1])
     return res
@@ -252,6 +266,7 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
         text = _PARTIAL_ID.sub(lambda m: _mask_partial_id(m, counts), text)
     out: list[str] = []
     last = 0
+    cues = _Cues(text)
 
     def emit(a: int, b: int, res: tuple[str, str]) -> None:
         nonlocal last
@@ -262,9 +277,11 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
 
     def as_whole(plain: str, groups: list[tuple[int, int, str]], start: int) -> tuple[str, str] | None:
         # a run is tried whole, unless it starts with a dash-separated date
+        if groups[-1][1] - groups[0][0] > 40:
+            return None  # no number of ours is that long
         if len(groups) > 1 and _DATE_PREFIX.match(plain, groups[0][0]) is not None:
             return None
-        return _classify("".join(g[2] for g in groups), text, start + groups[0][0])
+        return _classify("".join(g[2] for g in groups), cues, start + groups[0][0])
 
     def process(plain: str, groups: list[tuple[int, int, str]], start: int, span: tuple[int, int] | None = None) -> None:
         # Several numbers may be joined by spaces/dashes ("13812345678 13987654321", "0731
@@ -272,28 +289,34 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
         # groups of >= 3 digits that is a number is masked and what is left on each side is
         # handled as a token of its own — exactly what a second pass sees, so masking twice
         # gives the same text.
-        res = as_whole(plain, groups, start)
-        if res is not None:
-            a, b = span or (start + groups[0][0], start + groups[-1][1])
-            emit(a, b, res)
-            return
-        n = len(groups)
-        for i in range(n):
-            for j in range(n, i, -1):
-                if (i == 0 and j == n) or j - i > 1 and any(len(g[2]) < 3 for g in groups[i:j]):
-                    continue
-                if any(g[2][-1] in "Xx" for g in groups[i : j - 1]):
-                    continue
-                run = groups[i:j]
-                res = _classify("".join(g[2] for g in run), text, start + run[0][0])
-                if res is None:
-                    continue
-                if i:
-                    process(plain, groups[:i], start)
-                emit(start + run[0][0], start + run[-1][1], res)
-                if j < n:
-                    process(plain, groups[j:], start)
+        while groups:
+            res = as_whole(plain, groups, start)
+            if res is not None:
+                a, b = span or (start + groups[0][0], start + groups[-1][1])
+                emit(a, b, res)
                 return
+            span = None
+            n = len(groups)
+            rest: list[tuple[int, int, str]] = []
+            for i in range(n):
+                for j in range(min(n, i + _MAX_GROUPS), i, -1):
+                    if (i == 0 and j == n) or j - i > 1 and any(len(g[2]) < 3 for g in groups[i:j]):
+                        continue
+                    if any(g[2][-1] in "Xx" for g in groups[i : j - 1]):
+                        continue
+                    run = groups[i:j]
+                    res = _classify("".join(g[2] for g in run), cues, start + run[0][0])
+                    if res is None:
+                        continue
+                    if i:
+                        process(plain, groups[:i], start)  # finds no run, only tries it whole
+                    emit(start + run[0][0], start + run[-1][1], res)
+                    rest = groups[j:]
+                    break
+                else:
+                    continue
+                break
+            groups = rest
 
     for m in _NUM_TOKEN.finditer(text):
         plain = m.group().translate(_FULLWIDTH)
