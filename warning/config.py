@@ -58,6 +58,7 @@ class KafkaConfig(_Section):
     producer_max_batch_size: int = Field(16384, ge=1)
     producer_linger_ms: int = Field(5, ge=0)
     max_request_size: int = Field(2 * 1024 * 1024, ge=1024)
+    fetch_max_wait_ms: int = Field(1500, ge=1, le=30000, description="longest a consumer fetch waits for data (Faust's default 1500)")
 
     @field_validator("broker")
     @classmethod

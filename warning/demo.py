@@ -91,7 +91,7 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
             "WARNING_KAFKA__BROKER": broker.url,
             # Tansu joins a consumer group after session_timeout/2: keep the demo snappy.
             "WARNING_KAFKA__SESSION_TIMEOUT_S": "3", "WARNING_KAFKA__HEARTBEAT_INTERVAL_S": "0.5",
-            "WARNING_KAFKA__REBALANCE_TIMEOUT_S": "3",
+            "WARNING_KAFKA__REBALANCE_TIMEOUT_S": "3", "WARNING_KAFKA__FETCH_MAX_WAIT_MS": "50",
             "WARNING_WORKER__DATA_DIR": str(work / "data"), "WARNING_WORKER__WEB_PORT": str(web_port),
             "WARNING_WORKER__LOG_LEVEL": "warning",
             "WARNING_RECEIVERS": orjson.dumps([{"name": "demo-sink", "kind": "generic", "url": sink_url + "generic",

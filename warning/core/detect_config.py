@@ -82,7 +82,7 @@ class DetectSettings(_M):
     #: partition-wide common-mode correction of expectations (see warning.core.partition)
     common_mode: bool = True
     common_mode_prior: float = Field(20.0, gt=0, description="pseudo expected counts that keep the ratio near 1")
-    common_mode_min: float = Field(0.5, gt=0, le=1)
+    common_mode_min: float = Field(0.8, gt=0, le=1)
     common_mode_max: float = Field(4.0, ge=1)
     day_dispersion: float = Field(0.02, ge=0, description="prior over-dispersion of day totals (variance = mean + phi mean²)")
     day_dispersion_days: float = Field(7.0, gt=0, description="pseudo-days of evidence for that prior")

@@ -44,7 +44,9 @@ class PartitionContext:
 
     def add(self, t: float, hour_start: float, fam: str, key: str) -> None:
         self.bins.add(t, fam, key)
-        self.obs.advance(int(hour_start // HOUR))
+        hi = int(hour_start // HOUR)
+        if self.obs.hour != hi:
+            self.obs.advance(hi)
         self.obs.add(fam)
         if key:
             self.obs.add(key)

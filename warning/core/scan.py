@@ -45,10 +45,11 @@ class HourRing:
     the ring's whole length are dropped, so the state only holds what is active.
     """
 
-    __slots__ = ("n", "windows", "hour", "slots", "closed", "last", "typecode")
+    __slots__ = ("n", "windows", "wi", "hour", "slots", "closed", "last", "typecode")
 
     def __init__(self, windows: Iterable[int] = (6, 24, 72), typecode: str = "f") -> None:
-        self.windows = tuple(sorted(int(w) for w in windows if int(w) > 1))
+        self.windows = tuple(sorted(set(int(w) for w in windows if int(w) > 1)))
+        self.wi = {w: i for i, w in enumerate(self.windows)}
         self.n = max(self.windows) if self.windows else 1
         self.typecode = typecode
         self.hour: int | None = None
@@ -139,7 +140,7 @@ class HourRing:
         cl = self.closed.get(key)
         if cl is None:
             return 0.0
-        return cl[self.windows.index(w)]
+        return cl[self.wi[w]]
 
     def window(self, key: str, w: int) -> float:
         """Open hour + the ``w - 1`` hours before it."""

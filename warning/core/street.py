@@ -172,7 +172,9 @@ class StreetState:
         ck = theme_key(ev)
         self.recent.add(ev.ts, fam, ck)
         ring = self.ring
-        ring.advance(int(hour_start // HOUR))
+        hi = int(hour_start // HOUR)
+        if ring.hour != hi:
+            ring.advance(hi)
         ring.add(fam)
         if ck:
             ring.add(ck)
@@ -240,66 +242,79 @@ class StreetState:
 
     # ------------------------------------------------------------------ scan
     def _scan(self, t: float, hour_start: float, fam: str, ck: str, det: DetectSettings, ctx: Any) -> list[Detection]:
+        """Test the trailing windows of the event's feed and theme (hot path: kept lean)."""
         cur, prev = self._mu(hour_start)
         frac = (t - hour_start) / HOUR
-        out: list[Detection] = []
         best: dict[str, tuple[float, Detection]] = {}
         min_n = det.min_count_for_alert
+        min_c = det.category_min_count
         recent = self.recent.counts
         ring = self.ring
-        exp = self.exp
+        idx = ring.hour % ring.n if ring.hour is not None else 0
+        wi = ring.wi
+        ecl = self.exp.closed
         long_from = det.long_window_hours
         pd = self.phi_day
-        for wh in det.scan_windows_hours:
-            if wh == 1:
-                e_h = prev[0] * (1.0 - frac) + cur[0] * frac
-                e_p = prev[1] * (1.0 - frac) + cur[1] * frac
-                e_s = prev[2] * (1.0 - frac) + cur[2] * frac
+        lo = det.common_mode_min
+        use_ctx = ctx is not None and det.common_mode
+        fam_e: dict[tuple[tuple[int, ...], int], float] = {}
+        for key in ((fam, ck) if ck else (fam,)):
+            f = key[0]
+            sl = ring.slots.get(key)
+            cl = ring.closed.get(key)
+            now_n = float(sl[idx]) if sl is not None else 0.0
+            theme = f == "C" or f == "T"
+            if theme:
+                sh, sh_phi = self.share(key), self.share_phi(key)
+                need = min_c if f == "C" else min_n
             else:
-                e_h = exp.closed_sum("H", wh) + cur[0] * frac
-                e_p = exp.closed_sum("P", wh) + cur[1] * frac
-                e_s = exp.closed_sum("S", wh) + cur[2] * frac
-            for key in (fam, ck):
-                if not key:
-                    continue
-                o = float(recent.get(key, 0)) if wh == 1 else ring.window(key, wh)
-                if o < min_n:
-                    continue
-                f = key[0]
-                # dispersion: the hourly model's for short windows; for a day or more the daily
-                # model's (the hour-of-week uncertainty averages out over many hours)
-                long = wh >= 24 and pd is not None
-                if f == "H":
-                    e, phi = e_h, pd[0] if long else cur[3]
-                elif f == "P":
-                    e, phi = e_p, pd[2] if long else cur[4]
-                elif f == "S":
-                    e, phi = e_s, pd[1] if long else cur[5]
-                elif f == "C":
-                    e, phi = (e_h + e_p) * self.share(key), (pd[0] if long else cur[3]) + self.share_phi(key)
+                sh, sh_phi, need = 1.0, 0.0, min_n
+            base = "S" if f in ("S", "T") else ("P" if f == "P" else "H")
+            parts = (0, 1) if f == "C" else ((2,) if base == "S" else ((1,) if f == "P" else (0,)))
+            for wh in det.scan_windows_hours:
+                if wh == 1:
+                    o = float(recent.get(key, 0))
                 else:
-                    e, phi = e_s * self.share(key), (pd[1] if long else cur[5]) + self.share_phi(key)
-                if f == "C" and o < det.category_min_count:
+                    o = (cl[wi[wh]] if cl is not None else 0.0) + now_n
+                if o < need:
                     continue
-                lo = det.common_mode_min
-                if o <= e * lo + 2.5 * math.sqrt(e * lo + phi * e * e * lo * lo):
+                # expectation of the feed (hotline + petition for categories) over the window
+                fk = (parts, wh)
+                eb = fam_e.get(fk)
+                if eb is None:
+                    eb = 0.0
+                    for j in parts:
+                        if wh == 1:
+                            eb += prev[j] * (1.0 - frac) + cur[j] * frac
+                        else:
+                            c2 = ecl.get("HPS"[j])
+                            eb += (c2[wi[wh]] if c2 is not None else 0.0) + cur[j] * frac
+                    fam_e[fk] = eb
+                e = eb * sh
+                # dispersion: the hourly model's for short windows; for a day or more, that of day
+                # totals around the hourly expectations (hour-of-week uncertainty averages out)
+                if wh >= 24 and pd is not None:
+                    phi = pd[1] if base == "S" else (pd[2] if f == "P" else pd[0])
+                else:
+                    phi = cur[5] if base == "S" else (cur[4] if f == "P" else cur[3])
+                phi += sh_phi
+                el = e * lo
+                if o <= el + 2.5 * math.sqrt(el + phi * el * el):
                     continue  # cannot pass even with the most favourable common-mode ratio
-                r = ctx.ratio(key, wh, t, hour_start, o, e) if (ctx is not None and det.common_mode) else 1.0
+                r = ctx.ratio(key, wh, t, hour_start, o, e) if use_ctx else 1.0
                 s = count_test(o, e * r, phi)
-                if s < det.thresholds.blue and s < det.thresholds_for(scan_signal(key, wh, long_from)).blue:
+                if s <= 0.0:
                     continue
                 signal = scan_signal(key, wh, long_from)
                 level = det.thresholds_for(signal).level(s)
                 if level is None:
                     continue
-                if wh < long_from and LEVEL_RANK[level] >= LEVEL_RANK["yellow"]:
+                if wh < long_from and LEVEL_RANK[level] >= 2:
                     self.explained.add(key)
                 if signal in best and best[signal][0] >= s:
                     continue
                 best[signal] = (s, self._scan_detection(signal, level, t, key, wh, o, e, r, phi, s))
-        for _, d in best.values():
-            out.append(d)
-        return out
+        return [d for _, d in best.values()]
 
     def _scan_detection(self, signal: str, level: str, t: float, key: str, wh: int, o: float, e: float,
                         r: float, phi: float, s: float) -> Detection:

@@ -173,7 +173,11 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     """Build the Faust app for ``settings``; ``overrides`` go straight to Faust (tests use this)."""
     conf = faust_settings(settings)
     conf.update(overrides)
+    from warning.streams import faust_compat
+
+    faust_compat.install()
     app = faust.App(settings.worker.app_id, **conf)
+    app.warning_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms  # type: ignore[attr-defined]
     t = settings.topics
     n = settings.kafka.partitions
     raw_topics = {src: app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n) for src, name in t.raw().items()}

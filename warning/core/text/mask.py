@@ -8,9 +8,10 @@ Kinds, in the order they are applied:
 kind          what is detected                                            masked as
 ============  ==========================================================  ======================
 email         ``local@domain.tld``                                        ``z***@qq.com``
-id_number     18-digit resident ID with valid date and ISO 7064 checksum;  ``110*************3X``
-              15-digit (old) ID with valid date; any 6+ digit number
-              right after an ID cue (身份证/证件号 …)
+id_number     18-digit resident ID with valid date and ISO 7064 checksum   ``110*************3X``
+              (a valid date with a wrong checksum still counts); 15-digit
+              (old) ID with valid date; any 8+ digit number after an ID
+              cue (身份证/证件号 …); an ID already partly masked at source
 bank_card     16–19 digits passing the Luhn check, or after a card cue    ``6222********1234``
               (卡号/银行卡/账号 …)
 mobile        ``1[3-9]x`` + 8 digits, optional +86/0086, spaces or dashes ``138****5678``
@@ -20,15 +21,26 @@ house_number  exact flat: ``3号楼2单元501室``, ``9栋704``, ``3-2-501``,   
               ``501室`` (building kept, unit/room masked)
 plate         licence plates ``京A12345``, ``京A·D12345``, ``粤B12345学``  ``京A*****``
 name          surname + given name after a cue word (姓名/我叫/联系人/      ``张**``
-              户主/投诉人/本人 …) or right before 电话/手机/身份证
+              户主/投诉人/本人 …), further names listed after it
+              (、和与及), or a name right before 电话/手机/身份证
 ============  ==========================================================  ======================
+
+Names are found heuristically (see ``_names.py``): ~400 surnames, strong cues (我叫, 姓名 …)
+and weak ones (本人, 业主, 村民 …) after which the name must be closed by punctuation or a
+contact word, and a list of ~23,000 ordinary words that start like a name (利益, 安全, 满意 …,
+derived from jieba's dictionary) so "业主利益，" stays readable. On the 17,100 real government
+texts in ``../shared/data/gov`` about 450 names are masked with few false positives.
+
+After the number rules, a safety net re-scans for the audit patterns of
+:func:`find_pii_leaks` (any mobile, valid ID, area-code landline) and masks what is left, so
+no phone or ID pattern survives by construction.
 
 Digits may be ASCII or full-width (４３０３…). Cheap pre-checks (is there any digit, an ``@``,
 a cue word?) skip the expensive patterns on texts that cannot contain a kind, so masking costs
 a few microseconds on typical short texts.
 
-Masking is idempotent: masked output has no digit runs, names or plates left to find, so
-``mask_pii(mask_pii(t)[0])`` returns the same text and zero counts.
+Masking is idempotent (property-tested): ``mask_pii(mask_pii(t)[0])`` returns the same text and
+zero counts — digits next to a ``*`` never start a new number.
 
 Examples
 --------
@@ -57,7 +69,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Callable
 
 from warning.core.text import _names
 
@@ -68,8 +79,6 @@ PII_KINDS: tuple[str, ...] = (
 )
 
 _D = r"[0-9０-９]"  # ASCII or full-width digit
-_NOT_DIGIT_BEFORE = r"(?<![0-9０-９])"
-_NOT_DIGIT_AFTER = r"(?![0-9０-９])"
 
 _ANY_DIGIT = re.compile(_D)
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸＸｘ", "0123456789XXx")
@@ -557,9 +566,6 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # public entry point
-
-_STEPS: tuple[Callable[[str, dict[str, int]], str], ...] = ()
-
 
 def mask_pii(text: str) -> tuple[str, dict[str, int]]:
     """Mask personal data in ``text``.

@@ -107,6 +107,7 @@ _DOC_BITS = 20  # (key << 20) | doc < 2**63
 _DOC_MASK = (1 << _DOC_BITS) - 1
 _MAX_DOCS_PER_CHUNK = 1 << 19
 _MAX_CHARS_PER_CHUNK = 64_000
+_FULL_SYNC_MIN = 20_000  # more pending n-grams than this: re-read the whole vocabulary
 
 
 def preprocess(text: str) -> str:
@@ -261,7 +262,7 @@ class SentimentModel:
         if not self._pending:
             return
         weights = lr._weights
-        if len(self._pending) > max(20_000, self._keys.size // 8):
+        if len(self._pending) > max(_FULL_SYNC_MIN, self._keys.size // 8):
             names = list(tfidf.dfs.keys())
         else:
             names = list(self._pending)
