@@ -81,3 +81,19 @@ def test_deterministic(ing):
     a = EVENT_ENCODER.encode(ing.parse("hotline", enc(hotline()), T0_MS))
     b = EVENT_ENCODER.encode(ing.parse("hotline", enc(hotline()), T0_MS))
     assert a == b
+
+
+def test_batch_path_equals_one_by_one():
+    from warning.streams.app import build_enricher
+
+    settings = load_settings(None, env={})
+    a = Ingestor(settings, enricher=build_enricher(settings))
+    b = Ingestor(settings, enricher=build_enricher(settings))
+    items = [("hotline", enc(hotline(i, content=f"第{i}次投诉，再不解决我就跳楼，电话1381234{i:04d}")), T0_MS) for i in range(20)]
+    items += [(s, d, T0_MS) for s, d, _ in VIOLATIONS]
+    items += [("petition", enc(petition(i)), T0_MS) for i in range(5)] + [("public_safety", enc(public_safety(1, description="")), T0_MS)]
+    one = [a.parse(s, d, t) for s, d, t in items]
+    many = b.parse_batch(items)
+    assert [EVENT_ENCODER.encode(x) if not isinstance(x, Rejected) else x.reason for x in one] == \
+           [EVENT_ENCODER.encode(x) if not isinstance(x, Rejected) else x.reason for x in many]
+    assert any(isinstance(x, Rejected) for x in many) and any(not isinstance(x, Rejected) and x.risk and x.risk.hits for x in many)

@@ -71,9 +71,18 @@ class Pipeline:
         self.stats.alerts += len(out)
         return out
 
+    def feed_lines(self, lines: list[bytes], start: float | None = None, end: float | None = None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for source, ev in self.ingestor.parse_file_lines(lines):
+            out += self._feed_parsed(source, ev, start, end)
+        return out
+
     def feed_line(self, line: bytes, start: float | None = None, end: float | None = None) -> list[dict[str, Any]]:
-        self.stats.records += 1
         source, ev = self.ingestor.parse_file_line(line)
+        return self._feed_parsed(source, ev, start, end)
+
+    def _feed_parsed(self, source: str, ev: Any, start: float | None, end: float | None) -> list[dict[str, Any]]:
+        self.stats.records += 1
         if isinstance(ev, Rejected):
             self.stats.dead_lettered[ev.reason] = self.stats.dead_lettered.get(ev.reason, 0) + 1
             return []
@@ -114,10 +123,18 @@ def run(settings: Settings, lines: Iterable[bytes], start: float | None = None, 
     t0 = time.perf_counter()
     pipe = Pipeline(settings, enricher=enricher)
     alerts: list[dict[str, Any]] = []
+    chunk: list[bytes] = []
     for line in lines:
-        alerts += pipe.feed_line(line, start, end)
+        chunk.append(line)
+        if len(chunk) >= 2000:
+            alerts += pipe.feed_lines(chunk, start, end)
+            if progress is not None:
+                progress(len(chunk))
+            chunk = []
+    if chunk:
+        alerts += pipe.feed_lines(chunk, start, end)
         if progress is not None:
-            progress(1)
+            progress(len(chunk))
     alerts += pipe.flush()
     pipe.stats.seconds = time.perf_counter() - t0
     return alerts, pipe.stats

@@ -65,6 +65,7 @@ class IngestService:
         self.max_ids = settings.ingest.dedup_max_ids
         self._dedup: dict[tuple[str, int], Deduplicator] = {}
         self._seq: dict[tuple[str, int], int] = {}
+        self.recent: Any = None
 
     def forget_partitions(self) -> None:
         """After a rebalance: rebuild filters lazily from the (recovered) table."""
@@ -113,11 +114,13 @@ class IngestService:
         now = time.time()
         touched: set[int] = set()
         ing = self.ingestor
+        items = []
         for ev in batch:
             msg = ev.message
             value = msg.value if isinstance(msg.value, (bytes, bytearray)) else bytes(msg.value or b"")
-            ts_ms = int(msg.timestamp * 1000) if msg.timestamp else None
-            out = ing.parse(source, bytes(value), ts_ms)
+            items.append((source, bytes(value), int(msg.timestamp * 1000) if msg.timestamp else None))
+        for ev, (_, value, ts_ms), out in zip(batch, items, ing.parse_batch(items)):
+            msg = ev.message
             if isinstance(out, Rejected):
                 dl = DeadLetter(
                     reason=out.reason,
@@ -149,6 +152,7 @@ class IngestService:
             touched.add(msg.partition)
             out.raw_partition = msg.partition
             events_topic.send_soon(key=out.key.encode(), value=EVENT_ENCODER.encode(out), timestamp=out.ts)
+            self.recent.add(out.event_id, out.text)
             m.EVENTS.labels(source, district, "accepted").inc()
             m.EVENT_LAG.observe(max(0.0, now - out.ts))
             if not out.street_code:
@@ -184,8 +188,13 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     events_topic = app.topic(t.events, value_serializer="raw", key_serializer="raw", partitions=n)
     dlq_topic = app.topic(t.deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
     dedup_table = app.Table("dedup", default=None, partitions=n, key_type=str)
-    ingestor = Ingestor(settings, enricher=build_enricher(settings))
+    from warning.streams.feedback import RecentTexts, add_feedback, load_enricher
+
+    enricher, fb_offsets = load_enricher(settings)
+    ingestor = Ingestor(settings, enricher=enricher)
     service = IngestService(settings, dedup_table, ingestor)
+    service.recent = RecentTexts()
+    add_feedback(app, settings, enricher, service.recent, fb_offsets)
     app.warning_ingest = service  # type: ignore[attr-defined]
     batch_size, within = settings.ingest.batch_size, settings.ingest.batch_within_s
 

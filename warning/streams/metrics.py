@@ -95,3 +95,9 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+FEEDBACK = Counter(
+    "warning_feedback",
+    "情感标注反馈 Feedback labels on warning.feedback, by outcome (learned|ignored|invalid|unknown_event)",
+    ["outcome"],
+    registry=REGISTRY,
+)
