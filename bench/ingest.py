@@ -54,17 +54,21 @@ if __name__ == "__main__":
 
 
 def make_records(n: int, seed: int = 7) -> list[tuple[str, bytes, bytes]]:
-    """N raw records in the simulator's realistic mix (falls back to the test samples)."""
-    from warning.sim.generator import generate_records  # type: ignore[import-not-found]
+    """N raw records in the simulator's realistic mix of the three feeds (Beijing volume)."""
+    import orjson
 
+    from warning.core.timeutil import parse_time
+    from warning.sim.generator import SimParams, Simulator
+
+    start = int(parse_time("2025-03-03T00:00:00+08:00").timestamp())
+    sim = Simulator(SimParams(start=start, days=4, seed=seed, scale=1.0))
     out: list[tuple[str, bytes, bytes]] = []
-    for rec in generate_records(start="2025-03-03T00:00:00+08:00", days=3, seed=seed, scale=1.0):
-        src = rec.pop("source")
-        import orjson
-
-        out.append((src, orjson.dumps(rec), rec["id"].encode()))
-        if len(out) >= n:
-            break
+    for _stats, records, _ in sim.iter_days():
+        for rec in records:
+            src = rec.pop("source")
+            out.append((src, orjson.dumps(rec), (rec.get("street_code") or rec["id"]).encode()))
+            if len(out) >= n:
+                return out
     return out
 
 
