@@ -132,6 +132,9 @@ class StreetAlerts:
         ep = self.episodes.get(signal)
         if ep is None:
             return []
+        last_t = ep.last.t if ep.last is not None else ep.started
+        if t <= last_t:
+            return []  # a window that ended before the latest detection is not evidence of calm
         ep.quiet += 1
         if ep.quiet < cfg.resolve_after_windows:
             return []

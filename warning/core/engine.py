@@ -56,6 +56,7 @@ class Engine:
         self.open_hour: float | None = None  # start of the earliest hour not yet closed
         self.late = 0
         self.released = 0
+        self.done_ids: list[str] = []
         self.dirty: set[str] = set()
         self.ctx = self._new_ctx()
 
@@ -134,6 +135,7 @@ class Engine:
         return (min(times) if times else self.max_ts) - self.lateness
 
     def _late(self, ev: Event) -> None:
+        self.done_ids.append(ev.event_id)
         self.late += 1
         st = self.streets.get(ev.key)
         if st is not None:
@@ -166,7 +168,18 @@ class Engine:
                 out += self._close_hour(self.open_hour)
         return out
 
+    def rebuffer(self, ev: Event) -> None:
+        """Put back an event that was buffered at the restored checkpoint (redelivered by Kafka)."""
+        heapq.heappush(self.buffer, (ev.ts, ev.event_id, ev))
+
+    def take_done(self) -> list[str]:
+        """Ids of the events released or counted late since the last call (the stream acks them
+        once a checkpoint holds their effect)."""
+        d, self.done_ids = self.done_ids, []
+        return d
+
     def _release(self, ev: Event, hour: float) -> list[dict[str, Any]]:
+        self.done_ids.append(ev.event_id)
         st = self._street(ev)
         self.released += 1
         if st is None:
@@ -211,10 +224,12 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ state
-    def snapshot_meta(self) -> bytes:
-        """Engine-level state (buffer, watermark, counters) — small; streets are separate."""
+    def snapshot_meta(self, include_buffer: bool = True) -> bytes:
+        """Engine-level state (watermark, counters, and the reorder buffer unless the caller can
+        replay it: the stream leaves buffered events unacked, so Kafka redelivers them)."""
         return pickle.dumps({
-            "v": SNAPSHOT_VERSION, "buffer": self.buffer, "max_ts": self.max_ts, "watermark": self.watermark,
+            "v": SNAPSHOT_VERSION, "buffer": self.buffer if include_buffer else [], "max_ts": self.max_ts,
+            "watermark": self.watermark,
             "src_max": self.src_max,
             "open_hour": self.open_hour, "late": self.late, "released": self.released, "ctx": self.ctx,
         }, protocol=5)
@@ -230,7 +245,7 @@ class Engine:
             m = pickle.loads(meta)
             if m.get("v") != SNAPSHOT_VERSION:
                 raise ValueError(f"engine snapshot version {m.get('v')} is not {SNAPSHOT_VERSION}")
-            self.buffer = m["buffer"]
+            self.buffer = list(m.get("buffer") or [])
             heapq.heapify(self.buffer)
             self.max_ts, self.watermark, self.open_hour = m["max_ts"], m["watermark"], m["open_hour"]
             self.late, self.released = m["late"], m["released"]

@@ -32,7 +32,7 @@ from array import array
 from collections import deque
 from typing import Any, Iterable
 
-from warning.models._tails import LN10, log_nbinom_sf
+from warning.models._tails import LN10, log_nbinom_sf, log_norm_sf
 
 HOUR = 3600.0
 
@@ -158,47 +158,55 @@ class HourRing:
 
 
 class Recent:
-    """Exact per-key counts over the trailing 60 minutes ``(t - 3600, t]``.
+    """Exact per-key counts over the trailing 60 minutes ``(t - 3600, t]``, plus the count and
+    sum of an optional value per event (the sentiment of texts).
 
-    Each event contributes to up to two keys (its feed and its category). At most ``cap``
-    events are kept; beyond that the oldest are forgotten early (a street with that many events
-    in an hour is alerting anyway), which keeps the state bounded.
+    At most ``cap`` events are kept; beyond that the oldest are forgotten early (a street with
+    that many events in an hour is alerting anyway), which keeps the state bounded.
 
     >>> r = Recent()
-    >>> r.add(0.0, "H", "C供暖"); r.add(1800.0, "H", "C供暖"); r.add(3700.0, "H", "C住房")
-    >>> r.counts["H"], r.counts["C供暖"], r.counts.get("C住房")
-    (2, 1, 1)
+    >>> r.add(0.0, ("H", "C供暖"), 0.5); r.add(1800.0, ("H", "C供暖"), None); r.add(3700.0, ("H", "C住房"), 0.9)
+    >>> r.counts["H"], r.counts["C供暖"], r.counts.get("C住房"), r.vn, round(r.vsum, 2)
+    (2, 1, 1, 1, 0.9)
     """
 
-    __slots__ = ("events", "counts", "cap", "span")
+    __slots__ = ("events", "counts", "cap", "span", "vn", "vsum")
 
     def __init__(self, cap: int = 1500, span: float = HOUR) -> None:
-        self.events: deque[tuple[float, str, str]] = deque()
+        self.events: deque[tuple[float, tuple[str, ...], float | None]] = deque()
         self.counts: dict[str, int] = {}
         self.cap = cap
         self.span = span
+        self.vn = 0
+        self.vsum = 0.0
 
     def expire(self, t: float) -> None:
         ev = self.events
         c = self.counts
         lo = t - self.span
         while ev and (ev[0][0] <= lo or len(ev) > self.cap):
-            _, a, b = ev.popleft()
-            for k in (a, b):
-                if k:
-                    n = c[k] - 1
-                    if n:
-                        c[k] = n
-                    else:
-                        del c[k]
+            _, keys, v = ev.popleft()
+            for k in keys:
+                n = c[k] - 1
+                if n:
+                    c[k] = n
+                else:
+                    del c[k]
+            if v is not None:
+                self.vn -= 1
+                self.vsum -= v
+        if not ev:
+            self.vn, self.vsum = 0, 0.0
 
-    def add(self, t: float, a: str, b: str) -> None:
+    def add(self, t: float, keys: tuple[str, ...], v: float | None = None) -> None:
         self.expire(t)
-        self.events.append((t, a, b))
+        self.events.append((t, keys, v))
         c = self.counts
-        c[a] = c.get(a, 0) + 1
-        if b:
-            c[b] = c.get(b, 0) + 1
+        for k in keys:
+            c[k] = c.get(k, 0) + 1
+        if v is not None:
+            self.vn += 1
+            self.vsum += v
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -221,7 +229,7 @@ class MinuteBins:
         self.width = width
         self.nbins = int(span // width)
         self.bins: deque[tuple[int, dict[str, int]]] = deque()
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, float] = {}
 
     def _roll(self, b: int) -> None:
         bins = self.bins
@@ -230,23 +238,21 @@ class MinuteBins:
             _, d = bins.popleft()
             for k, n in d.items():
                 m = c[k] - n
-                if m:
+                if abs(m) > 1e-9:
                     c[k] = m
                 else:
                     del c[k]
 
-    def add(self, t: float, a: str, b: str) -> None:
+    def add(self, t: float, keys: Iterable[str], v: float = 1) -> None:
         bi = int(t // self.width)
         self._roll(bi)
         if not self.bins or self.bins[-1][0] != bi:
             self.bins.append((bi, {}))
         d = self.bins[-1][1]
         c = self.counts
-        d[a] = d.get(a, 0) + 1
-        c[a] = c.get(a, 0) + 1
-        if b:
-            d[b] = d.get(b, 0) + 1
-            c[b] = c.get(b, 0) + 1
+        for a in keys:
+            d[a] = d.get(a, 0) + v
+            c[a] = c.get(a, 0) + v
 
     def start(self, t: float) -> float:
         bi = int(t // self.width)
@@ -259,6 +265,20 @@ class MinuteBins:
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
+
+
+def mean_shift_test(n: float, mean: float, expected: float, var: float) -> float:
+    """``-log10 P(Z >= z)``, ``z = (mean - expected) / sqrt(var)`` (0 when not above).
+
+    >>> round(mean_shift_test(50, 0.70, 0.63, 0.01 / 50), 2)
+    6.43
+    """
+    if n <= 0 or var <= 0.0 or mean <= expected:
+        return 0.0
+    z = (mean - expected) / math.sqrt(var)
+    if z < 2.0:
+        return 0.0
+    return -log_norm_sf(z) / LN10
 
 
 def count_test(observed: float, expected: float, phi: float, screen_z: float = 2.5) -> float:

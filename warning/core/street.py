@@ -2,24 +2,29 @@
 
 Events arrive here in event-time order (the engine's reorder buffer sees to that).
 
-* **Scan at every event.** Each event updates trailing-window counts of its feed (``H`` hotline,
-  ``P`` petition, ``S`` public safety) and of its theme (``C<category>`` for hotline and
-  petition categories, ``T<event type>`` for 110 events), over the last hour (exact) and the
-  last 6 / 24 / 72 hours (hourly slots). Each window is tested at once against its expectation:
-  the street's learned hourly expectation (level × hour-of-week profile, :class:`SeasonalCount`)
-  summed over the window, times the theme's learned share of the street's volume, times the
-  partition-wide *common-mode* ratio (how much every other street of the partition is above or
-  below its own expectation for the same key and window — heating-season starts, holidays,
-  Monday mornings move all streets together and are not a street's anomaly). Evidence is
-  ``-log10 P(X >= observed)`` under a negative binomial whose dispersion includes the model's
-  uncertainty about the level, the profile and the share. A window is tested when it gets a new
-  event, so an anomaly is seen while it builds, never only when an hour closes.
+* **Scan at every event.** Each event updates trailing-window counts of its *keys*: its feed
+  (``H`` hotline, ``P`` petition, ``S`` public safety), its theme (``C<category>`` for hotline and
+  petition categories, ``T<event type>`` for 110 events) and, for texts with a strong risk term,
+  ``K<risk category>``; over the last hour (exact) and the last 6 / 24 / 72 hours (hourly
+  slots). Each window is tested at once against its expectation: the street's learned hourly
+  expectation (level × hour-of-week profile, :class:`SeasonalCount`) summed over the window,
+  times the key's learned share of the street's volume, times the partition-wide *common-mode*
+  ratio (how much every other street of the partition is above or below its own expectation for
+  the same key and window — heating-season starts, holidays, Monday mornings move all streets
+  together and are not a street's anomaly). Evidence is ``-log10 P(X >= observed)`` under a
+  negative binomial whose dispersion includes the model's uncertainty about the level, the
+  profile and the share. A window is tested when it gets a new event, so an anomaly is seen
+  while it builds, never only when an hour closes.
+* **Sentiment** is scanned the same way: the mean P(negative) of the window's texts against the
+  street's long-run mean, shifted by the partition's current deviation from its own long-run
+  mean (a drift of the sentiment model or a city-wide mood is not one street's turn).
+* **Guard band.** Shares and the sentiment baseline learn from hours only once they are older
+  than the longest window, so a build-up is tested against a baseline it has not contaminated;
+  an hour whose burst already raised an alert counts as its expectation in the longer windows.
 * **Rules** at every event: risk terms (per category, over a configurable trailing window) and
   group petitions (people ≥ threshold).
-* **Hour close** (every street, every hour): the hourly sentiment test, then the models learn the
-  hour (counts winsorized so an incident does not become the baseline), and episodes without
-  detections in the hour count a quiet window.
-* **Day close**: daily sentiment and the risk-term CUSUM.
+* **Hour close** (every street, every hour): the models learn the hour (winsorized), episodes
+  without detections in the hour count a quiet window.
 
 A street that has learned fewer than ``warmup_hours`` hours only raises rule alerts (its models
 cannot know its weekly rhythm yet); rules work from the first event.
@@ -33,22 +38,23 @@ from typing import Any
 from warning.core.decide import LEVEL_RANK, Detection, StreetAlerts
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.events import Event
-from warning.core.scan import HourRing, Recent, count_test
+from warning.core.scan import HourRing, Recent, count_test, mean_shift_test
 from warning.core.window import WindowAgg
-from warning.models import BetaBinomialShift, Cusum, SeasonalCount, score_from_log10p
+from warning.models import SeasonalCount, score_from_log10p
 
 HOUR = 3600.0
 DAY = 86400.0
 HOURLY_SIGNALS = ("hotline_volume", "hotline_category", "petition_volume", "public_safety", "sentiment",
-                  "risk_terms", "group_petition", "slow_buildup")
-DAILY_SIGNALS = ("risk_buildup",)
+                  "risk_terms", "group_petition", "slow_buildup", "risk_buildup")
 SHARE_PRIOR = 5.0  # pseudo-counts of a street's theme mix, spread over SHARE_K themes
 SHARE_K = 10.0
 MAX_SHARES = 64
 FAMILY = {"hotline": "H", "petition": "P", "public_safety": "S"}
 FAMILY_ZH = {"H": "12345热线诉求", "P": "信访", "S": "110警情"}
 SOURCE_ZH = {"hotline": "热线", "petition": "信访", "public_safety": "警情"}
-GROUP_OF = {"H": "hotline", "P": "petition", "S": "public_safety", "C": "hotline", "T": "public_safety"}
+GROUP_OF = {"H": "hotline", "P": "petition", "S": "public_safety", "C": "hotline", "T": "public_safety",
+            "K": "hotline"}
+THEMES = ("C", "T", "K")  # key families with a learned share (of H+P, S and H+P volume)
 
 
 def theme_key(ev: Event) -> str:
@@ -58,10 +64,26 @@ def theme_key(ev: Event) -> str:
     return "C" + ev.category if ev.category else ""
 
 
+def event_keys(ev: Event, risk_min_weight: float = 0.8) -> tuple[str, ...]:
+    """All keys an event counts for: feed, theme, and ``K<category>`` for each risk category with
+    a (non-negated) term of at least ``risk_min_weight`` in a hotline or petition text."""
+    keys = [FAMILY.get(ev.source, "H")]
+    ck = theme_key(ev)
+    if ck:
+        keys.append(ck)
+    risk = ev.risk
+    if risk is not None and risk.hits and ev.source != "public_safety":
+        strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
+        keys.extend("K" + c for c in strong if risk.hits.get(c))
+    return tuple(keys)
+
+
 def scan_signal(key: str, w: int, long_from: int) -> str:
     f = key[0]
     if f in ("S", "T"):
         return "public_safety"
+    if f == "K":
+        return "risk_buildup" if w >= long_from else "risk_terms"
     if w >= long_from:
         return "slow_buildup"
     return {"H": "hotline_volume", "P": "petition_volume", "C": "hotline_category"}[f]

@@ -1,14 +1,17 @@
 """Detection in the stream: one core :class:`~warning.core.engine.Engine` per partition of
 ``warning.events``, state checkpointed to a changelog-backed table.
 
-Exactly-once-ish state on an at-least-once transport:
+Exactly-once state on an at-least-once transport:
 
-* events are taken *without* automatic acks; every ``checkpoint_s`` the engines touched since the
-  last checkpoint write their changed streets and their meta (reorder buffer, watermark, and the
-  last applied offset) to the table, and only then are the events acked (Faust commits acked
-  offsets after flushing the producer, so the checkpoint is durable before the offsets are);
-* after a crash the new owner restores the engine from the table and skips redelivered events at
-  or below the checkpoint's offset, so every event is applied exactly once to the state;
+* an event is acked only when it has left the reorder buffer (released into its window, or
+  counted late) *and* a checkpoint holding its effect is written: every ``checkpoint_s`` the
+  engines touched write their changed streets and their meta (watermark, counters, last applied
+  offset — not the buffer) to the changelog-backed table, then the done events are acked (Faust
+  commits acked offsets after flushing the producer, so the checkpoint is durable first);
+* after a crash Kafka redelivers from the oldest unacked event; the new owner restores the engine
+  from the table, puts back into the buffer the redelivered events that were buffered at the
+  checkpoint (offset ≤ checkpoint offset, event time > checkpoint watermark), skips the rest of
+  those already applied, and processes newer ones normally — so each event counts exactly once;
 * alerts emitted between the last checkpoint and the crash are emitted again (at-least-once);
   they carry the same ``alert_id`` and status, so receivers deduplicate them.
 """
@@ -48,13 +51,18 @@ class DetectService:
         self.engines: dict[int, Engine] = {}
         self.offsets: dict[int, int] = {}
         self.last_wall: dict[int, float] = {}
-        self.pending: list[Any] = []
+        self.waiting: dict[str, list[Any]] = {}  # event id → Faust events not yet done (unacked)
+        self.ready: list[Any] = []  # done: ack after the next checkpoint
+        self.ckpt_watermark: dict[int, float] = {}
         self.touched: set[int] = set()
         self.last_checkpoint = time.monotonic()
         self.alerts_sent = 0
 
     # ------------------------------------------------------------------ engines
     def forget(self) -> None:
+        self.waiting.clear()
+        self.ready.clear()
+        self.ckpt_watermark.clear()
         self.engines.clear()
         self.offsets.clear()
         self.last_wall.clear()
@@ -78,6 +86,7 @@ class DetectService:
             elif streets:
                 e.restore(None, streets)
             self.offsets[p] = offset
+            self.ckpt_watermark[p] = e.watermark
             self.engines[p] = e
             log.info("partition %d: engine restored (offset %d, %d streets)", p, offset, len(streets))
         return e
@@ -89,15 +98,22 @@ class DetectService:
             msg = event.message
             p = msg.partition
             e = self.engine(p)
-            self.pending.append(event)
-            if msg.offset <= self.offsets.get(p, -1):
-                continue  # applied before the last checkpoint (redelivered after a crash)
             try:
                 ev = EVENT_DECODER.decode(msg.value)
             except Exception as exc:  # not ours: keep going, say so
                 log.error("partition %d offset %d: undecodable event (%s)", p, msg.offset, type(exc).__name__)
-                self.offsets[p] = msg.offset
+                self.ready.append(event)
                 continue
+            if msg.offset <= self.offsets.get(p, -1):
+                # Redelivered after a restart: applied before the checkpoint, unless it was still
+                # in the reorder buffer then (its effect is not in the state yet).
+                if ev.ts > self.ckpt_watermark.get(p, float("inf")):
+                    e.rebuffer(ev)
+                    self.waiting.setdefault(ev.event_id, []).append(event)
+                else:
+                    self.ready.append(event)
+                continue
+            self.waiting.setdefault(ev.event_id, []).append(event)
             before = e.late
             self.emit(e.process(ev, wall=now))
             if e.late > before:
@@ -127,7 +143,7 @@ class DetectService:
 
     # ------------------------------------------------------------------ state
     def due(self) -> bool:
-        return bool(self.pending or self.touched) and time.monotonic() - self.last_checkpoint >= self.checkpoint_s
+        return bool(self.ready or self.touched) and time.monotonic() - self.last_checkpoint >= self.checkpoint_s
 
     def checkpoint(self) -> list[Any]:
         """Write changed state of touched partitions; return the events that may now be acked."""
@@ -137,12 +153,14 @@ class DetectService:
                 tk = f"street:{key}"
                 self.table.data[tk] = blob
                 self.table.send_changelog(p, tk, blob)
-            meta = pickle.dumps({"offset": self.offsets.get(p, -1), "engine": e.snapshot_meta()}, protocol=5)
+            for eid in e.take_done():
+                self.ready.extend(self.waiting.pop(eid, ()))
+            meta = pickle.dumps({"offset": self.offsets.get(p, -1), "engine": e.snapshot_meta(include_buffer=False)}, protocol=5)
             self.table.data[f"meta:{p}"] = meta
             self.table.send_changelog(p, f"meta:{p}", meta)
         self.touched.clear()
         self.last_checkpoint = time.monotonic()
-        acks, self.pending = self.pending, []
+        acks, self.ready = self.ready, []
         self.update_gauges()
         return acks
 
