@@ -118,6 +118,18 @@ class WorkerConfig(_Section):
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     app_id: str = "warning"
+    agents: list[Literal["ingest", "detect", "deliver"]] = Field(
+        default_factory=lambda: ["ingest", "detect", "deliver"],
+        description="which stages this worker runs (all by default; split them to scale stages apart)")
+
+
+class DeliveryConfig(_Section):
+    """Retries of webhook deliveries (exponential backoff with full jitter)."""
+
+    retry_base_s: float = Field(0.5, gt=0)
+    retry_cap_s: float = Field(60.0, gt=0)
+    max_attempts: int | None = Field(None, ge=1, description="None: retry until max_age_s")
+    max_age_s: float = Field(6 * 3600.0, gt=0, description="give up (dead-letter) after this long")
 
 
 class Settings(_Section):
@@ -127,6 +139,7 @@ class Settings(_Section):
     ingest: IngestConfig = IngestConfig()
     windows: WindowsConfig = WindowsConfig()
     worker: WorkerConfig = WorkerConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     # Sections owned by later modules (text, detect, alerts, receivers) are free-form here and
     # validated by their own models at start.
     text: dict[str, Any] = Field(default_factory=dict)

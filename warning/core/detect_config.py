@@ -67,11 +67,14 @@ class DetectSettings(_M):
     sentiment_min_texts: int = Field(4, ge=1)
     group_petition_people: int = Field(5, ge=2)
     group_petition_levels: dict[int, Level] = Field(default_factory=lambda: {5: "yellow", 20: "orange", 50: "red"})
+    #: absolute rules (no baseline): a single extreme term is orange at once. Other risk categories
+    #: are scanned against each street's own learned rate (see risk_scan_min_weight), because
+    #: their terms also occur in ordinary records (进京证, 聚众赌博, 工友们 …).
     risk_rules: list[RiskRule] = Field(default_factory=lambda: [
         RiskRule(category="极端/人身", min_hits=1, level="orange"),
-        RiskRule(category="群体/聚集", min_hits=3, level="yellow", window_hours=24),
-        RiskRule(category="公共安全", min_hits=3, level="blue"),
     ])
+    #: a text counts for the ``K<category>`` scan key when a term of that category has at least this weight
+    risk_scan_min_weight: float = Field(0.8, ge=0, le=1)
     #: trailing windows (hours) tested at every event; 1 is exact (last 60 minutes), longer ones
     #: use hourly slots (the open hour plus the hours before it)
     scan_windows_hours: list[int] = Field(default_factory=lambda: [1, 6, 24, 72])
@@ -89,6 +92,9 @@ class DetectSettings(_M):
     day_dispersion_halflife_days: float = Field(28.0, gt=0)
     share_halflife_hours: float = Field(672.0, gt=0, description="memory of a street's theme mix")
     multi_source_hours: float = Field(24.0, gt=0)
+    sentiment_halflife_hours: float = Field(336.0, gt=0, description="memory of a street's sentiment baseline")
+    sentiment_between_var: float = Field(0.0004, ge=0, description="prior variance of a window's mean sentiment beyond sampling noise")
+    sentiment_common_mode_texts: float = Field(50.0, gt=0, description="pseudo-texts that shrink the partition's sentiment shift")
     cusum_k: float = Field(0.5, gt=0)
     cusum_h: float = Field(5.0, gt=0)
     halflife_hours: float = Field(168.0, gt=0)

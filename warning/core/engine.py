@@ -31,7 +31,7 @@ from warning.core.events import SOURCES, Event
 from warning.core.instant import instant_detections
 from warning.core.partition import PartitionContext
 from warning.core.registry import Registry
-from warning.core.street import DAY, FAMILY, HOUR, StreetState, theme_key
+from warning.core.street import DAY, HOUR, StreetState, event_keys
 from warning.core.window import window_start
 
 SNAPSHOT_VERSION = 1
@@ -185,7 +185,8 @@ class Engine:
         if st is None:
             return []
         self.dirty.add(ev.key)
-        self.ctx.add(ev.ts, hour, FAMILY.get(ev.source, "H"), theme_key(ev))
+        self.ctx.add(ev.ts, hour, event_keys(ev, self.det.risk_scan_min_weight),
+                     ev.sentiment_neg if ev.source != "public_safety" else None)
         return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg, self.ctx)
 
     def _close_hour(self, start: float) -> list[dict[str, Any]]:

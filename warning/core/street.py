@@ -98,21 +98,23 @@ class StreetState:
         self.vol = SeasonalCount(level_halflife=hl)
         self.pet = SeasonalCount(level_halflife=hl, initial_mean=0.2)
         self.ps = SeasonalCount(level_halflife=hl, initial_mean=0.5)
-        self.sent = BetaBinomialShift(halflife=hl)
-        self.sent_day = BetaBinomialShift(halflife=28.0)
-        self.risk_buildup = Cusum(k=det.cusum_k, h=det.cusum_h, count_floor=True)
         self.shares: dict[str, float] = {}  # theme key → decayed (winsorized) count
-        self.share_tot = {"C": 0.0, "T": 0.0}
+        self.share_tot = {"C": 0.0, "T": 0.0, "K": 0.0}
         self.share_upto = -1  # last hour (index) learned into the shares
-        # dispersion of whole days around the hourly models' expectation (long windows), per family
+        # dispersion of whole days around the hourly models' expectation (long windows)
         self.day_e = [0.0, 0.0, 0.0]  # expected hotline+petition, 110 and petition counts of the open day
         self.day_disp = [0.0] * 6  # decayed Σ((O−E)² − E) and Σ E², for each of those
         self.phi_day: tuple[float, float, float] | None = None
-        self.explained: set[str] = set()  # keys whose burst in the open hour was already alerted
         self.recent = Recent()
         self.ring = HourRing(det.scan_windows_hours, "H")  # counts per key and hour
         self.exp = HourRing(det.scan_windows_hours, "f")  # expected H/P/S per hour
         self.mu: dict[int, tuple[float, float, float, float, float, float]] = {}  # hour → (μH, μP, μS, φH, φP, φS)
+        # sentiment: texts / sum / sum of squares per hour; long-run moments (lagged)
+        self.sring = HourRing(det.scan_windows_hours, "f")
+        self.mood = [0.0, 0.0, 0.0]  # decayed n, Σ sentiment, Σ sentiment²
+        self.mood_tau = [0.0, 0.0]  # decayed Σ(day residual² − sampling var), Σ weights
+        self.mood_day = [0.0, 0.0, 0.0]  # texts, Σ sentiment, Σ partition shift of the open day
+        self.explained: set[str] = set()  # keys whose burst in the open hour already raised an alert
         self.hour: WindowAgg | None = None
         self.day: WindowAgg | None = None
         self.last_closed_hour: float | None = None  # start of the last hour learned
@@ -125,8 +127,7 @@ class StreetState:
 
     # ------------------------------------------------------------------ expectations
     def share(self, key: str) -> float:
-        fam = "T" if key[0] == "T" else "C"
-        return (self.shares.get(key, 0.0) + SHARE_PRIOR / SHARE_K) / (self.share_tot[fam] + SHARE_PRIOR)
+        return (self.shares.get(key, 0.0) + SHARE_PRIOR / SHARE_K) / (self.share_tot[key[0]] + SHARE_PRIOR)
 
     def share_phi(self, key: str) -> float:
         """Extra dispersion from not knowing the share exactly (Gamma shape = effective count)."""
@@ -150,22 +151,25 @@ class StreetState:
             self.exp.set("P", m[1])
             self.exp.set("S", m[2])
             self.ring.advance(hi)
+            self.sring.advance(hi)
         out = {"H": m[0], "P": m[1], "S": m[2]}
         hp = m[0] + m[1]
         for k in self.shares:
-            out[k] = (hp if k[0] == "C" else m[2]) * self.share(k)
+            out[k] = (m[2] if k[0] == "T" else hp) * self.share(k)
         return out
 
     def _learn_lagged(self, hi: int) -> None:
-        """Learn the theme mix from hours as they leave the longest test window: a build-up is
-        tested against a baseline it has not yet contaminated (a guard band, as in EARS or
-        Farrington-style surveillance)."""
-        if self.exp.hour is None or hi <= self.exp.hour or self.ring.hour is None:
+        """Learn the theme mix and the sentiment baseline from hours as they leave the longest test
+        window: a build-up is tested against a baseline it has not yet contaminated (a guard
+        band, as in EARS or Farrington-style surveillance)."""
+        if self.exp.hour is None or hi <= self.exp.hour:
             return
-        counts = dict(self.ring.leaving(hi))
+        counts = dict(self.ring.leaving(hi)) if self.ring.hour is not None else {}
+        moods = dict(self.sring.leaving(hi)) if self.sring.hour is not None else {}
         for j, e in self.exp.leaving(hi):
             if j > self.share_upto:
                 self._learn_share_hour(counts.get(j, {}), e.get("H", 0.0) + e.get("P", 0.0), e.get("S", 0.0))
+                self._learn_mood_hour(moods.get(j, {}))
                 self.share_upto = j
 
     def _mu(self, hour_start: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -190,24 +194,32 @@ class StreetState:
             w.add_source(ev.source, kind=ev.kind, category=ev.category, people=ev.people_count,
                          severity=ev.severity, repeat=ev.is_repeat, neg=ev.sentiment_neg, risk_hits=hits,
                          text=ev.text, text_score=salience)
-        fam = FAMILY.get(ev.source, "H")
-        ck = theme_key(ev)
-        self.recent.add(ev.ts, fam, ck)
-        ring = self.ring
+        keys = event_keys(ev, det.risk_scan_min_weight)
+        mood = ev.sentiment_neg if ev.source != "public_safety" else None
+        self.recent.add(ev.ts, keys, mood)
         hi = int(hour_start // HOUR)
+        ring = self.ring
         if ring.hour != hi:
             ring.advance(hi)
-        ring.add(fam)
-        if ck:
-            ring.add(ck)
+        for k in keys:
+            ring.add(k)
         if hits:
             for cat, n in hits.items():
                 if n > 0:
                     ring.add("R" + cat, n)
+        if mood is not None:
+            sr = self.sring
+            if sr.hour != hi:
+                sr.advance(hi)
+            sr.add("n", 1.0)
+            sr.add("z", mood)
+            sr.add("q", mood * mood)
         out: list[dict[str, Any]] = []
         dets = self._rules(ev, det)
         if det.early_firing and self.hours_learned >= det.warmup_hours:
-            dets += self._scan(ev.ts, hour_start, fam, ck, det, ctx)
+            dets += self._scan(ev.ts, hour_start, keys, det, ctx)
+            if mood is not None:
+                dets += self._scan_mood(ev.ts, hour_start, det, ctx)
         for d in dets:
             out += self._emit(d, det, cfg)
         return out
@@ -263,8 +275,8 @@ class StreetState:
         return out
 
     # ------------------------------------------------------------------ scan
-    def _scan(self, t: float, hour_start: float, fam: str, ck: str, det: DetectSettings, ctx: Any) -> list[Detection]:
-        """Test the trailing windows of the event's feed and theme (hot path: kept lean)."""
+    def _scan(self, t: float, hour_start: float, keys: tuple[str, ...], det: DetectSettings, ctx: Any) -> list[Detection]:
+        """Test the trailing windows of the event's keys (hot path: kept lean)."""
         cur, prev = self._mu(hour_start)
         frac = (t - hour_start) / HOUR
         best: dict[str, tuple[float, Detection]] = {}
@@ -280,19 +292,18 @@ class StreetState:
         lo = det.common_mode_min
         use_ctx = ctx is not None and det.common_mode
         fam_e: dict[tuple[tuple[int, ...], int], float] = {}
-        for key in ((fam, ck) if ck else (fam,)):
+        for key in keys:
             f = key[0]
             sl = ring.slots.get(key)
             cl = ring.closed.get(key)
             now_n = float(sl[idx]) if sl is not None else 0.0
-            theme = f == "C" or f == "T"
-            if theme:
+            if f in THEMES:
                 sh, sh_phi = self.share(key), self.share_phi(key)
                 need = min_c if f == "C" else min_n
             else:
                 sh, sh_phi, need = 1.0, 0.0, min_n
-            base = "S" if f in ("S", "T") else ("P" if f == "P" else "H")
-            parts = (0, 1) if f == "C" else ((2,) if base == "S" else ((1,) if f == "P" else (0,)))
+            # which hourly expectations (H, P, S) the key is a share of
+            parts = (2,) if f in ("S", "T") else ((1,) if f == "P" else ((0,) if f == "H" else (0, 1)))
             for wh in det.scan_windows_hours:
                 if wh == 1:
                     o = float(recent.get(key, 0))
@@ -300,7 +311,6 @@ class StreetState:
                     o = (cl[wi[wh]] if cl is not None else 0.0) + now_n
                 if o < need:
                     continue
-                # expectation of the feed (hotline + petition for categories) over the window
                 fk = (parts, wh)
                 eb = fam_e.get(fk)
                 if eb is None:
@@ -315,10 +325,11 @@ class StreetState:
                 e = eb * sh
                 # dispersion: the hourly model's for short windows; for a day or more, that of day
                 # totals around the hourly expectations (hour-of-week uncertainty averages out)
+                j0 = parts[0]
                 if wh >= 24 and pd is not None:
-                    phi = pd[1] if base == "S" else (pd[2] if f == "P" else pd[0])
+                    phi = pd[1] if j0 == 2 else (pd[2] if f == "P" else pd[0])
                 else:
-                    phi = cur[5] if base == "S" else (cur[4] if f == "P" else cur[3])
+                    phi = cur[3 + j0]
                 phi += sh_phi
                 el = e * lo
                 if o <= el + 2.5 * math.sqrt(el + phi * el * el):
@@ -353,6 +364,9 @@ class StreetState:
         elif f == "C":
             what = f"「{name}」类诉求"
             ev["category"] = name
+        elif f == "K":
+            what = f"含「{name}」类风险词的诉求"
+            ev["risk_category"] = name
         else:
             what = f"「{name}」类警情"
             ev["event_type"] = name
@@ -366,6 +380,57 @@ class StreetState:
         ev["detail_zh"] = f"{span}{what} {o:g} 件，为预期的 {ratio:.1f} 倍{cm}"
         return self._detection(signal, level, t, t - wh * HOUR, t, o, round(exp, 3), s, ev,
                                samples=self.hour if wh <= 6 else self.day, group=GROUP_OF[f])
+
+    def _mood_baseline(self) -> tuple[float, float, float] | None:
+        """(mean, per-text variance, decayed Σ between-day variance) of the street's sentiment."""
+        n, z, q = self.mood
+        if n < 30.0:
+            return None
+        m = z / n
+        var = max(q / n - m * m, 1e-4)
+        return m, var, self.mood_tau[0]
+
+    def _scan_mood(self, t: float, hour_start: float, det: DetectSettings, ctx: Any) -> list[Detection]:
+        """Mean sentiment of the trailing windows' texts vs the street's baseline (+ common mode)."""
+        base = self._mood_baseline()
+        if base is None:
+            return []
+        mu, var, tau_sum = base
+        # between-window variance beyond sampling noise, shrunk toward the prior (7 pseudo-days)
+        tau2 = (tau_sum + 7.0 * det.sentiment_between_var) / (self.mood_tau[1] + 7.0)
+        p_mood = ctx.mood() if ctx is not None and det.common_mode else None
+        best: tuple[float, Detection] | None = None
+        sr = self.sring
+        for wh in det.scan_windows_hours:
+            if wh == 1:
+                n, z = float(self.recent.vn), self.recent.vsum
+            else:
+                n, z = sr.window("n", wh), sr.window("z", wh)
+            if n < det.sentiment_min_texts:
+                continue
+            m = z / n
+            exp_m, v = mu, var / n + tau2
+            shift = 0.0
+            if p_mood is not None:
+                pn, pz = ctx.mood_window(wh, t, n, z)
+                if pn > 0:
+                    k = det.sentiment_common_mode_texts
+                    shift = (pz / pn - p_mood) * pn / (pn + k)
+                    exp_m += shift
+                    v += var / (pn + k)
+            s = mean_shift_test(n, m, exp_m, v)
+            if s <= 0.0:
+                continue
+            level = det.thresholds_for("sentiment").level(s)
+            if level is None or (best is not None and best[0] >= s):
+                continue
+            d = self._detection("sentiment", level, t, t - wh * HOUR, t, round(m, 3), round(exp_m, 3), s, {
+                "window_hours": wh, "texts": int(n), "mean_p_negative": round(m, 3), "baseline_mean": round(mu, 3),
+                "common_mode_shift": round(shift, 3), "log10p": round(s, 3), "early": True,
+                "detail_zh": f"{'近1小时' if wh == 1 else f'近{wh}小时'} {int(n)} 条诉求平均负面概率 {m:.2f}"
+                             f"（常态 {exp_m:.2f}）"}, samples=self.hour if wh <= 6 else self.day, group="hotline")
+            best = (s, d)
+        return [best[1]] if best is not None else []
 
     # ------------------------------------------------------------------ closes
     def _learn_zero_hours(self, until: float, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
@@ -386,16 +451,12 @@ class StreetState:
         if self.last_closed_hour is not None and start <= self.last_closed_hour:
             return out
         w = self.hour if self.hour is not None and self.hour.start == start else WindowAgg(start)
-        return out + self._close(start, w, det, cfg)
+        return out + self._close(start, w, det, cfg, ctx)
 
-    def _close(self, start: float, w: WindowAgg, det: DetectSettings, cfg: AlertSettings) -> list[dict[str, Any]]:
+    def _close(self, start: float, w: WindowAgg, det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         t_end = start + HOUR
         cur, _ = self._mu(start)
-        if w.texts >= det.sentiment_min_texts and self.hours_learned >= det.warmup_hours:
-            d = self._sentiment_detection(self.sent, w, HOUR, t_end, det)
-            if d is not None:
-                out += self._emit(d, det, cfg)
         for sig in list(self.alerts.episodes):
             if sig in HOURLY_SIGNALS and sig not in self.fired:
                 out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
@@ -407,23 +468,30 @@ class StreetState:
         self.day_e[0] += cur[0] + cur[1]
         self.day_e[1] += cur[2]
         self.day_e[2] += cur[1]
-        if w.texts:
-            self.sent.learn_one({"negative": w.neg_n, "total": w.texts})
         hi = int(start // HOUR)
+        sr = self.sring
+        if sr.hour == hi:
+            n = sr.current("n")
+            self.mood_day[0] += n
+            self.mood_day[1] += sr.current("z")
+            if n and ctx is not None and ctx.mood() is not None:
+                pn, pz = ctx.mood_window(1, t_end - 1e-6, 0.0, 0.0)
+                if pn > 0:
+                    self.mood_day[2] += n * (pz / pn - ctx.mood())
         ring = self.ring
         if self.explained and ring.hour == hi:
             # an alerted burst counts as its expectation in the longer windows (no second alert
             # for the same burst from the 6/24/72-hour windows; no build-up made of one burst)
             for k in sorted(self.explained):
                 e = self._key_expected(k, cur)
-                n = ring.current(k)
-                if n > e:
+                if ring.current(k) > e:
                     ring.set(k, float(int(e + 0.5)))
         self.explained = set()
         if self.hours_learned < det.warmup_hours and hi > self.share_upto:
-            # while young, learn the theme mix at once (later: with a guard band, see _learn_lagged)
+            # while young, learn at once (later: with a guard band, see _learn_lagged)
             vals = {k: ring.current(k) for k in ring.keys()} if ring.hour == hi else {}
             self._learn_share_hour(vals, cur[0] + cur[1], cur[2])
+            self._learn_mood_hour({k: sr.current(k) for k in ("n", "z", "q")} if sr.hour == hi else {})
             self.share_upto = hi
         self.hours_learned += 1
         self.last_closed_hour = start
@@ -440,7 +508,7 @@ class StreetState:
             return cur[1]
         if f == "S":
             return cur[2]
-        if f == "C":
+        if f in ("C", "K"):
             return (cur[0] + cur[1]) * self.share(k)
         if f == "T":
             return cur[2] * self.share(k)
@@ -448,19 +516,33 @@ class StreetState:
 
     def _learn_share_hour(self, counts: dict[str, float], hp: float, s: float) -> None:
         """Add one hour's theme counts to the street's theme mix, each capped at a plausible bound
-        for its expectation (so a surge does not become the new normal)."""
+        for its expectation (so a surge does not become the new normal). The ``K`` (risk term)
+        shares are per text (hotline + petition records)."""
+        texts = counts.get("H", 0.0) + counts.get("P", 0.0)
+        if texts > 0:
+            self.share_tot["K"] += texts
         for k in sorted(counts):
             f = k[0]
-            if f not in ("C", "T"):
+            if f not in THEMES:
                 continue
             n = counts[k]
             if n <= 0:
                 continue
-            e = (hp if f == "C" else s) * self.share(k)
+            e = (s if f == "T" else hp) * self.share(k)
             cap = e + 4.0 * math.sqrt(e + e * e * self.share_phi(k)) + 2.0
             v = n if n <= cap else cap
             self.shares[k] = self.shares.get(k, 0.0) + v
-            self.share_tot[f] += v
+            if f != "K":
+                self.share_tot[f] += v
+
+    def _learn_mood_hour(self, vals: dict[str, float]) -> None:
+        n = vals.get("n", 0.0)
+        if n <= 0:
+            return
+        m = self.mood
+        m[0] += n
+        m[1] += vals.get("z", 0.0)
+        m[2] += vals.get("q", 0.0)
 
     def _learn_day_dispersion(self, det: DetectSettings, observed: tuple[float, float, float], warm: bool) -> None:
         """Over-dispersion of day totals around the sum of the hourly expectations (moments,
@@ -488,7 +570,23 @@ class StreetState:
             phis.append(min(max(phi, 0.0), 1.0))
         self.phi_day = (phis[0], phis[1], phis[2])
 
-    def _decay_shares(self, det: DetectSettings, hours: float) -> None:
+    def _learn_mood_day(self, det: DetectSettings) -> None:
+        """Between-day variance of the street's mean sentiment beyond sampling noise (moments,
+        residuals winsorized), for the sentiment test of long windows."""
+        n, z, shift = self.mood_day
+        self.mood_day = [0.0, 0.0, 0.0]
+        base = self._mood_baseline()
+        if base is None or n < 10:
+            return
+        mu, var, _ = base
+        r = z / n - (mu + shift / n)
+        cap = 4.0 * math.sqrt(var / n + det.sentiment_between_var)
+        r2 = min(r * r, cap * cap)
+        d = 0.5 ** (1.0 / det.day_dispersion_halflife_days)
+        self.mood_tau[0] = d * self.mood_tau[0] + max(r2 - var / n, 0.0)
+        self.mood_tau[1] = d * self.mood_tau[1] + 1.0
+
+    def _decay(self, det: DetectSettings, hours: float) -> None:
         d = 0.5 ** (hours / det.share_halflife_hours)
         for k in self.shares:
             self.shares[k] *= d
@@ -497,55 +595,21 @@ class StreetState:
         if len(self.shares) > MAX_SHARES:  # bounded state: forget the rarest themes
             for k, _ in sorted(self.shares.items(), key=lambda kv: (kv[1], kv[0]))[: len(self.shares) - MAX_SHARES // 2]:
                 del self.shares[k]
-
-    def _sentiment_detection(self, model: BetaBinomialShift, w: WindowAgg, size: float, t: float,
-                             det: DetectSettings) -> Detection | None:
-        x = {"negative": w.neg_n, "total": w.texts}
-        s = model.log10p(x)
-        level = det.thresholds_for("sentiment").level(s)
-        if level is None:
-            return None
-        base = model.baseline()
-        return self._detection("sentiment", level, t, w.start, w.start + size, w.neg_n, round(base * w.texts, 3), s, {
-            "negative": w.neg_n, "texts": w.texts, "share": round(w.neg_n / w.texts, 3), "baseline_share": round(base, 3),
-            "mean_p_negative": round(w.neg_sum / w.texts, 3), "log10p": round(s, 3), "window_hours": int(size // HOUR),
-            "detail_zh": f"负面诉求占比 {w.neg_n}/{w.texts}（基线 {base:.0%}）"}, samples=w)
+        dm = 0.5 ** (hours / det.sentiment_halflife_hours)
+        self.mood = [x * dm for x in self.mood]
 
     def close_day(self, start: float, det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[dict[str, Any]]:
-        """Close the local day starting at ``start`` (hours must be closed first)."""
+        """Close the local day starting at ``start`` (hours must be closed first): learn the
+        dispersion of day totals and of the day's mean sentiment; decay the theme mix."""
         out = self._learn_zero_hours(start + DAY, det, cfg)
         if self.last_closed_day is not None and start <= self.last_closed_day:
             return out
         w = self.day if self.day is not None and self.day.start == start else WindowAgg(start)
-        t_end = start + DAY
-        dets: list[Detection] = []
         warm = self.hours_learned >= det.warmup_hours
-        model = self.risk_buildup
-        value = float(sum(w.risk.values()))
-        x = {"value": value}
-        sc = model.score_one(x)
-        stat = model.statistic(x)
-        s = 2 * model.k * stat / math.log(10)
-        level = det.thresholds_for("risk_buildup").level(s) if sc >= 0.5 else None
-        if level is not None:
-            dets.append(self._detection("risk_buildup", level, t_end, start, t_end, value, round(model.mean, 3), s, {
-                "cusum": round(stat, 3), "daily_mean": round(model.mean, 3), "log10p": round(s, 3),
-                "detail_zh": f"当日风险词 {value:g} 次，近期日均 {model.mean:.1f}，CUSUM={stat:.1f}"}, samples=w))
-        model.learn_one(x)
-        if w.texts >= det.sentiment_min_texts * 3 and warm:
-            d = self._sentiment_detection(self.sent_day, w, DAY, t_end, det)
-            if d is not None:
-                dets.append(d)
-        if w.texts:
-            self.sent_day.learn_one({"negative": w.neg_n, "total": w.texts})
-        for d in dets:
-            out += self.alerts.on_detection(d, self.place, det, cfg)
-        for sig in DAILY_SIGNALS:
-            if sig in self.alerts.episodes and sig not in {d.signal for d in dets}:
-                out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
         self._learn_day_dispersion(det, (float(w.n_hotline + w.n_petition), float(w.n_public_safety),
                                          float(w.n_petition)), warm)
-        self._decay_shares(det, 24.0)
+        self._learn_mood_day(det)
+        self._decay(det, 24.0)
         self.last_closed_day = start
         self.day = None
         return out

@@ -206,16 +206,18 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
 
-    for src, topic in raw_topics.items():
-        make_agent(src, topic)
+    stages = set(settings.worker.agents)
+    if "ingest" in stages:
+        for src, topic in raw_topics.items():
+            make_agent(src, topic)
+    if "detect" in stages:
+        from warning.streams.detect import add_detection
 
-    from warning.streams.detect import add_detection
+        app.warning_detect = add_detection(app, settings, events_topic)  # type: ignore[attr-defined]
+    if "deliver" in stages:
+        from warning.streams.deliver import add_delivery
 
-    app.warning_detect = add_detection(app, settings, events_topic)  # type: ignore[attr-defined]
-
-    from warning.streams.deliver import add_delivery
-
-    app.warning_router = add_delivery(app, settings)  # type: ignore[attr-defined]
+        app.warning_router = add_delivery(app, settings)  # type: ignore[attr-defined]
 
     @app.on_partitions_assigned.connect
     async def _on_assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001

@@ -29,13 +29,9 @@ def add_delivery(app: Any, settings: Settings) -> Router:
     router = Router.from_settings(settings, env=os.environ)
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
     dlq = app.topic(settings.topics.alerts_deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
-    notify_cfg = settings.alerts.get("retry", {}) if isinstance(settings.alerts, dict) else {}
-    retry = RetryPolicy(
-        base_s=float(notify_cfg.get("base_s", 0.5)),
-        cap_s=float(notify_cfg.get("cap_s", 60.0)),
-        max_attempts=notify_cfg.get("max_attempts"),
-        max_age_s=float(notify_cfg.get("max_age_s", 6 * 3600.0)),
-    )
+    dc = settings.delivery
+    retry = RetryPolicy(base_s=dc.retry_base_s, cap_s=max(dc.retry_cap_s, dc.retry_base_s),
+                        max_attempts=dc.max_attempts, max_age_s=dc.max_age_s)
 
     def on_done(alert: dict, receiver: str, outcome: Outcome) -> None:
         m.NOTIFICATIONS.labels(receiver, outcome.status).inc()

@@ -197,6 +197,18 @@ def add_detection(app: Any, settings: Settings, events_topic: Any) -> DetectServ
             if svc.due():
                 await checkpoint()
 
+    @app.timer(5.0)
+    async def consumer_lag() -> None:
+        """warning_consumer_lag{topic,partition}: records behind the end of each assigned partition."""
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
+        for tp in consumer.assignment():
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            pos = committed.get(tp)
+            m.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, hw - (pos if pos is not None else 0)))
+
     @app.timer(0.5)
     async def tick() -> None:
         svc.idle_tick()
