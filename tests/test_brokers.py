@@ -175,3 +175,30 @@ def test_free_port_is_bindable() -> None:
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_warning_broker_command_prints_bootstrap_and_stops():
+    """`warning broker --port 0` runs Tansu in the foreground, prints its address, stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from kafka import KafkaAdminClient
+
+    proc = subprocess.Popen([sys.executable, "-m", "warning", "broker", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("bootstrap: 127.0.0.1:"), line
+        bootstrap = line.split(": ", 1)[1]
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.list_topics()
+        admin.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    time.sleep(0.5)
+    out = subprocess.run(["pgrep", "-f", f"tansu broker --listener-url tcp://{bootstrap}"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""

@@ -92,6 +92,9 @@ class DetectSettings(_M):
     day_dispersion_halflife_days: float = Field(28.0, gt=0)
     share_halflife_hours: float = Field(672.0, gt=0, description="memory of a street's theme mix")
     multi_source_hours: float = Field(24.0, gt=0)
+    #: texts whose P(negative) is above this quantile of the partition's recent texts count for the
+    #: ``N`` key (scanned like a theme: a street's share of very negative texts vs its own baseline)
+    sentiment_tail_quantile: float = Field(0.95, gt=0.5, lt=1)
     sentiment_halflife_hours: float = Field(336.0, gt=0, description="memory of a street's sentiment baseline")
     sentiment_between_var: float = Field(0.0004, ge=0, description="prior variance of a window's mean sentiment beyond sampling noise")
     sentiment_common_mode_texts: float = Field(50.0, gt=0, description="pseudo-texts that shrink the partition's sentiment shift")

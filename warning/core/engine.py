@@ -63,7 +63,8 @@ class Engine:
     def _new_ctx(self) -> PartitionContext:
         d = self.det
         return PartitionContext(tuple(w for w in d.scan_windows_hours if w > 1) or (24,),
-                                prior=d.common_mode_prior, lo=d.common_mode_min, hi=d.common_mode_max)
+                                prior=d.common_mode_prior, lo=d.common_mode_min, hi=d.common_mode_max,
+                                mood_halflife_hours=d.sentiment_halflife_hours, tail_quantile=d.sentiment_tail_quantile)
 
     # ------------------------------------------------------------------ places
     def _place(self, ev: Event) -> dict[str, str] | None:
@@ -185,9 +186,9 @@ class Engine:
         if st is None:
             return []
         self.dirty.add(ev.key)
-        self.ctx.add(ev.ts, hour, event_keys(ev, self.det.risk_scan_min_weight),
-                     ev.sentiment_neg if ev.source != "public_safety" else None)
-        return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg, self.ctx)
+        keys = event_keys(ev, self.det.risk_scan_min_weight, self.ctx.tail_threshold())
+        self.ctx.add(ev.ts, hour, keys, ev.sentiment_neg if ev.source != "public_safety" else None)
+        return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg, self.ctx, keys)
 
     def _close_hour(self, start: float) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

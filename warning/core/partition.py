@@ -29,12 +29,14 @@ from typing import Any
 
 from warning.core.scan import HOUR, HourRing, MinuteBins
 
+HIST_BINS = 100
+
 
 class PartitionContext:
     VERSION = 2
 
     def __init__(self, windows: tuple[int, ...] = (6, 24), prior: float = 20.0, lo: float = 0.5, hi: float = 4.0,
-                 mood_halflife_hours: float = 336.0) -> None:
+                 mood_halflife_hours: float = 336.0, tail_quantile: float = 0.95) -> None:
         self.windows = tuple(w for w in windows if w > 1)
         self.bins = MinuteBins()
         self.obs = HourRing(self.windows, "I")
@@ -51,6 +53,11 @@ class PartitionContext:
         self.mood_decay = 0.5 ** (1.0 / mood_halflife_hours)
         self.mood_n = 0.0
         self.mood_z = 0.0
+        # distribution of P(negative) over texts (decayed histogram) → the upper-tail threshold
+        self.tail_q = tail_quantile
+        self.hist = [0.0] * HIST_BINS
+        self.hist_decay = 0.5 ** (1.0 / mood_halflife_hours)
+        self.tail: float | None = None
         self.version = self.VERSION
 
     def add(self, t: float, hour_start: float, keys: tuple[str, ...], sentiment: float | None = None) -> None:
@@ -61,6 +68,8 @@ class PartitionContext:
         for k in keys:
             self.obs.add(k)
         if sentiment is not None:
+            b = int(sentiment * HIST_BINS)
+            self.hist[b if b < HIST_BINS else HIST_BINS - 1] += 1.0
             self.sbins.add(t, ("n",), 1)
             self.sbins.add(t, ("z",), sentiment)
             if self.sent.hour != hi:
@@ -85,6 +94,30 @@ class PartitionContext:
             self.exp.set(k, v)
         self.obs.advance(hi)
         self._advance_sent(hi)
+        self._update_tail()
+
+    def _update_tail(self) -> None:
+        """Recompute the upper-tail threshold of P(negative) (stable within an hour)."""
+        h = self.hist
+        d = self.hist_decay
+        total = 0.0
+        for i in range(HIST_BINS):
+            h[i] *= d
+            total += h[i]
+        if total < 500.0:
+            self.tail = None
+            return
+        above = 0.0
+        for i in range(HIST_BINS - 1, -1, -1):
+            above += h[i]
+            if above >= (1.0 - self.tail_q) * total:
+                self.tail = (i + 1) / HIST_BINS if i + 1 < HIST_BINS else 1.0
+                return
+        self.tail = None
+
+    def tail_threshold(self) -> float | None:
+        """P(negative) at or above which a text is in the partition's upper tail (``N`` key)."""
+        return self.tail
 
     def _window(self, key: str, wh: int, t: float, hour_start: float) -> tuple[float, float]:
         if wh <= 1:

@@ -53,8 +53,9 @@ FAMILY = {"hotline": "H", "petition": "P", "public_safety": "S"}
 FAMILY_ZH = {"H": "12345热线诉求", "P": "信访", "S": "110警情"}
 SOURCE_ZH = {"hotline": "热线", "petition": "信访", "public_safety": "警情"}
 GROUP_OF = {"H": "hotline", "P": "petition", "S": "public_safety", "C": "hotline", "T": "public_safety",
-            "K": "hotline"}
-THEMES = ("C", "T", "K")  # key families with a learned share (of H+P, S and H+P volume)
+            "K": "hotline", "N": "hotline"}
+THEMES = ("C", "T", "K", "N")  # key families with a learned share (of H+P, S, and of texts)
+PER_TEXT = ("K", "N")  # shares per hotline/petition text
 
 
 def theme_key(ev: Event) -> str:
@@ -64,17 +65,21 @@ def theme_key(ev: Event) -> str:
     return "C" + ev.category if ev.category else ""
 
 
-def event_keys(ev: Event, risk_min_weight: float = 0.8) -> tuple[str, ...]:
-    """All keys an event counts for: feed, theme, and ``K<category>`` for each risk category with
-    a (non-negated) term of at least ``risk_min_weight`` in a hotline or petition text."""
+def event_keys(ev: Event, risk_min_weight: float = 0.8, tail: float | None = None) -> tuple[str, ...]:
+    """All keys an event counts for: feed, theme, ``K<category>`` for each risk category with a
+    (non-negated) term of at least ``risk_min_weight`` in a hotline or petition text, and ``N``
+    when the text's P(negative) is in the partition's upper tail (``>= tail``)."""
     keys = [FAMILY.get(ev.source, "H")]
     ck = theme_key(ev)
     if ck:
         keys.append(ck)
-    risk = ev.risk
-    if risk is not None and risk.hits and ev.source != "public_safety":
-        strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
-        keys.extend("K" + c for c in strong if risk.hits.get(c))
+    if ev.source != "public_safety":
+        risk = ev.risk
+        if risk is not None and risk.hits:
+            strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
+            keys.extend("K" + c for c in strong if risk.hits.get(c))
+        if tail is not None and ev.sentiment_neg is not None and ev.sentiment_neg >= tail:
+            keys.append("N")
     return tuple(keys)
 
 
@@ -84,6 +89,8 @@ def scan_signal(key: str, w: int, long_from: int) -> str:
         return "public_safety"
     if f == "K":
         return "risk_buildup" if w >= long_from else "risk_terms"
+    if f == "N":
+        return "sentiment"
     if w >= long_from:
         return "slow_buildup"
     return {"H": "hotline_volume", "P": "petition_volume", "C": "hotline_category"}[f]
@@ -99,7 +106,7 @@ class StreetState:
         self.pet = SeasonalCount(level_halflife=hl, initial_mean=0.2)
         self.ps = SeasonalCount(level_halflife=hl, initial_mean=0.5)
         self.shares: dict[str, float] = {}  # theme key → decayed (winsorized) count
-        self.share_tot = {"C": 0.0, "T": 0.0, "K": 0.0}
+        self.share_tot = {"C": 0.0, "T": 0.0, "K": 0.0, "N": 0.0}
         self.share_upto = -1  # last hour (index) learned into the shares
         # dispersion of whole days around the hourly models' expectation (long windows)
         self.day_e = [0.0, 0.0, 0.0]  # expected hotline+petition, 110 and petition counts of the open day
@@ -181,7 +188,7 @@ class StreetState:
 
     # ------------------------------------------------------------------ events
     def add(self, ev: Event, hour_start: float, day_start: float, det: DetectSettings, cfg: AlertSettings,
-            ctx: Any = None) -> list[dict[str, Any]]:
+            ctx: Any = None, keys: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         if self.hour is None or self.hour.start != hour_start:
             self.hour = WindowAgg(hour_start)
         if self.day is None or self.day.start != day_start:
@@ -194,7 +201,8 @@ class StreetState:
             w.add_source(ev.source, kind=ev.kind, category=ev.category, people=ev.people_count,
                          severity=ev.severity, repeat=ev.is_repeat, neg=ev.sentiment_neg, risk_hits=hits,
                          text=ev.text, text_score=salience)
-        keys = event_keys(ev, det.risk_scan_min_weight)
+        if keys is None:
+            keys = event_keys(ev, det.risk_scan_min_weight, ctx.tail_threshold() if ctx is not None else None)
         mood = ev.sentiment_neg if ev.source != "public_safety" else None
         self.recent.add(ev.ts, keys, mood)
         hi = int(hour_start // HOUR)
@@ -367,6 +375,9 @@ class StreetState:
         elif f == "K":
             what = f"含「{name}」类风险词的诉求"
             ev["risk_category"] = name
+        elif f == "N":
+            what = "强烈负面情绪的诉求"
+            ev["negative_tail"] = True
         else:
             what = f"「{name}」类警情"
             ev["event_type"] = name
@@ -508,7 +519,7 @@ class StreetState:
             return cur[1]
         if f == "S":
             return cur[2]
-        if f in ("C", "K"):
+        if f in ("C", "K", "N"):
             return (cur[0] + cur[1]) * self.share(k)
         if f == "T":
             return cur[2] * self.share(k)
@@ -520,7 +531,8 @@ class StreetState:
         shares are per text (hotline + petition records)."""
         texts = counts.get("H", 0.0) + counts.get("P", 0.0)
         if texts > 0:
-            self.share_tot["K"] += texts
+            for f in PER_TEXT:
+                self.share_tot[f] += texts
         for k in sorted(counts):
             f = k[0]
             if f not in THEMES:
@@ -532,7 +544,7 @@ class StreetState:
             cap = e + 4.0 * math.sqrt(e + e * e * self.share_phi(k)) + 2.0
             v = n if n <= cap else cap
             self.shares[k] = self.shares.get(k, 0.0) + v
-            if f != "K":
+            if f not in PER_TEXT:
                 self.share_tot[f] += v
 
     def _learn_mood_hour(self, vals: dict[str, float]) -> None:

@@ -66,6 +66,7 @@ class IngestService:
         self._dedup: dict[tuple[str, int], Deduplicator] = {}
         self._seq: dict[tuple[str, int], int] = {}
         self.recent: Any = None
+        self.sender: Any = None
 
     def forget_partitions(self) -> None:
         """After a rebalance: rebuild filters lazily from the (recovered) table."""
@@ -151,7 +152,7 @@ class IngestService:
                 continue
             touched.add(msg.partition)
             out.raw_partition = msg.partition
-            events_topic.send_soon(key=out.key.encode(), value=EVENT_ENCODER.encode(out), timestamp=out.ts)
+            self.sender.add(out.key.encode(), EVENT_ENCODER.encode(out), int(out.ts * 1000))
             self.recent.add(out.event_id, out.text)
             m.EVENTS.labels(source, district, "accepted").inc()
             m.EVENT_LAG.observe(max(0.0, now - out.ts))
@@ -194,6 +195,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     ingestor = Ingestor(settings, enricher=enricher)
     service = IngestService(settings, dedup_table, ingestor)
     service.recent = RecentTexts()
+    from warning.streams.batching import BatchSender
+
+    service.sender = BatchSender(app, t.events, n)
     add_feedback(app, settings, enricher, service.recent, fb_offsets)
     app.warning_ingest = service  # type: ignore[attr-defined]
     batch_size, within = settings.ingest.batch_size, settings.ingest.batch_within_s
@@ -202,6 +206,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         async def ingest(stream: Any) -> None:
             async for batch in stream.take_events(batch_size, within=within):
                 service.process(source, batch, events_topic, dlq_topic)
+                await service.sender.flush()
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
