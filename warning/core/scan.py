@@ -195,11 +195,10 @@ class Recent:
             if v is not None:
                 self.vn -= 1
                 self.vsum -= v
-        if not ev:
-            self.vn, self.vsum = 0, 0.0
+        if self.vn == 0:
+            self.vsum = 0.0
 
     def add(self, t: float, keys: tuple[str, ...], v: float | None = None) -> None:
-        self.expire(t)
         self.events.append((t, keys, v))
         c = self.counts
         for k in keys:
@@ -207,6 +206,7 @@ class Recent:
         if v is not None:
             self.vn += 1
             self.vsum += v
+        self.expire(t)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
