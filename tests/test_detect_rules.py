@@ -89,3 +89,12 @@ def test_rules_need_no_warmup_but_models_do() -> None:
     evs.sort(key=lambda x: (x.ts, x.event_id))
     out = firing(run(evs, e))
     assert {a["signal"] for a in out} == {"group_petition"}
+
+
+@pytest.mark.parametrize("people,level", [(12, None), (30, "yellow"), (100, "orange"), (300, "red")])
+def test_crowd_event_levels(people: int, level: str | None) -> None:
+    e = _warm()
+    evs = [event(T0 + 1 * DAY + 60, "public_safety", STREET, kind="聚集", people=people, severity=2)]
+    evs += [event(T0 + 1 * DAY + 20 * 60, src, STREET) for src in ("hotline", "petition", "public_safety")]
+    out = [a for a in run(evs, e) if a["signal"] == "public_safety" and a["status"] == "firing"]
+    assert [a["level"] for a in out] == ([level] if level else [])

@@ -152,7 +152,8 @@ class StreetAlerts:
         exp = round(float(d.expected), 3)
         where = f"{place['district']}{place['street_name']}"
         name = SIGNAL_ZH.get(signal, signal)
-        win = f"{iso(d.window_start)[5:16].replace('T', ' ')}–{iso(d.window_end)[11:16]}"
+        ws, we = iso(d.window_start), iso(d.window_end)
+        win = f"{ws[5:16].replace('T', ' ')}–{we[11:16] if ws[:10] == we[:10] else we[5:16].replace('T', ' ')}"
         if status == "firing":
             extra = ""
             if d.evidence.get("multi_source"):

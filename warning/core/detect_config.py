@@ -58,8 +58,14 @@ class DetectSettings(_M):
     window_minutes: int = Field(60, ge=1, le=1440)
     allowed_lateness_minutes: float = Field(10.0, ge=0)
     thresholds: Thresholds = Thresholds()
-    #: per-signal thresholds override the common ones (e.g. sentiment: {blue: 5, ...})
-    signal_thresholds: dict[str, Thresholds] = Field(default_factory=dict)
+    #: per-signal thresholds override the common ones (e.g. sentiment: {blue: 5, ...}). Build-ups
+    #: are tested over 24–72 h windows: far fewer independent tests per day than the hourly ones
+    #: (a scan statistic's false-alarm rate grows with span / window), so a lower bar gives them
+    #: about the same false-alarm rate.
+    signal_thresholds: dict[str, Thresholds] = Field(default_factory=lambda: {
+        "slow_buildup": Thresholds(blue=3.5, yellow=4.5, orange=7.0, red=11.0),
+        "risk_buildup": Thresholds(blue=3.5, yellow=4.5, orange=7.0, red=11.0),
+    })
     early_firing: bool = True
     instant_rules: bool = Field(True, description="single-event rules (extreme term, group petition) fire on arrival, not after the lateness delay")
     min_count_for_alert: int = Field(3, ge=1, description="a count signal never fires below this observed count")
@@ -67,6 +73,9 @@ class DetectSettings(_M):
     sentiment_min_texts: int = Field(4, ge=1)
     group_petition_people: int = Field(5, ge=2)
     group_petition_levels: dict[int, Level] = Field(default_factory=lambda: {5: "yellow", 20: "orange", 50: "red"})
+    #: a 110 event involving many people (聚集 …): its level by people count (empty: no rule). Smaller
+    #: crowds are left to the learned event-type scan (fights of ten happen every day in a city)
+    crowd_event_levels: dict[int, Level] = Field(default_factory=lambda: {30: "yellow", 100: "orange", 300: "red"})
     #: absolute rules (no baseline): a single extreme term is orange at once. Other risk categories
     #: are scanned against each street's own learned rate (see risk_scan_min_weight), because
     #: their terms also occur in ordinary records (进京证, 聚众赌博, 工友们 …).

@@ -57,6 +57,7 @@ class Engine:
         self.late = 0
         self.released = 0
         self.done_ids: list[str] = []
+        self.track_done = False  # the stream sets it: it acks events once they are done
         self.dirty: set[str] = set()
         self.ctx = self._new_ctx()
 
@@ -136,7 +137,8 @@ class Engine:
         return (min(times) if times else self.max_ts) - self.lateness
 
     def _late(self, ev: Event) -> None:
-        self.done_ids.append(ev.event_id)
+        if self.track_done:
+            self.done_ids.append(ev.event_id)
         self.late += 1
         st = self.streets.get(ev.key)
         if st is not None:
@@ -180,7 +182,8 @@ class Engine:
         return d
 
     def _release(self, ev: Event, hour: float) -> list[dict[str, Any]]:
-        self.done_ids.append(ev.event_id)
+        if self.track_done:
+            self.done_ids.append(ev.event_id)
         st = self._street(ev)
         self.released += 1
         if st is None:

@@ -65,8 +65,7 @@ class PartitionContext:
         hi = int(hour_start // HOUR)
         if self.obs.hour != hi:
             self.obs.advance(hi)
-        for k in keys:
-            self.obs.add(k)
+        self.obs.add_keys(keys)
         if sentiment is not None:
             b = int(sentiment * HIST_BINS)
             self.hist[b if b < HIST_BINS else HIST_BINS - 1] += 1.0

@@ -76,21 +76,27 @@ class HourRing:
         for k in dead:
             del self.slots[k], self.closed[k], self.last[k]
         wins = self.windows
-        for k, sl in self.slots.items():
-            cl = self.closed[k]
-            for h in range(self.hour, hour):
-                v = sl[h % n]
-                for i, w in enumerate(wins):
-                    cl[i] += v - sl[(h - w + 1) % n]
-                sl[(h + 1) % n] = 0
-            for i in range(len(cl)):
-                if cl[i] < 1e-9:
-                    cl[i] = 0.0
+        closed = self.closed
+        for h in range(self.hour, hour):
+            cur = h % n
+            nxt = (h + 1) % n
+            offs = [(h - w + 1) % n for w in wins]
+            for k, sl in self.slots.items():
+                cl = closed[k]
+                v = sl[cur]
+                for i, o in enumerate(offs):
+                    cl[i] += v - sl[o]
+                sl[nxt] = 0
+        if self.typecode in ("f", "d"):  # float sums: no drift below zero
+            for cl in closed.values():
+                for i in range(len(cl)):
+                    if cl[i] < 1e-9:
+                        cl[i] = 0.0
         self.hour = hour
 
     @property
     def _max(self) -> int:
-        return (1 << (8 * array(self.typecode).itemsize)) - 1
+        return (1 << (8 * array(self.typecode).itemsize)) - 1 if self.typecode not in ("f", "d") else 1 << 62
 
     def leaving(self, hour: int) -> list[tuple[int, dict[str, float]]]:
         """The hours that advancing to ``hour`` drops out of the longest window, with their values
@@ -104,19 +110,38 @@ class HourRing:
             out.append((j, vals))
         return out
 
+    def _new(self, key: str) -> array:
+        sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
+        self.closed[key] = [0.0] * len(self.windows)
+        return sl
+
     def add(self, key: str, v: float = 1) -> None:
-        assert self.hour is not None
+        """Add ``v`` to the open hour of ``key`` (integer rings saturate instead of overflowing)."""
         sl = self.slots.get(key)
         if sl is None:
-            sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
-            self.closed[key] = [0.0] * len(self.windows)
-        i = self.hour % self.n
-        if self.typecode == "f" or self.typecode == "d":
+            sl = self._new(key)
+        i = self.hour % self.n  # type: ignore[operator]
+        if self.typecode in ("f", "d"):
             sl[i] += v
         else:
             x = sl[i] + int(v)
-            sl[i] = x if x <= self._max else self._max
-        self.last[key] = self.hour
+            top = self._max
+            sl[i] = x if x <= top else top
+        self.last[key] = self.hour  # type: ignore[assignment]
+
+    def add_keys(self, keys: Iterable[str]) -> None:
+        """Add 1 to the open hour of each key (the per-event fast path of integer rings)."""
+        hour = self.hour
+        i = hour % self.n  # type: ignore[operator]
+        slots, last = self.slots, self.last
+        top = self._max
+        for key in keys:
+            sl = slots.get(key)
+            if sl is None:
+                sl = self._new(key)
+            x = sl[i] + 1
+            sl[i] = x if x <= top else top
+            last[key] = hour  # type: ignore[assignment]
 
     def set(self, key: str, v: float) -> None:
         """Set the open hour's value of ``key`` (expected counts are set, not accumulated)."""

@@ -209,8 +209,7 @@ class StreetState:
         ring = self.ring
         if ring.hour != hi:
             ring.advance(hi)
-        for k in keys:
-            ring.add(k)
+        ring.add_keys(keys)
         if hits:
             for cat, n in hits.items():
                 if n > 0:
@@ -280,6 +279,16 @@ class StreetState:
                 out.append(self._detection("group_petition", level, t, w.start, w.start + HOUR, ev.people_count, 0.0, s, {
                     "people": ev.people_count, "form": ev.kind, "category": ev.category, "repeat": ev.is_repeat,
                     "detail_zh": f"{ev.kind}集体访 {ev.people_count} 人（{ev.category}）"}, group="petition"))
+        if ev.source == "public_safety" and det.crowd_event_levels and ev.people_count >= min(det.crowd_event_levels):
+            level = None
+            for people, lv in sorted(det.crowd_event_levels.items()):
+                if ev.people_count >= people:
+                    level = lv
+            if level:
+                s = getattr(det.thresholds_for("public_safety"), level)
+                out.append(self._detection("public_safety", level, t, w.start, w.start + HOUR, ev.people_count, 0.0, s, {
+                    "people": ev.people_count, "event_type": ev.kind, "severity": ev.severity, "rule": "crowd",
+                    "detail_zh": f"{ev.kind}警情，涉及 {ev.people_count} 人"}, group="public_safety"))
         return out
 
     # ------------------------------------------------------------------ scan
@@ -421,12 +430,16 @@ class StreetState:
                 continue
             m = z / n
             exp_m, v = mu, var / n + tau2
+            if m - mu < 2.0 * math.sqrt(v):
+                continue  # not even 2 sd above the street's own baseline
             shift = 0.0
             if p_mood is not None:
+                # common mode: a city-wide rise of negativity is not this street's turn (only a
+                # rise is used, so a calm city does not make streets more suspicious)
                 pn, pz = ctx.mood_window(wh, t, n, z)
                 if pn > 0:
                     k = det.sentiment_common_mode_texts
-                    shift = (pz / pn - p_mood) * pn / (pn + k)
+                    shift = max(0.0, (pz / pn - p_mood) * pn / (pn + k))
                     exp_m += shift
                     v += var / (pn + k)
             s = mean_shift_test(n, m, exp_m, v)

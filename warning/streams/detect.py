@@ -71,6 +71,7 @@ class DetectService:
         e = self.engines.get(p)
         if e is None:
             e = Engine(self.det, self.cfg, self.registry, idle_s=self.settings.windows.source_idle_seconds)
+            e.track_done = True
             meta = self.table.data.get(f"meta:{p}")
             streets = {}
             for k, v in list(self.table.data.items()):
