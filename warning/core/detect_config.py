@@ -17,6 +17,19 @@ LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "�
 LEVEL_ROMAN = {"blue": "IV", "yellow": "III", "orange": "II", "red": "I"}
 
 
+def level_for(levels: dict[int, str], n: float) -> str | None:
+    """The level of the highest threshold ``n`` reaches in ``{threshold: level}``, or None.
+
+    >>> level_for({5: "yellow", 20: "orange"}, 23), level_for({5: "yellow"}, 4)
+    ('orange', None)
+    """
+    level = None
+    for threshold, lv in sorted(levels.items()):
+        if n >= threshold:
+            level = lv
+    return level
+
+
 class _M(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

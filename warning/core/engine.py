@@ -51,6 +51,7 @@ class Engine:
         self.src_max: dict[str, float] = {}
         self.src_wall: dict[str, float] = {}
         self.first_wall: float | None = None
+        self.seen_sources: set[str] = set()  # feeds with at least one lane in src_max
         self.idle_s = idle_s
         self.watermark = float("-inf")
         self.open_hour: float | None = None  # start of the earliest hour not yet closed
@@ -111,6 +112,7 @@ class Engine:
             self.src_wall[lane] = wall
         if ev.ts > self.src_max.get(lane, float("-inf")):
             self.src_max[lane] = ev.ts
+            self.seen_sources.add(ev.source)
             if ev.ts > self.max_ts:
                 self.max_ts = ev.ts
             out += self.advance(self._source_watermark(wall))
@@ -130,10 +132,9 @@ class Engine:
             if wall is not None and last is not None and wall - last > self.idle_s:
                 continue  # silent lane: stop waiting for it
             times.append(t)
-        for s in SOURCES:
-            if not any(lane.startswith(s + ":") for lane in self.src_max):
-                if wall is None or self.first_wall is None or wall - self.first_wall <= self.idle_s:
-                    return float("-inf")
+        if len(self.seen_sources) < len(SOURCES):
+            if wall is None or self.first_wall is None or wall - self.first_wall <= self.idle_s:
+                return float("-inf")
         return (min(times) if times else self.max_ts) - self.lateness
 
     def _late(self, ev: Event) -> None:
@@ -255,6 +256,7 @@ class Engine:
             self.max_ts, self.watermark, self.open_hour = m["max_ts"], m["watermark"], m["open_hour"]
             self.late, self.released = m["late"], m["released"]
             self.src_max = dict(m["src_max"])
+            self.seen_sources = {lane.split(":", 1)[0] for lane in self.src_max}
             ctx = m.get("ctx")
             self.ctx = ctx if isinstance(ctx, PartitionContext) else self._new_ctx()
         for k, b in streets.items():

@@ -107,36 +107,31 @@ class Ingestor:
         self._decoders = {s: msgspec.json.Decoder(t) for s, t in RECORD_TYPES.items()}
         self._any = msgspec.json.Decoder()
         self.stats = IngestStats()
-        self._defer_text = False
-        self._pending_text = ""
 
     # ------------------------------------------------------------------ public
     def parse(self, source: str, data: bytes, timestamp_ms: int | None = None) -> Event | Rejected:
         """Parse one raw record of ``source``; ``timestamp_ms`` is the Kafka record timestamp."""
+        return self.parse_batch([(source, data, timestamp_ms)])[0]
+
+    def _validate(self, source: str, data: bytes, timestamp_ms: int | None) -> tuple[Event | Rejected, str]:
+        """Everything but the text signals: the event (text fields still empty) and its raw text."""
         try:
-            out = self._parse(source, data, timestamp_ms)
+            out, text = self._parse(source, data, timestamp_ms)
         except UnicodeDecodeError as e:  # msgspec raises it for bad UTF-8 inside strings
-            out = Rejected("invalid_utf8", f"invalid UTF-8 at byte {e.start}")
+            out, text = Rejected("invalid_utf8", f"invalid UTF-8 at byte {e.start}"), ""
         except Exception as e:  # never let one record stop the worker: dead-letter it, say why
-            out = Rejected("processing_error", f"{type(e).__name__}: {e}"[:500])
+            out, text = Rejected("processing_error", f"{type(e).__name__}: {e}"[:500]), ""
         if isinstance(out, Rejected):
             self.stats.rejected[out.reason] = self.stats.rejected.get(out.reason, 0) + 1
         else:
             self.stats.accepted += 1
             if not out.street_code:
                 self.stats.unresolved += 1
-        return out
+        return out, text
 
     def parse_file_line(self, line: bytes) -> tuple[str, Event | Rejected]:
         """A JSONL line from a file: the source is named by the record's ``source`` field."""
-        try:
-            obj = self._any.decode(line)
-        except (msgspec.DecodeError, UnicodeDecodeError) as e:
-            return "unknown", self._count(self._decode_error(line, e))
-        source = obj.get("source") if isinstance(obj, dict) else None
-        if source not in SOURCES:
-            return "unknown", self._count(Rejected("unknown_source", f"source must be one of {', '.join(SOURCES)}, got {source!r}"))
-        return source, self.parse(source, line, None)
+        return self.parse_file_lines([line])[0]
 
     def parse_file_lines(self, lines: list[bytes]) -> list[tuple[str, Event | Rejected]]:
         """Many JSONL lines at once (batch text enrichment); same results as line by line."""
@@ -165,22 +160,16 @@ class Ingestor:
         return r
 
     def parse_batch(self, items: list[tuple[str, bytes, int | None]]) -> list[Event | Rejected]:
-        """Parse many records; texts are enriched in one batch (the fast path), with results
-        identical to :meth:`parse` one by one."""
+        """Parse many records; their texts are enriched in one batch (the fast path)."""
         outs: list[Event | Rejected] = []
         texts: list[str] = []
         idx: list[int] = []
-        self._defer_text = True
-        try:
-            for source, data, ts_ms in items:
-                self._pending_text = ""
-                out = self.parse(source, data, ts_ms)
-                if not isinstance(out, Rejected):
-                    idx.append(len(outs))
-                    texts.append(self._pending_text)
-                outs.append(out)
-        finally:
-            self._defer_text = False
+        for source, data, ts_ms in items:
+            out, text = self._validate(source, data, ts_ms)
+            if not isinstance(out, Rejected):
+                idx.append(len(outs))
+                texts.append(text)
+            outs.append(out)
         if texts:
             for i, (masked, pii, sentiment, risk) in zip(idx, self._text_signals(texts)):
                 ev = outs[i]
@@ -219,17 +208,17 @@ class Ingestor:
             return Rejected("invalid_utf8", f"invalid UTF-8 at byte {ue.start}")
         return Rejected("invalid_json", str(e))
 
-    def _parse(self, source: str, data: bytes, timestamp_ms: int | None) -> Event | Rejected:
+    def _parse(self, source: str, data: bytes, timestamp_ms: int | None) -> tuple[Event | Rejected, str]:
         dec = self._decoders.get(source)
         if dec is None:
-            return Rejected("unknown_source", f"unknown source {source!r}")
+            return Rejected("unknown_source", f"unknown source {source!r}"), ""
         try:
             rec = dec.decode(data)
         except msgspec.ValidationError as e:
             msg = str(e)
-            return Rejected(_classify_validation(msg), msg)
+            return Rejected(_classify_validation(msg), msg), ""
         except msgspec.DecodeError as e:
-            return self._decode_error(data, e)
+            return self._decode_error(data, e), ""
 
         if source == "public_safety":
             assert isinstance(rec, PublicSafetyRecord)
@@ -238,13 +227,13 @@ class Ingestor:
             when = rec.received_at  # type: ignore[union-attr]
         ts = when.timestamp()
         if ts < self.floor_ts:
-            return Rejected("time_too_old", f"event time {when.isoformat()} is before {self.settings.ingest.min_event_time}")
+            return Rejected("time_too_old", f"event time {when.isoformat()} is before {self.settings.ingest.min_event_time}"), ""
         if timestamp_ms is not None and timestamp_ms > 0:
             ref = timestamp_ms / 1000.0
             if ts > ref + self.max_future_s:
-                return Rejected("time_in_future", f"event time {when.isoformat()} is {(ts - ref) / 60:.0f} min after the record timestamp")
+                return Rejected("time_in_future", f"event time {when.isoformat()} is {(ts - ref) / 60:.0f} min after the record timestamp"), ""
             if self.max_age_s is not None and ts < ref - self.max_age_s:
-                return Rejected("time_too_old", f"event time {when.isoformat()} is {(ref - ts) / 86400:.0f} days before the record timestamp")
+                return Rejected("time_too_old", f"event time {when.isoformat()} is {(ref - ts) / 86400:.0f} days before the record timestamp"), ""
 
         # Text fields: bounded length.
         if source == "hotline":
@@ -257,21 +246,16 @@ class Ingestor:
             parts = [rec.description]  # type: ignore[union-attr]
         for name, value in (("address", rec.address),):
             if value is not None and len(value) > self.max_text:
-                return Rejected("text_too_long", f"{name} has {len(value)} characters (max {self.max_text})")
+                return Rejected("text_too_long", f"{name} has {len(value)} characters (max {self.max_text})"), ""
         for p in parts:
             if p is not None and len(p) > self.max_text:
-                return Rejected("text_too_long", f"text has {len(p)} characters (max {self.max_text})")
+                return Rejected("text_too_long", f"text has {len(p)} characters (max {self.max_text})"), ""
 
         if rec.street_code and rec.street_code not in self.registry.streets:
-            return Rejected("unknown_street", f"street_code {rec.street_code!r} is not a 街道/乡镇 of region {self.registry.region_code}")
+            return Rejected("unknown_street", f"street_code {rec.street_code!r} is not a 街道/乡镇 of region {self.registry.region_code}"), ""
         res = self.registry.resolve(rec.street_code, rec.address, rec.district)
 
         text = "。".join(p for p in parts if p) if len(parts) > 1 else (parts[0] or "")
-        if self._defer_text:
-            self._pending_text = text
-            masked, pii, sentiment, risk = "", {}, None, None
-        else:
-            masked, pii, sentiment, risk = self._text_signals([text])[0]
 
         if source == "hotline":
             kind, people, severity, repeat = rec.type, 1, 0, False  # type: ignore[union-attr]
@@ -303,8 +287,6 @@ class Ingestor:
             people_count=people,
             severity=severity,
             is_repeat=repeat,
-            text=masked,
-            pii=pii,
-            sentiment_neg=sentiment,
-            risk=risk,
-        )
+            text="",  # filled with the masked text and its signals by parse_batch
+            pii={},
+        ), text

@@ -11,7 +11,7 @@ episode, same level: nothing is sent twice).
 from __future__ import annotations
 
 from warning.core.decide import Detection
-from warning.core.detect_config import DetectSettings
+from warning.core.detect_config import DetectSettings, level_for
 from warning.core.events import Event
 from warning.core.window import window_start
 from warning.models import score_from_log10p
@@ -36,16 +36,25 @@ def instant_detections(ev: Event, det: DetectSettings) -> list[Detection]:
                 evidence={"category": rule.category, "hits": n, "terms": terms[:5], "rule": f"{rule.category} ≥ 1",
                           "instant": True,
                           "detail_zh": f"出现「{rule.category}」类风险词（{'、'.join(terms[:3])}）"}))
-    if ev.source == "petition" and ev.people_count >= det.group_petition_people:
-        level = None
-        for people, lv in sorted(det.group_petition_levels.items()):
-            if ev.people_count >= people:
-                level = lv
-        if level:
-            s = getattr(det.thresholds_for("group_petition"), level)
-            out.append(Detection(
-                signal="group_petition", level=level, t=ev.ts, window_start=w0, window_end=w0 + HOUR,
-                observed=float(ev.people_count), expected=0.0, score=score_from_log10p(s), samples=sample, group="petition",
-                evidence={"people": ev.people_count, "form": ev.kind, "category": ev.category, "repeat": ev.is_repeat,
-                          "instant": True, "detail_zh": f"{ev.kind}集体访 {ev.people_count} 人（{ev.category}）"}))
+    d = group_petition(ev, det, ev.ts, w0, sample)
+    if d is not None:
+        out.append(d)
     return out
+
+
+def group_petition(ev: Event, det: DetectSettings, t: float, w0: float, samples: list[str],
+                   instant: bool = True) -> Detection | None:
+    """集体访: a petition of ``group_petition_people`` or more, graded by ``group_petition_levels``."""
+    if ev.source != "petition" or ev.people_count < det.group_petition_people:
+        return None
+    level = level_for(det.group_petition_levels, ev.people_count)
+    if level is None:
+        return None
+    s = getattr(det.thresholds_for("group_petition"), level)
+    evidence = {"people": ev.people_count, "form": ev.kind, "category": ev.category, "repeat": ev.is_repeat,
+                "detail_zh": f"{ev.kind}集体访 {ev.people_count} 人（{ev.category}）"}
+    if instant:
+        evidence["instant"] = True
+    return Detection(signal="group_petition", level=level, t=t, window_start=w0, window_end=w0 + HOUR,
+                     observed=float(ev.people_count), expected=0.0, score=score_from_log10p(s), samples=samples,
+                     group="petition", evidence=evidence)

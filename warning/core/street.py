@@ -36,8 +36,9 @@ import math
 from typing import Any
 
 from warning.core.decide import LEVEL_RANK, Detection, StreetAlerts
-from warning.core.detect_config import AlertSettings, DetectSettings
+from warning.core.detect_config import AlertSettings, DetectSettings, level_for
 from warning.core.events import Event
+from warning.core.instant import group_petition
 from warning.core.scan import HourRing, Recent, count_test, mean_shift_test
 from warning.core.window import WindowAgg
 from warning.models import SeasonalCount, score_from_log10p
@@ -269,21 +270,11 @@ class StreetState:
                     "category": rule.category, "hits": n, "terms": terms[:5], "window_hours": wh,
                     "rule": f"{rule.category} ≥ {rule.min_hits} / {wh}h",
                     "detail_zh": f"{span}出现「{rule.category}」类风险词 {n} 次（{'、'.join(terms[:3])}）"}))
-        if ev.source == "petition" and ev.people_count >= det.group_petition_people:
-            level = None
-            for people, lv in sorted(det.group_petition_levels.items()):
-                if ev.people_count >= people:
-                    level = lv
-            if level:
-                s = getattr(det.thresholds_for("group_petition"), level)
-                out.append(self._detection("group_petition", level, t, w.start, w.start + HOUR, ev.people_count, 0.0, s, {
-                    "people": ev.people_count, "form": ev.kind, "category": ev.category, "repeat": ev.is_repeat,
-                    "detail_zh": f"{ev.kind}集体访 {ev.people_count} 人（{ev.category}）"}, group="petition"))
+        d = group_petition(ev, det, t, w.start, [txt for _, txt in w.samples], instant=False)
+        if d is not None:
+            out.append(d)
         if ev.source == "public_safety" and det.crowd_event_levels and ev.people_count >= min(det.crowd_event_levels):
-            level = None
-            for people, lv in sorted(det.crowd_event_levels.items()):
-                if ev.people_count >= people:
-                    level = lv
+            level = level_for(det.crowd_event_levels, ev.people_count)
             if level:
                 s = getattr(det.thresholds_for("public_safety"), level)
                 out.append(self._detection("public_safety", level, t, w.start, w.start + HOUR, ev.people_count, 0.0, s, {

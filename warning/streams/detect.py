@@ -35,6 +35,9 @@ from warning.streams import metrics as m
 
 log = logging.getLogger("warning.detect")
 
+#: seconds between checkpoints of the detection state (and so between acks)
+CHECKPOINT_S = 1.0
+
 
 class DetectService:
     def __init__(self, settings: Settings, table: Any, alerts_topic: Any) -> None:
@@ -47,7 +50,7 @@ class DetectService:
         self.cfg = load_alerts(settings.alerts)
         self.partitions = settings.kafka.partitions
         self.idle_s = settings.windows.idle_flush_seconds
-        self.checkpoint_s = float(settings.detect.get("checkpoint_seconds", 1.0)) if isinstance(settings.detect, dict) else 1.0
+        self.checkpoint_s = CHECKPOINT_S
         self.engines: dict[int, Engine] = {}
         self.offsets: dict[int, int] = {}
         self.last_wall: dict[int, float] = {}
