@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import msgspec
 import pytest
 
 from detect_helpers import DAY, HOUR, T0, background, engine, event, firing, risk_of, run, settings
@@ -77,6 +80,27 @@ def test_risk_terms_against_the_streets_own_rate() -> None:
     evs.sort(key=lambda x: (x.ts, x.event_id))
     out = firing(run(evs), STREET, min_level="yellow")
     assert [a for a in out if a["signal"] == "risk_terms" and a["evidence"].get("risk_category") == "群体/聚集"]
+
+
+def test_anger_wording_share_is_a_sentiment_turn() -> None:
+    """Same volume, but over an afternoon most of the street's calls carry anger / escalation
+    wording (情绪/升级): a ``sentiment`` alert; a single such call is nothing."""
+    evs = background(4.0, seed=10)
+    rnd = random.Random(4)
+    turned = []
+    for ev in evs:
+        if ev.street_code == STREET and ev.source == "hotline":
+            if T0 + 3 * DAY + 9 * HOUR <= ev.ts < T0 + 3 * DAY + 17 * HOUR and rnd.random() < 0.7:
+                ev = msgspec.structs.replace(ev, text="太不像话了，再不解决就投诉到底", risk=risk_of("情绪/升级", "太不像话", 0.8))
+            elif ev.ts < T0 + 2 * DAY and rnd.random() < 0.03:  # the street's usual share of angry calls
+                ev = msgspec.structs.replace(ev, text="太不像话了", risk=risk_of("情绪/升级", "太不像话", 0.8))
+        turned.append(ev)
+    out = firing(run(turned), STREET, min_level="yellow")
+    mood = [a for a in out if a["signal"] == "sentiment"]
+    assert mood and mood[0]["evidence"]["risk_category"] == "情绪/升级", out
+    assert "不满或升级意图" in mood[0]["summary_zh"], mood[0]["summary_zh"]
+    quiet = firing(run(evs), STREET, min_level="yellow")
+    assert not [a for a in quiet if a["signal"] == "sentiment"]
 
 
 def test_rules_need_no_warmup_but_models_do() -> None:

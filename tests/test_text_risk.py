@@ -13,7 +13,7 @@ from warning.core.text.risk import Lexicon, RiskMatcher, packaged_lexicon_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-CATEGORIES = ["极端/人身", "群体/聚集", "维权/经济", "公共安全", "民生急难"]
+CATEGORIES = ["极端/人身", "群体/聚集", "情绪/升级", "维权/经济", "公共安全", "民生急难"]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,21 @@ def test_questions_and_quotes(matcher, text):
     r = matcher.match(text)
     assert r["hits"] == {}, r
     assert r["negated"] >= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["孩子最近压力大，说过不想活了的气话，想咨询附近有没有心理咨询热线", "他开玩笑说要跳楼"],
+)
+def test_hedged_words_are_discounted(matcher, text):
+    r = matcher.match(text)
+    assert r["hits"] == {}, r
+    assert r["negated"] == 1
+
+
+@pytest.mark.parametrize("text", ["再不给钱我就跳楼，这不是气话", "他说不想活了，气话也不能这么说"])
+def test_hedge_cue_in_another_clause_keeps_the_hit(matcher, text):
+    assert matcher.match(text)["hits"] == {"极端/人身": 1}
 
 
 def test_question_only_discounts_its_own_clause(matcher):

@@ -84,10 +84,12 @@ def event_keys(ev: Event, risk_min_weight: float = 0.8, tail: float | None = Non
     return tuple(keys)
 
 
-def scan_signal(key: str, w: int, long_from: int) -> str:
+def scan_signal(key: str, w: int, long_from: int, mood_categories: frozenset[str] = frozenset()) -> str:
     f = key[0]
     if f in ("S", "T"):
         return "public_safety"
+    if f == "K" and key[1:] in mood_categories:
+        return "sentiment"  # anger / escalation wording: a sentiment turn, in any window
     if f == "K":
         return "risk_buildup" if w >= long_from else "risk_terms"
     if f == "N":
@@ -296,6 +298,7 @@ class StreetState:
         wi = ring.wi
         ecl = self.exp.closed
         long_from = det.long_window_hours
+        mood_cats = det.mood_categories
         pd = self.phi_day
         lo = det.common_mode_min
         use_ctx = ctx is not None and det.common_mode
@@ -346,7 +349,7 @@ class StreetState:
                 s = count_test(o, e * r, phi)
                 if s <= 0.0:
                     continue
-                signal = scan_signal(key, wh, long_from)
+                signal = scan_signal(key, wh, long_from, mood_cats)
                 level = det.thresholds_for(signal).level(s)
                 if level is None:
                     continue
@@ -375,6 +378,8 @@ class StreetState:
         elif f == "K":
             what = f"含「{name}」类风险词的诉求"
             ev["risk_category"] = name
+            if signal == "sentiment":
+                what = f"带强烈不满或升级意图（「{name}」类词语）的诉求"
         elif f == "N":
             what = "强烈负面情绪的诉求"
             ev["negative_tail"] = True

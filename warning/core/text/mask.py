@@ -476,6 +476,10 @@ _GIVEN = _G + _G + "?"
 _G2_STOP = frozenset(_names.GIVEN2_STOP_CHARS)
 _CUE_ALT = "|".join(sorted(_names.STRONG_CUES + _names.WEAK_CUES, key=len, reverse=True))
 _STRONG = frozenset(_names.STRONG_CUES)
+# weak cues that introduce the person the record is about: after them a name closed by
+# punctuation or 来访/反映 … is taken even when its surname is also an everyday word (本人方丽，)
+_INTRO = frozenset(("本人", "信访人", "来访人", "投诉人", "举报人", "反映人", "来电人", "申请人", "当事人",
+                    "求助人", "报警人", "委托人", "代理人"))
 _NAME_AFTER_CUE = re.compile(
     "(?P<cue>" + _CUE_ALT + r")(?P<sep>[:：\s]*(?:是|为|叫)?[:：\s]*)"
     "(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")"
@@ -486,11 +490,16 @@ _CONTACT_AFTER = r"(?:联系)?(?:电话|手机|方式|身份证|TEL|Tel|tel|[（
 _NAME_BEFORE_CONTACT = re.compile(
     r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _CONTACT_AFTER + ")"
 )
+# a name heading a petition record: "张三等5人来访", "李四与2名邻居来访"
+_NAME_BEFORE_GROUP = re.compile(
+    r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + r")(?=(?:等|与|和|及|一行)\s*[0-9０-９一二三四五六七八九十几多]+\s*(?:名|人|位|户|个))"
+)
+_GROUP_HINT = re.compile(r"(?:等|与|和|及|一行)\s*[0-9０-９一二三四五六七八九十几多]+\s*(?:名|人|位|户|个)")
 _CONTACT_HINT = re.compile(r"电话|手机|身份证|联系方式|TEL|Tel|tel")
 # what closes a name: punctuation, a contact word, 男/女, 现年 …
 _NAME_END = re.compile(
     r"[\s，,。.；;：:、（()）!！?？“”\"]|$|" + _CONTACT_AFTER
-    + r"|[男女]|现年|今年|家住|现住|住在|身份|反映|反应|投诉|举报|来电|表示|要求|称|说|等"
+    + r"|[男女]|现年|今年|家住|现住|住在|身份|反映|反应|投诉|举报|来电|来访|来信|网上|表示|要求|称|说|等"
 )
 # after a weak cue, a surname that is also an everyday word needs a contact word or 男/女 after it
 _NAME_END_STRICT = re.compile(
@@ -502,9 +511,9 @@ def _common(word: str) -> bool:
     return word in _names.NON_NAMES or word in _names.common_words()
 
 
-def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool) -> int:
+def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool, intro: bool = False) -> int:
     """How many given-name characters to mask (0: not a name)."""
-    ambiguous = sur in _names.AMBIGUOUS_SURNAMES
+    ambiguous = sur in _names.AMBIGUOUS_SURNAMES and not intro
     for k in (2, 1) if len(given) == 2 else (1,):
         end = gstart + k
         closed = _NAME_END.match(text, end) is not None
@@ -517,7 +526,7 @@ def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool) -> int
             return k
         if _common(name):
             continue  # 业主利益，学生劳累，群众满意
-        if (_NAME_END_STRICT.match(text, end) if ambiguous else closed):
+        if (_NAME_END_STRICT.match(text, end) if ambiguous and k == 1 else closed):
             return k
     return 0
 
@@ -531,7 +540,8 @@ _NAME_LIST = re.compile(
 def _mask_names(text: str, counts: dict[str, int]) -> str:
     def repl_cue(m: re.Match[str]) -> str:
         sur, given = m.group("sur"), m.group("given")
-        k = _name_len(text, m.start("given"), sur, given, m.group("cue") in _STRONG)
+        cue = m.group("cue")
+        k = _name_len(text, m.start("given"), sur, given, cue in _STRONG, cue in _INTRO)
         if not k:
             return m.group()
         counts["name"] += 1
@@ -561,6 +571,8 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
             text = _NAME_LIST.sub(repl_list, text)
     if _CONTACT_HINT.search(text) is not None:
         text = _NAME_BEFORE_CONTACT.sub(repl_contact, text)
+    if _GROUP_HINT.search(text) is not None:
+        text = _NAME_BEFORE_GROUP.sub(repl_contact, text)
     return text
 
 

@@ -16,6 +16,9 @@ A match is *discounted* — not counted as a hit, but added to ``negated`` — w
 * **question**: an inquiry cue (是否, 有没有, 会不会 …) precedes the term within
   ``inquiry.max_gap`` characters in the same clause — "请问小区是否存在燃气泄漏隐患" — or the
   sentence ends in 吗？ ("难道要等到有人跳楼吗？").
+* **hedge**: the speaker marks the words as not meant — a hedge cue follows the term within
+  ``hedge.max_gap`` characters in the same clause ("说过不想活了的气话") or precedes it
+  ("开玩笑说要跳楼").
 * **quote**: the term is inside 《…》 (titles of documents and laws), or inside quotes opened right
   after a quoting cue — 问"是否有人自杀", 所谓"跑路".
 
@@ -116,12 +119,19 @@ class _Quote(_Strict):
     cues: list[str] = Field(default_factory=list)
 
 
+class _Hedge(_Strict):
+    max_gap: int = Field(2, ge=0, le=20)
+    after: list[str] = Field(default_factory=list)
+    before: list[str] = Field(default_factory=list)
+
+
 class _LexiconFile(_Strict):
     version: int = 1
     categories: dict[str, _Category]
     negation: _Negation = _Negation()
     inquiry: _Inquiry = _Inquiry()
     quote: _Quote = _Quote()
+    hedge: _Hedge = _Hedge()
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,9 @@ class Lexicon:
     inquiry_cues: tuple[str, ...] = ()
     inquiry_max_gap: int = 10
     quote_cues: tuple[str, ...] = ()
+    hedge_after: tuple[str, ...] = ()
+    hedge_before: tuple[str, ...] = ()
+    hedge_max_gap: int = 2
     source: str = field(default="", compare=False)
 
     @classmethod
@@ -173,6 +186,9 @@ class Lexicon:
             inquiry_cues=tuple(f.inquiry.cues),
             inquiry_max_gap=f.inquiry.max_gap,
             quote_cues=tuple(f.quote.cues),
+            hedge_after=tuple(f.hedge.after),
+            hedge_before=tuple(f.hedge.before),
+            hedge_max_gap=f.hedge.max_gap,
             source=source,
         )
 
@@ -251,6 +267,9 @@ class RiskMatcher:
         self._cond = _alt(lexicon.conditional)
         self._inq = _alt(lexicon.inquiry_cues)
         self._quote_cue = re.compile("(?:" + _alt(lexicon.quote_cues).pattern + r")[\s:：]*$") if lexicon.quote_cues else None
+        self._hedge_after = _alt(lexicon.hedge_after)
+        self._hedge_before = _alt(lexicon.hedge_before)
+        self._hedge_len = max((len(c) for c in lexicon.hedge_after + lexicon.hedge_before), default=0)
         self._neg_len = max((len(c) for c in lexicon.negation_cues), default=0)
         self._exc_len = max((len(c) for c in lexicon.negation_exceptions), default=0)
 
@@ -293,6 +312,19 @@ class RiskMatcher:
         tail = text[end:stop]
         return ("?" in tail or "？" in tail) and _QUESTION_END.search(tail) is not None
 
+    def _hedged(self, text: str, start: int, end: int) -> bool:
+        gap = self.lexicon.hedge_max_gap
+        if self._hedge_after is not None:
+            m = self._hedge_after.search(text, end, end + gap + self._hedge_len)
+            if m is not None and not any(ch in _CLAUSE_DELIMS for ch in text[end : m.start()]) and m.start() - end <= gap:
+                return True
+        if self._hedge_before is not None:
+            lo = self._clause_start(text, start, self._hedge_len + gap)
+            for m in self._hedge_before.finditer(text, lo, start):
+                if start - m.end() <= gap:
+                    return True
+        return False
+
     def _quote_spans(self, text: str) -> list[tuple[int, int, bool]]:
         spans = []
         for m in _QUOTE_SPAN.finditer(text):
@@ -319,7 +351,8 @@ class RiskMatcher:
             term, cat, weight = entries[idx]
             if quotes is None:
                 quotes = self._quote_spans(text) if any(q in text for q in _QUOTES) else []
-            if any(s < start and end < e for s, e, _ in quotes) or self._negated(text, start) or self._question(text, start, end):
+            if any(s < start and end < e for s, e, _ in quotes) or self._negated(text, start) or self._question(text, start, end) \
+                    or self._hedged(text, start, end):
                 negated += 1
                 continue
             hits[cat] = hits.get(cat, 0) + 1
