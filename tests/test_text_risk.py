@@ -160,6 +160,12 @@ def test_hedge_cue_in_another_clause_keeps_the_hit(matcher, text):
     assert matcher.match(text)["hits"] == {"极端/人身": 1}
 
 
+def test_rhetorical_question_in_a_later_clause_keeps_the_threat(matcher):
+    r = matcher.match("再不解决我就在村委会门口点火自焚，老百姓的事就没人当回事吗？")
+    assert r["hits"].get("极端/人身") == 1, r
+    assert matcher.match("难道要等到有人跳楼吗？")["hits"] == {}
+
+
 def test_question_only_discounts_its_own_clause(matcher):
     r = matcher.match("请问是否可以补办？楼道里燃气泄漏了")
     assert r["hits"] == {"公共安全": 1}

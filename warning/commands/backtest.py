@@ -87,8 +87,8 @@ def backtest(input_: str | None, from_kafka: bool, start: str | None, end: str |
         from tqdm import tqdm
 
         bar = tqdm(unit=" rec", unit_scale=True, file=sys.stderr, mininterval=1.0, desc="backtest")
-    alerts, stats = run(settings, lines, t_start, t_end, enricher=enricher, progress=bar.update if bar else None)
-    if bar:
+    alerts, stats = run(settings, lines, t_start, t_end, enricher=enricher, progress=bar.update if bar is not None else None)
+    if bar is not None:
         bar.close()
     write_alerts(out / "alerts.jsonl", alerts)
     firing = sum(1 for a in alerts if a["status"] == "firing")

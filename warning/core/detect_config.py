@@ -76,8 +76,8 @@ class DetectSettings(_M):
     #: (a scan statistic's false-alarm rate grows with span / window), so a lower bar gives them
     #: about the same false-alarm rate.
     signal_thresholds: dict[str, Thresholds] = Field(default_factory=lambda: {
-        "slow_buildup": Thresholds(blue=3.5, yellow=4.5, orange=7.0, red=11.0),
-        "risk_buildup": Thresholds(blue=3.5, yellow=4.5, orange=7.0, red=11.0),
+        "slow_buildup": Thresholds(blue=3.5, yellow=4.0, orange=7.0, red=11.0),
+        "risk_buildup": Thresholds(blue=3.5, yellow=4.0, orange=7.0, red=11.0),
     })
     early_firing: bool = True
     instant_rules: bool = Field(True, description="single-event rules (extreme term, group petition) fire on arrival, not after the lateness delay")

@@ -223,6 +223,7 @@ class Lexicon:
 
 _CLAUSE_DELIMS = "，,。！？!?；;\n\r"
 _SENTENCE_END = re.compile(r"[。！？!?；;\n\r]")
+_CLAUSE_END = re.compile("[" + re.escape(_CLAUSE_DELIMS) + "]")
 _LAST_DELIM = re.compile(r".*[" + re.escape(_CLAUSE_DELIMS) + "]", re.S)
 _WS = re.compile(r"\s+")
 _QUOTES = {"“": "”", '"': '"', "「": "」", "『": "』", "‘": "’", "《": "》", "〈": "〉"}
@@ -307,7 +308,9 @@ class RiskMatcher:
             lo = self._clause_start(text, start, gap + 5)
             if self._inq.search(text, lo, start) is not None:
                 return True
-        m = _SENTENCE_END.search(text, end)
+        # a rhetorical 吗？ discounts only the clause it ends ("难道要等到有人跳楼吗？"), not an
+        # earlier clause of the sentence ("我就自焚，老百姓的事就没人当回事吗？" is a threat)
+        m = _CLAUSE_END.search(text, end)
         stop = m.end() if m else len(text)
         tail = text[end:stop]
         return ("?" in tail or "？" in tail) and _QUESTION_END.search(tail) is not None
