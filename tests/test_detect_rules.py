@@ -115,6 +115,29 @@ def test_rules_need_no_warmup_but_models_do() -> None:
     assert {a["signal"] for a in out} == {"group_petition"}
 
 
+def test_young_streets_need_more_evidence() -> None:
+    """After the warm-up but before ``young_hours`` a street's model tests need
+    ``young_extra_log10p`` more evidence; once older, the same surge alerts alike."""
+    evs = background(4.0, seed=12)
+    for day in (1, 3):  # a surge on day 2 (young) and the same on day 4 (grown up)
+        evs += [event(T0 + day * DAY + 10 * HOUR + i * 60, "hotline", STREET, category="公共服务") for i in range(25)]
+    evs.sort(key=lambda x: (x.ts, x.event_id))
+
+    def model_alerts(extra: float) -> set[int]:
+        det, cfg = settings(warmup_hours=24, young_hours=72, young_extra_log10p=extra)
+        out = firing(run(evs, engine(det, cfg)), STREET, min_level="yellow")
+        return {int((ts_of(a) - T0) // DAY) for a in out if a["signal"] in ("hotline_volume", "hotline_category")}
+
+    assert model_alerts(0.0) == {1, 3}
+    assert model_alerts(50.0) == {3}
+
+
+def ts_of(alert: dict) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(alert["starts_at"]).timestamp()
+
+
 @pytest.mark.parametrize("people,level", [(12, None), (30, "yellow"), (100, "orange"), (300, "red")])
 def test_crowd_event_levels(people: int, level: str | None) -> None:
     e = _warm()

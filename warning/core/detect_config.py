@@ -103,7 +103,11 @@ class DetectSettings(_M):
     #: windows of at least this many hours report as ``slow_buildup`` (诉求持续累积)
     long_window_hours: int = Field(24, ge=2)
     #: hours a street's models must have learned before their tests may alert (rules alert at once)
-    warmup_hours: float = Field(72.0, ge=0)
+    warmup_hours: float = Field(24.0, ge=0)
+    #: until a street has learned this many hours its model tests need ``young_extra_log10p`` more
+    #: evidence (its own weekly rhythm is not known yet; the partition's common mode stands in)
+    young_hours: float = Field(72.0, ge=0)
+    young_extra_log10p: float = Field(1.0, ge=0)
     #: partition-wide common-mode correction of expectations (see warning.core.partition)
     common_mode: bool = True
     common_mode_prior: float = Field(20.0, gt=0, description="pseudo expected counts that keep the ratio near 1")

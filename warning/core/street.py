@@ -26,8 +26,9 @@ Events arrive here in event-time order (the engine's reorder buffer sees to that
 * **Hour close** (every street, every hour): the models learn the hour (winsorized), episodes
   without detections in the hour count a quiet window.
 
-A street that has learned fewer than ``warmup_hours`` hours only raises rule alerts (its models
-cannot know its weekly rhythm yet); rules work from the first event.
+A street that has learned fewer than ``warmup_hours`` hours only raises rule alerts; until
+``young_hours`` its model tests need ``young_extra_log10p`` more evidence (a young street's rhythm
+is known only through the partition's common mode); rules work from the first event.
 """
 
 from __future__ import annotations
@@ -303,6 +304,7 @@ class StreetState:
         lo = det.common_mode_min
         use_ctx = ctx is not None and det.common_mode
         fam_e: dict[tuple[tuple[int, ...], int], float] = {}
+        young = det.young_extra_log10p if self.hours_learned < det.young_hours else 0.0
         for key in keys:
             f = key[0]
             sl = ring.slots.get(key)
@@ -350,7 +352,7 @@ class StreetState:
                 if s <= 0.0:
                     continue
                 signal = scan_signal(key, wh, long_from, mood_cats)
-                level = det.thresholds_for(signal).level(s)
+                level = det.thresholds_for(signal).level(s - young)
                 if level is None:
                     continue
                 if wh < long_from and LEVEL_RANK[level] >= 2:
@@ -415,6 +417,7 @@ class StreetState:
         # between-window variance beyond sampling noise, shrunk toward the prior (7 pseudo-days)
         tau2 = (tau_sum + 7.0 * det.sentiment_between_var) / (self.mood_tau[1] + 7.0)
         p_mood = ctx.mood() if ctx is not None and det.common_mode else None
+        young = det.young_extra_log10p if self.hours_learned < det.young_hours else 0.0
         best: tuple[float, Detection] | None = None
         sr = self.sring
         for wh in det.scan_windows_hours:
@@ -441,7 +444,7 @@ class StreetState:
             s = mean_shift_test(n, m, exp_m, v)
             if s <= 0.0:
                 continue
-            level = det.thresholds_for("sentiment").level(s)
+            level = det.thresholds_for("sentiment").level(s - young)
             if level is None or (best is not None and best[0] >= s):
                 continue
             d = self._detection("sentiment", level, t, t - wh * HOUR, t, round(m, 3), round(exp_m, 3), s, {
