@@ -526,7 +526,7 @@ def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool, intro:
             return k
         if _common(name):
             continue  # 业主利益，学生劳累，群众满意
-        if (_NAME_END_STRICT.match(text, end) if ambiguous and k == 1 else closed):
+        if (_NAME_END_STRICT.match(text, end) if ambiguous else closed):
             return k
     return 0
 
