@@ -31,15 +31,8 @@ def main() -> None:
     s = load_settings(a.config, env={})
     pipe = Pipeline(s, enricher=build_enricher(s))
     t0 = time.perf_counter()
-    n, chunk = 0, []
-    for line in itertools.islice(iter_lines(a.events), a.lines):
-        chunk.append(line)
-        if len(chunk) >= 2000:
-            pipe.feed_lines(chunk, None, None)
-            n += len(chunk)
-            chunk = []
-    pipe.feed_lines(chunk, None, None)
-    n += len(chunk)
+    pipe.feed_all(itertools.islice(iter_lines(a.events), a.lines))
+    n = pipe.stats.records
     sizes = sorted(len(pickle.dumps(st, protocol=5)) for e in pipe.engines for st in e.streets.values())
     if not sizes:
         sys.exit("no street state (no accepted records?)")

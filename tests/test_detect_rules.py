@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from detect_helpers import DAY, HOUR, T0, background, engine, event, firing, risk_of, run, settings
+from warning.backtest.report import alert_time
 from warning.core.decide import LEVEL_RANK
 from warning.core.detect_config import RiskRule
 
@@ -126,16 +127,10 @@ def test_young_streets_need_more_evidence() -> None:
     def model_alerts(extra: float) -> set[int]:
         det, cfg = settings(warmup_hours=24, young_hours=72, young_extra_log10p=extra)
         out = firing(run(evs, engine(det, cfg)), STREET, min_level="yellow")
-        return {int((ts_of(a) - T0) // DAY) for a in out if a["signal"] in ("hotline_volume", "hotline_category")}
+        return {int((alert_time(a) - T0) // DAY) for a in out if a["signal"] in ("hotline_volume", "hotline_category")}
 
     assert model_alerts(0.0) == {1, 3}
     assert model_alerts(50.0) == {3}
-
-
-def ts_of(alert: dict) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(alert["starts_at"]).timestamp()
 
 
 @pytest.mark.parametrize("people,level", [(12, None), (30, "yellow"), (100, "orange"), (300, "red")])

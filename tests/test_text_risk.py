@@ -103,6 +103,9 @@ def test_empty_and_plain_text(matcher):
         "我们绝不会堵路",
         "本人从未参与集体上访",
         "不存在拖欠工资的情况",
+        # hedges: the speaker marks the words as not meant
+        "孩子最近压力大，说过不想活了的气话，想咨询附近有没有心理咨询热线",
+        "他开玩笑说要跳楼",
     ],
 )
 def test_negation(matcher, text):
@@ -143,16 +146,6 @@ def test_questions_and_quotes(matcher, text):
     r = matcher.match(text)
     assert r["hits"] == {}, r
     assert r["negated"] >= 1
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["孩子最近压力大，说过不想活了的气话，想咨询附近有没有心理咨询热线", "他开玩笑说要跳楼"],
-)
-def test_hedged_words_are_discounted(matcher, text):
-    r = matcher.match(text)
-    assert r["hits"] == {}, r
-    assert r["negated"] == 1
 
 
 @pytest.mark.parametrize("text", ["再不给钱我就跳楼，这不是气话", "他说不想活了，气话也不能这么说"])

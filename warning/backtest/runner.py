@@ -100,6 +100,24 @@ class Pipeline:
             st.last_ts = ev.ts
         return self.feed_event(ev)
 
+    def feed_all(self, lines: Iterable[bytes], start: float | None = None, end: float | None = None,
+                 progress: Any = None, chunk_size: int = 2000) -> list[dict[str, Any]]:
+        """Feed raw JSONL lines in chunks (``progress(n)`` after each); returns the alerts so far."""
+        alerts: list[dict[str, Any]] = []
+        chunk: list[bytes] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= chunk_size:
+                alerts += self.feed_lines(chunk, start, end)
+                if progress is not None:
+                    progress(len(chunk))
+                chunk = []
+        if chunk:
+            alerts += self.feed_lines(chunk, start, end)
+            if progress is not None:
+                progress(len(chunk))
+        return alerts
+
     def flush(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for e in self.engines:
@@ -122,19 +140,7 @@ def run(settings: Settings, lines: Iterable[bytes], start: float | None = None, 
     """Run the pipeline over raw JSONL lines; returns (alerts in emission order, stats)."""
     t0 = time.perf_counter()
     pipe = Pipeline(settings, enricher=enricher)
-    alerts: list[dict[str, Any]] = []
-    chunk: list[bytes] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) >= 2000:
-            alerts += pipe.feed_lines(chunk, start, end)
-            if progress is not None:
-                progress(len(chunk))
-            chunk = []
-    if chunk:
-        alerts += pipe.feed_lines(chunk, start, end)
-        if progress is not None:
-            progress(len(chunk))
+    alerts = pipe.feed_all(lines, start, end, progress)
     alerts += pipe.flush()
     pipe.stats.seconds = time.perf_counter() - t0
     return alerts, pipe.stats

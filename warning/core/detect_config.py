@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Level = Literal["blue", "yellow", "orange", "red"]
 LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
@@ -120,7 +120,7 @@ class DetectSettings(_M):
     multi_source_hours: float = Field(24.0, gt=0)
     #: risk categories whose ``K`` scan reports as the ``sentiment`` signal (anger and escalation
     #: wording: a street's share of such texts vs its own baseline is a sentiment turn)
-    sentiment_risk_categories: list[str] = Field(default_factory=lambda: ["情绪/升级"])
+    sentiment_risk_categories: frozenset[str] = Field(default_factory=lambda: frozenset({"情绪/升级"}))
     #: texts whose P(negative) is above this quantile of the partition's recent texts count for the
     #: ``N`` key (scanned like a theme: a street's share of very negative texts vs its own baseline)
     sentiment_tail_quantile: float = Field(0.95, gt=0.5, lt=1)
@@ -131,7 +131,6 @@ class DetectSettings(_M):
     cusum_h: float = Field(5.0, gt=0)
     halflife_hours: float = Field(168.0, gt=0)
     hst: bool = Field(False, description="also run River HalfSpaceTrees over the window features")
-    _mood_categories: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="after")
     def _windows(self) -> "DetectSettings":
@@ -139,12 +138,7 @@ class DetectSettings(_M):
         if not w or w[0] < 1 or w[-1] > 24 * 14:
             raise ValueError("scan_windows_hours: 1 to 336 hours, at least one window")
         self.scan_windows_hours = w
-        self._mood_categories = frozenset(self.sentiment_risk_categories)
         return self
-
-    @property
-    def mood_categories(self) -> frozenset[str]:
-        return self._mood_categories
 
     def thresholds_for(self, signal: str) -> Thresholds:
         return self.signal_thresholds.get(signal, self.thresholds)

@@ -299,12 +299,12 @@ class StreetState:
         wi = ring.wi
         ecl = self.exp.closed
         long_from = det.long_window_hours
-        mood_cats = det.mood_categories
+        mood_cats = det.sentiment_risk_categories
         pd = self.phi_day
         lo = det.common_mode_min
         use_ctx = ctx is not None and det.common_mode
         fam_e: dict[tuple[tuple[int, ...], int], float] = {}
-        young = det.young_extra_log10p if self.hours_learned < det.young_hours else 0.0
+        young = self._young_margin(det)
         for key in keys:
             f = key[0]
             sl = ring.slots.get(key)
@@ -362,6 +362,10 @@ class StreetState:
                 best[signal] = (s, self._scan_detection(signal, level, t, key, wh, o, e, r, phi, s))
         return [d for _, d in best.values()]
 
+    def _young_margin(self, det: DetectSettings) -> float:
+        """Extra -log10 p a model test needs while the street is younger than ``young_hours``."""
+        return det.young_extra_log10p if self.hours_learned < det.young_hours else 0.0
+
     def _scan_detection(self, signal: str, level: str, t: float, key: str, wh: int, o: float, e: float,
                         r: float, phi: float, s: float) -> Detection:
         f, name = key[0], key[1:]
@@ -417,7 +421,7 @@ class StreetState:
         # between-window variance beyond sampling noise, shrunk toward the prior (7 pseudo-days)
         tau2 = (tau_sum + 7.0 * det.sentiment_between_var) / (self.mood_tau[1] + 7.0)
         p_mood = ctx.mood() if ctx is not None and det.common_mode else None
-        young = det.young_extra_log10p if self.hours_learned < det.young_hours else 0.0
+        young = self._young_margin(det)
         best: tuple[float, Detection] | None = None
         sr = self.sring
         for wh in det.scan_windows_hours:

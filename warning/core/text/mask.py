@@ -491,10 +491,11 @@ _NAME_BEFORE_CONTACT = re.compile(
     r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _CONTACT_AFTER + ")"
 )
 # a name heading a petition record: "张三等5人来访", "李四与2名邻居来访"
+_GROUP_AFTER = r"(?:等|与|和|及|一行)\s*[0-9０-９一二三四五六七八九十几多]+\s*(?:名|人|位|户|个)"
 _NAME_BEFORE_GROUP = re.compile(
-    r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + r")(?=(?:等|与|和|及|一行)\s*[0-9０-９一二三四五六七八九十几多]+\s*(?:名|人|位|户|个))"
+    r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _GROUP_AFTER + ")"
 )
-_GROUP_HINT = re.compile(r"(?:等|与|和|及|一行)\s*[0-9０-９一二三四五六七八九十几多]+\s*(?:名|人|位|户|个)")
+_GROUP_HINT = re.compile(_GROUP_AFTER)
 _CONTACT_HINT = re.compile(r"电话|手机|身份证|联系方式|TEL|Tel|tel")
 # what closes a name: punctuation, a contact word, 男/女, 现年 …
 _NAME_END = re.compile(
