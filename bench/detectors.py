@@ -4,7 +4,8 @@ Run:  .venv/bin/python bench/detectors.py [--quick] [--only speed|state|nab] [--
 
 * speed: ``score_series("counts")`` points/s, against a plain Python running-mean loop over the
   same points in the same run (the ratio is what to compare across machines).
-* state: pickled bytes of one street's full detector state after months of hourly windows.
+* state: pickled bytes of one street's per-feed ``SeasonalCount`` models after months of hourly
+  windows (``bench/street_state.py`` measures the pipeline's whole street state on replayed records).
 * nab: a synthetic corpus shaped like the Numenta Anomaly Benchmark (sines, square waves, CPU-like
   AR noise, counts, heavy tails, weekly taxi-like series, irregular sampling; spikes, dips, level
   shifts, missing jumps, flat lines, noise changes, bursts, drifts) scored with NAB's standard
@@ -27,13 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from warning.models import (  # noqa: E402
-    BetaBinomialShift,
-    Cusum,
-    SeasonalCount,
-    WindowHST,
-    score_series,
-)
+from warning.models import SeasonalCount, score_series  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # speed
@@ -91,23 +86,12 @@ def bench_state(weeks: int = 12) -> dict[str, int]:
         "counts_hotline": SeasonalCount(),
         "counts_petition": SeasonalCount(),
         "counts_public_safety": SeasonalCount(),
-        "sentiment": BetaBinomialShift(),
-        "cusum_daily": Cusum(count_floor=True),
-        "hst_window_features": WindowHST(),
     }
-    daily = 0
     for i in range(weeks * 168):
         t = t0 + 3600 * i
         c = int(rng.poisson(8.0 if 9 <= i % 24 < 18 else 1.0))
-        for key in ("counts_hotline", "counts_petition", "counts_public_safety"):
-            models[key].learn_one({"count": c, "t": t, "prior_mean": 4.0})
-        models["sentiment"].learn_one({"negative": int(rng.binomial(c, 0.2)), "total": c})
-        feats = {f"f{j}": float(rng.poisson(3.0)) for j in range(12)}
-        models["hst_window_features"].learn_one(feats)
-        daily += c
-        if i % 24 == 23:
-            models["cusum_daily"].learn_one({"value": daily})
-            daily = 0
+        for model in models.values():
+            model.learn_one({"count": c, "t": t, "prior_mean": 4.0})
     sizes = {k: m.state_size() for k, m in models.items()}
     import pickle
 
@@ -451,7 +435,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["speed", "state", "nab"])
     ap.add_argument("--quick", action="store_true", help="smaller speed run, no per-file detail")
-    ap.add_argument("--detectors", default="default,counts,cusum,sentiment,hst")
+    ap.add_argument("--detectors", default="default,counts", help="score_series names, comma-separated")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpus")
     args = ap.parse_args()
     if args.only in (None, "speed"):

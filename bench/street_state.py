@@ -15,8 +15,9 @@ import pickle
 import sys
 import time
 
-from warning.backtest.runner import Pipeline, iter_lines
+from warning.backtest.runner import iter_lines
 from warning.config import load_settings
+from warning.core.pipeline import Pipeline
 from warning.streams.app import build_enricher
 
 BUDGET = 64 * 1024
@@ -29,7 +30,7 @@ def main() -> None:
     ap.add_argument("--config", default=None)
     a = ap.parse_args()
     s = load_settings(a.config, env={})
-    pipe = Pipeline(s, enricher=build_enricher(s))
+    pipe = Pipeline.from_settings(s, enricher=build_enricher(s))
     t0 = time.perf_counter()
     pipe.feed_all(itertools.islice(iter_lines(a.events), a.lines))
     n = pipe.stats.records

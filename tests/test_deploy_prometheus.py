@@ -164,10 +164,14 @@ def test_amtool_check_config() -> None:
         ({"alertname": "WarningNotificationDeadLettered", "category": "delivery", "severity": "critical", "receiver": "wecom"},
          "platform-critical"),
         ({"alertname": "WarningConsumerLagHigh", "category": "platform", "severity": "warning"}, "platform"),
-        ({"alertname": "WarningFeedSilent", "category": "ingest", "severity": "warning", "source": "petition"}, "platform"),
+        ({"alertname": "WarningFeedSilent", "category": "ingest", "severity": "warning", "source": "petition", "name_zh": "信访"},
+         "platform"),
+        ({"alertname": "WarningFeedAbsent", "category": "ingest", "severity": "warning", "source": "grid", "name_zh": "网格员上报"},
+         "platform"),
         ({"alertname": "SomethingElse"}, "ops-centre"),
     ],
-    ids=["red", "orange", "orange-core-district", "red-core-district", "deadletter", "lag", "petition-silent", "default"],
+    ids=["red", "orange", "orange-core-district", "red-core-district", "deadletter", "lag", "petition-silent", "grid-absent",
+         "default"],
 )
 def test_alertmanager_routes(labels: dict[str, str], receivers: str) -> None:
     amtool = require_tool("amtool")
@@ -189,7 +193,12 @@ def test_alertmanager_config_shape() -> None:
     assert 'category="risk"' in rule["source_matchers"] and 'category="risk"' in rule["target_matchers"]
     # the petition mute interval is in UTC (no time-zone database needed) and used by a route
     assert not any("location" in ti for t in cfg["time_intervals"] for ti in t["time_intervals"])
-    assert any("petition-off-hours" in r.get("mute_time_intervals", []) for r in cfg["route"]["routes"])
+    muted = [r for r in cfg["route"]["routes"] if "petition-off-hours" in r.get("mute_time_intervals", [])]
+    assert muted and all('source="petition"' in r["matchers"] for r in muted)
+    # …for the feed alerts, which carry the feed's `source` label (see warning.rules.yml)
+    feed_alerts = {r["alert"] for r in _alert_rules() if r["alert"].startswith("WarningFeed")}
+    assert feed_alerts == {"WarningFeedSilent", "WarningFeedAbsent"}
+    assert all(any(a in m for m in r["matchers"]) for r in muted for a in feed_alerts)
 
 
 # ------------------------------------------------------------------------------------------------

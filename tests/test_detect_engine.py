@@ -34,7 +34,7 @@ def reference(stream: list) -> list[dict]:
 
 
 def _dump(alerts: list[dict]) -> list[bytes]:
-    return [orjson.dumps(a, option=orjson.OPT_SORT_KEYS) for a in alerts]
+    return [orjson.dumps(a.to_dict(), option=orjson.OPT_SORT_KEYS) for a in alerts]
 
 
 def test_same_input_twice_gives_identical_alerts(stream: list, reference: list[dict]) -> None:

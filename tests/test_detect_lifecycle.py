@@ -7,6 +7,7 @@ import re
 from warning.core.decide import Detection, StreetAlerts
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.timeutil import parse_time
+from warning.models.multi_source import MultiSource
 
 PLACE = {"street_code": "110105001", "street_name": "建外街道", "district": "朝阳区"}
 DET = DetectSettings()
@@ -32,7 +33,7 @@ def test_first_detection_fires_and_alert_follows_the_contract() -> None:
     out = sa.on_detection(det(), PLACE, DET, CFG)
     assert len(out) == 1
     a = out[0]
-    assert set(a) == CONTRACT_KEYS
+    assert set(a.to_dict()) == CONTRACT_KEYS
     assert a["status"] == "firing" and a["level"] == "yellow" and a["signal"] == "hotline_category"
     assert (a["street_code"], a["street_name"], a["district"]) == ("110105001", "建外街道", "朝阳区")
     for k in ("window_start", "window_end", "starts_at"):
@@ -71,7 +72,7 @@ def test_resolves_after_n_quiet_windows_then_a_new_episode_gets_a_new_id() -> No
     res = sa.on_quiet("hotline_category", T + 3 * H, PLACE, CFG)
     assert len(res) == 1
     r = res[0]
-    assert set(r) == CONTRACT_KEYS
+    assert set(r.to_dict()) == CONTRACT_KEYS
     assert r["status"] == "resolved" and r["alert_id"] == first["alert_id"] and r["level"] == "yellow"
     assert ISO.match(r["ends_at"]) and "解除" in r["summary_zh"]
     assert sa.on_quiet("hotline_category", T + 4 * H, PLACE, CFG) == []  # nothing left to resolve
@@ -107,15 +108,18 @@ def test_higher_level_of_another_signal_inhibits_lower_alerts() -> None:
 
 def test_two_sources_anomalous_within_24h_raise_the_level() -> None:
     sa = StreetAlerts()
-    sa.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG)
-    out = sa.on_detection(det(signal="hotline_category", level="blue", t=T + 2 * H), PLACE, DET, CFG)
+    multi = MultiSource(DET.multi_source_hours)
+    sa.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG, multi)
+    out = sa.on_detection(det(signal="hotline_category", level="blue", t=T + 2 * H), PLACE, DET, CFG, multi,
+                          {"hotline": "12345热线", "public_safety": "110/治安"})
     assert out[0]["level"] == "yellow"
     assert out[0]["evidence"]["multi_source"] == ["12345热线", "110/治安"]
     assert "多源同时异常" in out[0]["summary_zh"]
     # more than 24 h apart: no bump
     sa2 = StreetAlerts()
-    sa2.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG)
-    out2 = sa2.on_detection(det(signal="hotline_category", level="blue", t=T + 30 * H), PLACE, DET, CFG)
+    multi2 = MultiSource(DET.multi_source_hours)
+    sa2.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG, multi2)
+    out2 = sa2.on_detection(det(signal="hotline_category", level="blue", t=T + 30 * H), PLACE, DET, CFG, multi2)
     assert out2[0]["level"] == "blue"
 
 

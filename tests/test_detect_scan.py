@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import pickle
 import random
 
 import pytest
 
-import warning.core.scan as scan_mod
 from warning.core.detect_config import DetectSettings, Thresholds
 from warning.core.partition import PartitionContext
-from warning.core.scan import HourRing, MinuteBins, Recent, count_test
+from warning.core.scan import HourRing, MinuteBins, Recent
+from warning.models.significance import count_test
 from warning.models._tails import LN10, log_poisson_sf
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(scan_mod).failed == 0
 
 
 def test_hour_ring_matches_brute_force_sums() -> None:

@@ -4,7 +4,8 @@ import pytest
 
 from warning.config import load_settings
 from warning.core.events import EVENT_DECODER, EVENT_ENCODER
-from warning.core.ingest import Ingestor, Rejected
+from warning.core.ingest import Ingestor, IngestSettings, Rejected
+from warning.core.registry import Registry
 
 from samples import MAX_AGE_VIOLATION, T0_MS, TIME_VIOLATIONS, VIOLATIONS, enc, hotline, petition, public_safety
 
@@ -13,7 +14,7 @@ PII = re.compile(r"1[3-9]\d{9}|\d{17}[\dXx]|王小明|李强")
 
 @pytest.fixture(scope="module")
 def ing():
-    return Ingestor(load_settings(None, env={}), enricher=None)
+    return Ingestor(IngestSettings(), Registry.load("110000"))
 
 
 def test_three_feeds_normalised(ing):
@@ -65,7 +66,7 @@ def test_time_checks_use_record_timestamp_not_wall_clock(ing):
 
 
 def test_max_age_when_configured():
-    strict = Ingestor(load_settings(None, env={"WARNING_INGEST__MAX_AGE_DAYS": "400"}), enricher=None)
+    strict = Ingestor(IngestSettings(max_age_days=400), Registry.load("110000"))
     source, data, reason = MAX_AGE_VIOLATION
     assert strict.parse(source, data, T0_MS).reason == reason
 
@@ -87,8 +88,9 @@ def test_batch_path_equals_one_by_one():
     from warning.streams.app import build_enricher
 
     settings = load_settings(None, env={})
-    a = Ingestor(settings, enricher=build_enricher(settings))
-    b = Ingestor(settings, enricher=build_enricher(settings))
+    reg = Registry.load(settings.region.code)
+    a = Ingestor(IngestSettings(), reg, enricher=build_enricher(settings))
+    b = Ingestor(IngestSettings(), reg, enricher=build_enricher(settings))
     items = [("hotline", enc(hotline(i, content=f"第{i}次投诉，再不解决我就跳楼，电话1381234{i:04d}")), T0_MS) for i in range(20)]
     items += [(s, d, T0_MS) for s, d, _ in VIOLATIONS]
     items += [("petition", enc(petition(i)), T0_MS) for i in range(5)] + [("public_safety", enc(public_safety(1, description="")), T0_MS)]

@@ -11,8 +11,10 @@ from collections import Counter
 import pytest
 from aiohttp import web
 
+from warning.core.events import Alert
 from warning.notify.dispatch import Dispatcher, RetryPolicy
-from warning.notify.generic import verify_signature
+from warning.notify.kinds.generic import verify_signature
+from warning.notify.render import as_alert
 from warning.notify.router import Router
 from warning.notify.testing import RecordingServer, wait_for
 
@@ -20,14 +22,14 @@ SECRET = "dispatch-test-secret"
 FAST = RetryPolicy(base_s=0.02, cap_s=0.2, max_age_s=30)
 
 
-def alert(i: int, level: str = "yellow", status: str = "firing", street: str | None = None) -> dict:
-    return {
-        "alert_id": f"al-{i:04d}", "status": status, "level": level, "signal": "count:petition",
+def alert(i: int, level: str = "yellow", status: str = "firing", street: str | None = None) -> Alert:
+    return as_alert({
+        "alert_id": f"al-{i:04d}", "status": status, "level": level, "signal": "petition_volume",
         "street_code": f"110105{i % 1000:03d}", "street_name": street or f"测试{i:02d}街道", "district": "朝阳区",
         "window_start": "2025-03-01T08:00:00+08:00", "window_end": "2025-03-01T09:00:00+08:00",
         "starts_at": "2025-03-01T08:30:00+08:00", "observed": 10 + i, "expected": 3.0, "score": 0.95,
         "summary_zh": f"第 {i} 条测试预警", "evidence": {}, "sample_texts": [],
-    }
+    })
 
 
 def router_for(*receivers: dict, routes: list | None = None) -> Router:
@@ -59,7 +61,7 @@ async def test_outage_then_recovery_every_alert_delivered_at_least_once():
     attempts: list = []
     done: list = []
     d = Dispatcher(r, retry=FAST, on_attempt=lambda rc, res, s, n: attempts.append(res),
-                   on_done=lambda al, rc, o: done.append((al["alert_id"], al["status"], o)))
+                   on_done=lambda al, rc, o: done.append((al.alert_id, al.status, o)))
     async with d:
         alerts = [alert(i) for i in range(15)] + [alert(i, status="resolved") for i in range(5)]
         deliveries = [d.submit(x) for x in alerts]
@@ -135,7 +137,7 @@ async def test_robot_rate_limit_folds_overflow_into_one_digest():
     assert len(first) == 20  # ≤ 20 messages for 30 alerts
     contents = [q.json["markdown"]["content"] for q in first]
     for x in burst:  # every alert is mentioned, individually or in the digest
-        assert any(x["street_name"] in c for c in contents), x["street_name"]
+        assert any(x.street_name in c for c in contents), x.street_name
     digests = [c for c in contents if "另有" in c]
     assert len(digests) == 1 and "另有 11 条预警" in digests[0]
     singles = [c for c in contents if "另有" not in c]
@@ -144,12 +146,12 @@ async def test_robot_rate_limit_folds_overflow_into_one_digest():
     later = srv.requests[len(first):]
     # sent as tokens come back: one by one, or folded when only one token was back yet
     assert 1 <= len(later) <= 4
-    assert all(any(x["street_name"] in q.json["markdown"]["content"] for q in later) for x in late)
+    assert all(any(x.street_name in q.json["markdown"]["content"] for q in later) for x in late)
     assert min(q.at for q in later) - min(q.at for q in first) >= 1.4
     times = sorted(q.at for q in srv.requests)
     assert all(sum(1 for t in times if t0 <= t < t0 + 1.4) <= 20 for t0 in times)  # never > 20 per window
     assert len(done) == 34 and all(o.ok for _, o in done)
-    assert sum(o.digest for a, o in done if int(a["alert_id"][3:]) < 100) == 11
+    assert sum(o.digest for a, o in done if int(a.alert_id[3:]) < 100) == 11
 
 
 async def test_permanent_failure_is_reported_once_with_response():
@@ -275,11 +277,11 @@ async def test_async_hooks_commit_after_all_receivers():
     async def on_done(a, rc, outcome):
         await asyncio.sleep(0)
         if not outcome.ok:
-            deadletter.append((a["alert_id"], rc, outcome.to_dict()))
+            deadletter.append((a.alert_id, rc, outcome.to_dict()))
 
     async def on_complete(dl):
         assert len(dl.outcomes) == len(dl.receivers)
-        committed.append(dl.alert["alert_id"])
+        committed.append(dl.alert.alert_id)
 
     async with RecordingServer() as ok_srv, RecordingServer(lambda r: web.Response(status=400, text="bad")) as bad_srv:
         r = router_for({"name": "ok", "kind": "generic", "url": ok_srv.url},

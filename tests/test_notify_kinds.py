@@ -14,21 +14,24 @@ import orjson
 import pytest
 from aiohttp import web
 
-from warning.notify.alertmanager import ZERO_TIME, fingerprint
-from warning.notify.base import Receiver, build_notifier
-from warning.notify.generic import verify_signature
+from warning.core.events import ALERT_DECODER, Alert
+from warning.notify.base import ReceiverBase
+from warning.notify.kinds.alertmanager import ZERO_TIME, fingerprint
+from warning.notify.kinds.generic import verify_signature
+from warning.notify.render import as_alert
 from warning.notify.testing import RecordingServer
+from warning.notify.wiring import build_notifier, parse_receiver
 
 SECRET = "s3cr3t-for-tests-only"
 ROBOT_KEY = "robotkey-0123456789abcdef"
 
 
-def alert(i: int = 1, level: str = "orange", status: str = "firing", **kw) -> dict:
+def alert(i: int = 1, level: str = "orange", status: str = "firing", **kw) -> Alert:
     a = {
         "alert_id": f"al-{i:04d}",
         "status": status,
         "level": level,
-        "signal": "count:hotline",
+        "signal": "hotline_volume",
         "street_code": "110105001",
         "street_name": "建外街道",
         "district": "朝阳区",
@@ -45,13 +48,12 @@ def alert(i: int = 1, level: str = "orange", status: str = "firing", **kw) -> di
     if status == "resolved":
         a["ends_at"] = "2025-03-01T12:00:00+08:00"
     a.update(kw)
-    return a
+    return as_alert(a)
 
 
-def receiver(kind: str, url: str, **kw) -> Receiver:
-    env = {"T_SECRET": SECRET}
+def receiver(kind: str, url: str, **kw) -> ReceiverBase:
     data = {"name": f"r-{kind}", "kind": kind, "url": url, **kw}
-    return Receiver.model_validate(data, context={"env": env})
+    return parse_receiver(data, env={"T_SECRET": SECRET})
 
 
 # ------------------------------------------------------------------------------------ generic
@@ -64,10 +66,13 @@ async def test_generic_body_is_the_alert_signed_with_idempotency_key():
     assert res.ok and res.http_status == 200
     (req,) = srv.requests
     body = req.json
-    # the DESIGN.md contract, field for field; sample texts re-masked defensively
-    assert set(body) == set(a)
-    assert {k: v for k, v in body.items() if k != "sample_texts"} == {k: v for k, v in a.items() if k != "sample_texts"}
+    # the DESIGN.md contract, field for field (ends_at null while firing); sample texts re-masked defensively
+    assert list(body) == ["alert_id", "status", "level", "signal", "street_code", "street_name", "district", "window_start",
+                          "window_end", "starts_at", "ends_at", "observed", "expected", "score", "summary_zh", "evidence", "sample_texts"]
+    assert body["ends_at"] is None and body["observed"] == 42
+    assert {k: v for k, v in body.items() if k != "sample_texts"} == {k: v for k, v in a.to_dict().items() if k != "sample_texts"}
     assert body["sample_texts"] == ["楼下施工噪音到凌晨", "联系电话 [手机号] 的居民反映"]
+    assert ALERT_DECODER.decode(req.body).alert_id == a.alert_id
     assert req.headers["Idempotency-Key"] == "al-0001:firing"
     assert req.headers["Content-Type"].startswith("application/json")
     ts = req.headers["X-Warning-Timestamp"]
@@ -165,10 +170,11 @@ async def test_alertmanager_v4_payload():
         assert key in firing
     assert firing["version"] == "4" and firing["status"] == "firing" and firing["receiver"] == "r-alertmanager"
     assert firing["externalURL"] == "http://127.0.0.1:6066"
-    assert firing["groupLabels"] == {"alertname": "count:hotline", "street_code": "110105001"}
-    assert firing["groupKey"] == '{}:{alertname="count:hotline", street_code="110105001"}'
+    assert firing["groupLabels"] == {"alertname": "hotline_volume", "street_code": "110105001"}
+    assert firing["groupKey"] == '{}:{alertname="hotline_volume", street_code="110105001"}'
     (a,) = firing["alerts"]
-    assert a["labels"]["alertname"] == "count:hotline" and a["labels"]["severity"] == "orange"
+    assert a["labels"]["alertname"] == "hotline_volume" and a["labels"]["severity"] == "orange"
+    assert a["labels"]["level_zh"] == "橙色" and "12345热线诉求量异常升高" in a["annotations"]["summary"]
     assert a["labels"]["street_code"] == "110105001" and a["labels"]["district"] == "朝阳区"
     assert a["labels"]["district_code"] == "110105"
     assert a["fingerprint"] == fingerprint(a["labels"]) and len(a["fingerprint"]) == 16
@@ -216,7 +222,7 @@ async def test_wecom_4096_byte_limit_with_long_chinese_content():
         summary_zh="群众反映" * 3000,
         sample_texts=["长文本" * 2000 + "13812345678", "<@all> [点我](http://evil.example) <font color=\"info\">假</font>"] * 5,
         street_name="非常长的街道名称" * 40,
-        signal="extreme_threat",
+        signal="risk_terms",
     )
     async with RecordingServer() as srv:
         n = build_notifier(receiver("wecom", srv.url, mentions=["zhangsan"]))
@@ -249,7 +255,7 @@ async def test_wecom_digest_hits_4096_bytes_and_drops_whole_lines():
     lines = content.splitlines()
     listed = [ln for ln in lines if ln.startswith("- ")]
     assert 15 < len(listed) < 25
-    assert all(ln.endswith("街道 · 12345热线数量异常") for ln in listed)  # no line cut in half
+    assert all(ln.endswith("街道 · 12345热线诉求量异常升高") for ln in listed)  # no line cut in half
     assert lines[2].startswith("- 🔴 红色")  # most severe first
 
 
@@ -286,9 +292,8 @@ async def test_dingtalk_signed_markdown_with_at():
 
     env = {"DT_SECRET": dsecret}
     async with RecordingServer(respond) as srv:
-        rcv = Receiver.model_validate({"name": "dt", "kind": "dingtalk", "url": srv.url + "?access_token=tok123",
-                                       "secret_env": "DT_SECRET", "mentions": ["13800000000", "user007"]},
-                                      context={"env": env})
+        rcv = parse_receiver({"name": "dt", "kind": "dingtalk", "url": srv.url + "?access_token=tok123",
+                              "secret_env": "DT_SECRET", "mentions": ["13800000000", "user007"]}, env=env)
         n = build_notifier(rcv)
         results = [await n.notify([alert(i, level="red")]) for i in range(12)]  # many signs: +, / and = get encoded
         await n.close()
@@ -324,7 +329,7 @@ async def test_secrets_never_printed(caplog):
     await srv.start()
     url = srv.url + f"?key={ROBOT_KEY}"
     await srv.stop()
-    r = receiver("wecom", url, secret_env="T_SECRET")
+    r = receiver("dingtalk", url, secret_env="T_SECRET")
     n = build_notifier(r)
     res = await n.notify([alert()])
     await n.close()

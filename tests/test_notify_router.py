@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from warning.config import ConfigError, load_settings
+from warning.notify.render import as_alert
 from warning.notify.router import Router, load_routing
 
 ENV = {"OPS_SECRET": "ops-secret-value", "CY_WECOM_URL": "http://127.0.0.1:9/cgi-bin/webhook/send?key=wecomkey42"}
@@ -40,15 +41,16 @@ routes:
     continue: true
   - match: {min_level: 橙}
     receivers: [city-dingtalk]
-  - match: {signals: ["petition:*", group_petition]}
+  - match: {signals: ["petition_*", group_petition]}
     receivers: [petitions]
   - default: true
     receivers: [fallback]
 """
 
 
-def a(level="blue", code="110105001", district="朝阳区", signal="count:hotline", status="firing"):
-    return {"alert_id": "x", "status": status, "level": level, "signal": signal, "street_code": code, "district": district}
+def a(level="blue", code="110105001", district="朝阳区", signal="hotline_volume", status="firing"):
+    return as_alert({"alert_id": "x", "status": status, "level": level, "signal": signal, "street_code": code, "district": district,
+                     "street_name": "", "window_start": "", "window_end": "", "starts_at": ""})
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_routes(router: Router):
     # ops always (continue); Chaoyang yellow → wecom; orange → dingtalk stops matching
     assert router.route(a("yellow")) == ["ops", "chaoyang-wecom"]
     assert router.route(a("orange")) == ["ops", "chaoyang-wecom", "city-dingtalk"]
-    assert router.route(a("red", signal="petition:group")) == ["ops", "chaoyang-wecom", "city-dingtalk"]  # first match wins
+    assert router.route(a("red", signal="petition_volume")) == ["ops", "chaoyang-wecom", "city-dingtalk"]  # first match wins
     # Haidian (110108) by code; 110108xxx street without a district name
     assert router.route(a("yellow", code="110108001", district="")) == ["ops", "chaoyang-wecom"]
     # district given only by name (street code unknown / missing), short form too
@@ -69,7 +71,8 @@ def test_routes(router: Router):
     # blue in Chaoyang: only ops matched (a continue route counts as a match → no default)
     assert router.route(a("blue")) == ["ops"]
     # Dongcheng yellow petition signal → petitions (prefix match)
-    assert router.route(a("yellow", code="110101001", district="东城区", signal="petition:people")) == ["ops", "petitions"]
+    assert router.route(a("yellow", code="110101001", district="东城区", signal="petition_volume")) == ["ops", "petitions"]
+    assert router.route(a("yellow", code="110101001", district="东城区", signal="group_petition")) == ["ops", "petitions"]
 
 
 def test_default_route_only_when_nothing_matched():
@@ -86,11 +89,14 @@ def test_no_routes_means_every_receiver():
     assert r.route(a()) == ["ops", "chaoyang-wecom", "city-dingtalk", "petitions", "fallback"]
 
 
-def test_from_settings_free_form_sections(tmp_path):
+def test_from_settings_typed_sections(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text(CONFIG, encoding="utf-8")
-    s = load_settings(p, env={})
-    r = Router.from_settings(s, env=ENV)
+    s = load_settings(p, env=ENV)  # receivers are validated (and their secrets resolved) at load
+    assert [type(x).__name__ for x in s.receivers] == ["GenericReceiver", "WeComReceiver", "DingTalkReceiver",
+                                                        "AlertmanagerReceiver", "GenericReceiver"]
+    assert s.routes[0].continue_ and s.receivers[0].secret_value == "ops-secret-value"
+    r = Router.from_settings(s)
     assert r.route(a("orange"))[-1] == "city-dingtalk"
     assert r.receivers["chaoyang-wecom"].send_resolved is False
     assert r.receivers["chaoyang-wecom"].rate_limit == 20 and r.receivers["ops"].rate_limit is None
@@ -115,7 +121,12 @@ GOOD = {"name": "g", "kind": "generic", "url": "http://127.0.0.1:9/x"}
     ([GOOD], [{"receivers": []}], "routes.0.receivers", "at least 1"),
     ([GOOD], [{"default": True, "match": {"min_level": "red"}, "receivers": ["g"]}], "routes.0", "no match conditions"),
     ([GOOD, GOOD], [], "<root>", "duplicate receiver names: g"),
-    ([{**GOOD, "kind": "slack"}], [], "receivers.0.kind", "generic"),
+    ([{**GOOD, "kind": "slack"}], [], "receivers.0.kind", "unknown kind 'slack'"),
+    ([{"name": "g", "url": "http://127.0.0.1:9/x"}], [], "receivers.0.kind", "missing kind"),
+    ([{**GOOD, "kind": "wecom", "mention_all": True}], [], "receivers.0.mention_all", "unknown key"),
+    ([{**GOOD, "kind": "alertmanager", "secret_env": "OPS_SECRET"}], [], "receivers.0.secret_env", "unknown key"),
+    ([{**GOOD, "kind": "wecom", "mention_min_level": "purple"}], [], "receivers.0.mention_min_level", "unknown level"),
+    ([GOOD], [{"receivers": ["g"], "default": True}, {"receivers": ["g"], "default": True}], "routes", "more than one"),
     ([{**GOOD, "urll": "x"}], [], "receivers.0.urll", "unknown key"),
     ([{**GOOD, "url": "ftp://x"}], [], "receivers.0", "http(s)"),
     ([{**GOOD, "url_env": "CY_WECOM_URL"}], [], "receivers.0", "exactly one of url, url_env, url_file"),

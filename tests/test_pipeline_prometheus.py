@@ -70,6 +70,16 @@ async def test_incident_reaches_webhook_and_alertmanager(tansu, tmp_path) -> Non
 
         got = await inbox.wait(60, alertname="WarningStreetRiskRed", status="firing", street=STREET)
         assert got["labels"]["district"] == DISTRICT and got["payload"]["version"] == "4"
+
+        # The worker exports its configured feeds; WarningFeedAbsent (for: 15m, so pending here)
+        # holds exactly the configured feeds that have sent nothing, named by name_zh — not petition.
+        assert metric_value(text, "warning_feed_info", source="grid", name_zh="网格员上报", topic=f"{prefix}.grid") == 1
+        assert metric_value(text, "warning_feed_info") == 4
+        await asyncio.to_thread(prom.wait_for_alert, "WarningFeedAbsent", state="pending",
+                                labels={"source": "grid", "name_zh": "网格员上报"})
+        absent = {a["labels"]["source"]: a["labels"]["name_zh"] for a in await asyncio.to_thread(prom.alerts)
+                  if a["labels"]["alertname"] == "WarningFeedAbsent"}
+        assert absent == {"hotline": "12345热线", "public_safety": "110警情", "grid": "网格员上报"}, absent
     finally:
         if prom is not None:
             await asyncio.to_thread(prom.stop)

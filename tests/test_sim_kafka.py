@@ -1,4 +1,5 @@
-"""``warning simulate --to-kafka`` against a real broker: every record lands on its raw topic."""
+"""``warning simulate --to-kafka`` against a real broker: every record lands on its raw topic (the
+topic the configuration gives its feed: ``feeds.<source>.topic``), the grid feed's included."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from warning.cli import cli
+from warning.sim.generator import SOURCES
 
 from kafka_helpers import consume_all, create_topics
 
@@ -18,9 +20,10 @@ pytestmark = pytest.mark.integration
 
 def test_simulate_to_kafka(broker, tmp_path):
     prefix = f"sim{int(time.time() * 1000) % 10**8}"
-    topics = {s: f"{prefix}.{s}" for s in ("hotline", "petition", "public_safety")}
+    topics = {s: f"{prefix}.{s}" for s in SOURCES}
+    assert "grid" in topics
     create_topics(broker.bootstrap, topics.values(), partitions=2)
-    env = {f"WARNING_TOPICS__{s.upper()}": t for s, t in topics.items()}
+    env = {f"WARNING_FEEDS__{s.upper()}__TOPIC": t for s, t in topics.items()}
     out = tmp_path / "o"
     t0 = time.monotonic()
     # 0.02 days = 28.8 simulated minutes at 1440× → ~1.2 s of pacing
@@ -35,6 +38,7 @@ def test_simulate_to_kafka(broker, tmp_path):
     events = [orjson.loads(x) for x in (out / "events.jsonl").read_bytes().splitlines()]
     for src, topic in topics.items():
         n = summary["by_source"][src]
+        assert n > 0, src
         got = consume_all(broker.bootstrap, topic, expected=n, timeout=60)
         assert len(got) == n, (src, len(got), n)
         vals = [r.json() for r in got]

@@ -90,6 +90,78 @@ def test_not_personal_data(text):
     assert not nonzero(counts)
 
 
+# grid-member reports (网格员上报): role labels before a name, including ambiguous surnames
+# (石/高/关/文/于 are also everyday words) closed by （…）, ， or 。
+@pytest.mark.parametrize(
+    "text, expected, kinds",
+    [
+        ("（网格员：关敏）", "（网格员：关*）", {"name": 1}),
+        ("上报人：高德明（网格员）", "上报人：高**（网格员）", {"name": 1}),
+        ("网格员石磊（13812345678）", "网格员石*（138****5678）", {"name": 1, "mobile": 1}),
+        ("重点人员文娟，情绪稳定", "重点人员文*，情绪稳定", {"name": 1}),
+        ("重点人员：王小明，", "重点人员：王**，", {"name": 1}),
+        ("重点人员关伟，", "重点人员关*，", {"name": 1}),
+        ("网格长：石建国，", "网格长：石**，", {"name": 1}),
+        ("（网格长：石峰）", "（网格长：石*）", {"name": 1}),
+        ("网格长文杰（13812345678）", "网格长文*（138****5678）", {"name": 1, "mobile": 1}),
+        ("调解员高翔，", "调解员高*，", {"name": 1}),
+        ("调解员：关伟。", "调解员：关*。", {"name": 1}),
+        ("巡查人：石勇，", "巡查人：石*，", {"name": 1}),
+        ("巡查人高德明，", "巡查人高**，", {"name": 1}),
+        ("网格管理员：文军，", "网格管理员：文*，", {"name": 1}),
+        ("上报人：网格员关红，联系电话13812345678。", "上报人：网格员关*，联系电话138****5678。", {"name": 1, "mobile": 1}),
+        ("网格员：于红梅，", "网格员：于**，", {"name": 1}),
+        ("网格员刘洋13812345678", "网格员刘*138****5678", {"name": 1, "mobile": 1}),
+        ("网格员关敏反映，", "网格员关*反映，", {"name": 1}),
+        ("网格员高德明、石磊、关敏，", "网格员高**、石*、关*，", {"name": 3}),
+        ("走访人：高德明（网格员）", "走访人：高**（网格员）", {"name": 1}),
+    ],
+)
+def test_grid_report_names(text, expected, kinds):
+    masked, counts = mask_pii(text)
+    assert masked == expected
+    assert nonzero(counts) == kinds
+    assert mask_pii(masked) == (masked, dict.fromkeys(PII_KINDS, 0))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "网格员上报",
+        "网格员巡查发现，",
+        "网格员摸排发现，",
+        "重点人员动态",
+        "【重点人员动态】",
+        "上报人员",
+        "上报人姓名",
+        "巡查人员",
+        "网格员到场",
+        "网格员到场初步调解，双方情绪基本稳定",
+        "已联系社区人民调解员介入",
+        "调解员多次调解，",
+        "网格长巡查",
+        "网格员关注，",
+        "网格员高度重视，",
+        "网格员文明劝导，",
+        "重点人员管控，",
+        "重点人员包保，",
+        "网格员任务重，",
+        "网格员和民警、物业到场",
+        "网格员向物业、社区反映",
+        "网格员于现场，",
+        "网格员于当日，",
+        "本人于当日，",
+        "上报人：居民，",
+        "网格员阿姨，",
+        "网格员温馨提示：",
+    ],
+)
+def test_grid_report_words_stay(text):
+    masked, counts = mask_pii(text)
+    assert masked == text, masked
+    assert not nonzero(counts)
+
+
 def test_validators():
     assert id_checksum_ok("110101199003074514")
     assert id_checksum_ok("11010519491231002X")

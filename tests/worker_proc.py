@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from warning.brokers.base import free_port
+from warning.core.feeds import default_feeds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +38,10 @@ def isolated_env(tmp_path: Path, broker_url: str, prefix: str | None = None, **e
         "WARNING_WORKER__WEB_PORT": str(free_port()),
         "WARNING_WORKER__LOG_LEVEL": "warning",
     })
-    for t in ("hotline", "petition", "public_safety", "events", "deadletter", "alerts", "alerts_deadletter", "feedback"):
+    for t in ("events", "deadletter", "alerts", "alerts_deadletter", "feedback"):
         env[f"WARNING_TOPICS__{t.upper()}"] = f"{prefix}.{t}"
+    for f in default_feeds():  # raw topics: <prefix>.<feed>
+        env[f"WARNING_FEEDS__{f.upper()}__TOPIC"] = f"{prefix}.{f}"
     env.update(extra)
     return env
 

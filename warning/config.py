@@ -11,16 +11,37 @@ path) and the problem; the CLI turns it into exit code 2.
 ... except ConfigError as e:
 ...     print(e.errors[0][0])
 kafka.partitions
+
+Sections are typed by the modules that own them and composed here: ``detect``/``alerts``
+(:mod:`warning.core.detect_config`), ``text`` (:class:`~warning.core.text.enrich.TextConfig`),
+``ingest`` (:class:`~warning.core.ingest.IngestSettings`), ``feeds`` (:mod:`warning.core.feeds`:
+built-in feeds, entries given here replace or add feeds by name), ``receivers`` (a union on
+``kind``, :mod:`warning.notify.wiring`) and ``routes`` (:mod:`warning.notify.router`).
+
+>>> s = load_settings(None, env={"WARNING_DETECT__WARMUP_HOURS": "12", "WARNING_FEEDS__GRID__TOPIC": "x.grid"})
+>>> s.detect.warmup_hours, s.raw_topics()["grid"], sorted(s.feeds)
+(12.0, 'x.grid', ['grid', 'hotline', 'petition', 'public_safety'])
 """
 
 from __future__ import annotations
 
 import os
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from warning.core.detect_config import AlertSettings, DetectSettings
+from warning.core.feeds import Feed, default_feeds
+from warning.core.ingest import IngestSettings
+from warning.core.text.enrich import TextConfig
+from warning.models.registry import check as check_detectors
+from warning.notify.router import Route, check_routing
+from warning.notify.wiring import KINDS, ReceiverConfig
+from warning.validation import ConfigError, dotted_errors  # noqa: F401 - ConfigError is public here too
 
 ENV_PREFIX = "WARNING_"
 ENV_NESTED = "__"
@@ -71,43 +92,18 @@ class KafkaConfig(_Section):
 
 
 class TopicsConfig(_Section):
-    hotline: str = "warning.raw.hotline"
-    petition: str = "warning.raw.petition"
-    public_safety: str = "warning.raw.public_safety"
+    """The pipeline's own topics (each feed names its raw topic: ``feeds.<name>.topic``)."""
+
     events: str = "warning.events"
     deadletter: str = "warning.deadletter"
     alerts: str = "warning.alerts"
     alerts_deadletter: str = "warning.alerts.deadletter"
     feedback: str = "warning.feedback"
 
-    def raw(self) -> dict[str, str]:
-        """source → raw topic name."""
-        return {"hotline": self.hotline, "petition": self.petition, "public_safety": self.public_safety}
-
-
-class IngestConfig(_Section):
-    dedup_horizon_hours: float = Field(72.0, gt=0, description="exact duplicates by (source, id) within this event-time horizon are dropped")
-    dedup_max_ids: int = Field(500_000, ge=1000, description="bound on remembered ids per raw partition")
-    max_text_chars: int = Field(20_000, ge=100, description="longer texts are dead-lettered (text_too_long)")
-    max_future_minutes: float = Field(10.0, ge=0, description="event time later than the record's Kafka timestamp by more than this is dead-lettered")
-    max_age_days: float | None = Field(None, gt=0, description="if set, event time older than the record's Kafka timestamp by more than this is dead-lettered (off by default: replays of old data carry new timestamps)")
-    min_event_time: str = Field("2000-01-01T00:00:00+08:00", description="absolute floor for event time")
-    batch_size: int = Field(1000, ge=1)
-    batch_within_s: float = Field(0.05, gt=0)
-
-    @field_validator("min_event_time")
-    @classmethod
-    def _time(cls, v: str) -> str:
-        from warning.core.timeutil import parse_time
-
-        parse_time(v)
-        return v
-
 
 class WindowsConfig(_Section):
-    size_minutes: int = Field(60, ge=1, le=24 * 60)
-    rollup_hours: int = Field(24, ge=1, le=24 * 7)
-    allowed_lateness_minutes: float = Field(10.0, ge=0)
+    """Wall-clock behaviour of the stream windows (their size and lateness are in ``detect:``)."""
+
     idle_flush_seconds: float = Field(60.0, gt=0, description="no events at all for this long (wall clock): event time runs on with the wall clock, so quiet windows close")
     source_idle_seconds: float = Field(300.0, gt=0, description="a feed silent for this long (wall clock) stops holding the watermark back")
 
@@ -136,27 +132,48 @@ class Settings(_Section):
     region: RegionConfig = RegionConfig()
     kafka: KafkaConfig = KafkaConfig()
     topics: TopicsConfig = TopicsConfig()
-    ingest: IngestConfig = IngestConfig()
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     windows: WindowsConfig = WindowsConfig()
     worker: WorkerConfig = WorkerConfig()
     delivery: DeliveryConfig = DeliveryConfig()
-    # Sections owned by later modules (text, detect, alerts, receivers) are free-form here and
-    # validated by their own models at start.
-    text: dict[str, Any] = Field(default_factory=dict)
-    detect: dict[str, Any] = Field(default_factory=dict)
-    alerts: dict[str, Any] = Field(default_factory=dict)
-    receivers: list[dict[str, Any]] = Field(default_factory=list)
-    routes: list[dict[str, Any]] = Field(default_factory=list)
+    #: the built-in feeds (warning/data/feeds.yaml); an entry here replaces the feed of that name
+    #: or adds one (``null`` removes one); the key is the feed's name
+    feeds: dict[str, Feed] = Field(default_factory=default_feeds)
+    text: TextConfig = Field(default_factory=TextConfig)
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
 
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds_over_defaults(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            return v
+        out: dict[str, Any] = dict(default_feeds())
+        for name, spec in v.items():
+            if spec is None:
+                out.pop(name, None)
+            else:
+                out[name] = {**spec, "name": name} if isinstance(spec, Mapping) else spec
+        return out
 
-class ConfigError(Exception):
-    """Invalid configuration. ``errors`` is a list of (dotted key, message)."""
+    @model_validator(mode="after")
+    def _references(self) -> "Settings":
+        check_routing(self.receivers, self.routes)
+        own = {getattr(self.topics, k): f"topics.{k}" for k in TopicsConfig.model_fields}
+        errors = [f"{key}: {msg}" for key, msg in check_detectors(self.detect)]
+        for name, feed in self.feeds.items():
+            if feed.topic in own:
+                errors.append(f"feeds.{name}.topic: {feed.topic!r} is already {own[feed.topic]}")
+            own[feed.topic] = f"feeds.{name}.topic"
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
 
-    def __init__(self, errors: list[tuple[str, str]], source: str = "") -> None:
-        self.errors = errors
-        self.source = source
-        lines = [f"{key}: {msg}" for key, msg in errors]
-        super().__init__(("config error in " + source + ":\n  " if source else "config error:\n  ") + "\n  ".join(lines))
+    def raw_topics(self) -> dict[str, str]:
+        """Feed name → its raw topic."""
+        return {name: feed.topic for name, feed in self.feeds.items()}
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -186,19 +203,52 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any], model: type[BaseModel] | None) -> dict[str, Any]:
+def _unwrap(ann: Any) -> Any:
+    """``Optional[X]`` / ``Annotated[X, …]`` → ``X``."""
+    while True:
+        origin = typing.get_origin(ann)
+        if origin is typing.Annotated:
+            ann = typing.get_args(ann)[0]
+        elif origin in (Union, types.UnionType) and sum(a is not type(None) for a in typing.get_args(ann)) == 1:
+            ann = next(a for a in typing.get_args(ann) if a is not type(None))
+        else:
+            return ann
+
+
+def _child(ann: Any, key: str) -> Any:
+    """The annotation of ``key`` inside a value of annotation ``ann`` (a model's field or a dict's
+    values), or None."""
+    ann = _unwrap(ann)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        f = ann.model_fields.get(key)
+        return f.annotation if f is not None else None
+    if typing.get_origin(ann) is dict:
+        return typing.get_args(ann)[1]
+    return None
+
+
+def _default_entries(ann: Any, key: str) -> dict[str, Any]:
+    """The default of a dict-valued field, as plain data, so that overriding one entry keeps the
+    others (``WARNING_FEEDS__GRID__TOPIC`` changes the grid feed, the other feeds stay)."""
+    ann = _unwrap(ann)
+    f = ann.model_fields.get(key) if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    default = f.get_default(call_default_factory=True) if f is not None else None
+    if not isinstance(default, dict):
+        return {}
+    return {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in default.items()}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], ann: Any) -> dict[str, Any]:
     merged = dict(base)
     for key, val in over.items():
-        sub = model.model_fields.get(key) if model is not None else None
-        sub_model = sub.annotation if sub is not None and isinstance(sub.annotation, type) and issubclass(sub.annotation, BaseModel) else None
+        sub = _child(ann, key)
         if isinstance(val, dict):
             prev = merged.get(key)
-            merged[key] = _merge(prev if isinstance(prev, dict) else {}, val, sub_model)
+            merged[key] = _merge(prev if isinstance(prev, dict) else _default_entries(ann, key), val, sub)
         else:
             raw, parsed = val
             # A string field keeps the literal text (e.g. "110000", "007").
-            ann = sub.annotation if sub is not None else None
-            merged[key] = raw if ann is str else parsed
+            merged[key] = raw if _unwrap(sub) in (str, Path) else parsed
     return merged
 
 
@@ -225,20 +275,16 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         data = _merge(data, overrides, Settings)
         source += " + environment"
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data, context={"env": env})
     except ValidationError as e:
-        errs = []
-        for err in e.errors():
-            key = ".".join(str(x) for x in err["loc"]) or "<root>"
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (typo?)"
-            elif "input" in err and not isinstance(err["input"], (dict, list)):
-                msg += f" (got {err['input']!r})"
-            errs.append((key, msg))
-        raise ConfigError(errs, source) from None
+        raise ConfigError(dotted_errors(e, tags=KINDS), source) from None
+    if any(r.match.districts or r.match.streets for r in settings.routes):
+        from warning.notify.router import Router
+
+        Router.from_settings(settings)  # district / street names against the region's registry
+    return settings
 
 
 def dump_settings(s: Settings) -> str:
     """The resolved configuration as YAML (secrets from env/files never appear here)."""
-    return yaml.safe_dump(s.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+    return yaml.safe_dump(s.model_dump(mode="json", by_alias=True), allow_unicode=True, sort_keys=False)

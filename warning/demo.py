@@ -3,10 +3,11 @@
 1. the embedded broker (Tansu, memory storage) on a free loopback port;
 2. a local webhook sink that prints each alert as Chinese text (a ``generic`` receiver);
 3. a real ``warning worker`` subprocess (ingest → detection → delivery);
-4. two days of simulated history replayed fast (so the street models have a baseline), then a
-   live simulated feed in real time;
-5. a few minutes in, an incident at one street: an extreme threat on the hotline and a group
-   petition (集体访) — the alerts reach the sink within a second or so.
+4. two days of simulated history of all four feeds (hotline, petitions, 110, grid-member reports)
+   replayed fast (so the street models have a baseline), then a live simulated feed in real time;
+5. a few minutes in, an incident at one street: a grid member's 群体性苗头 report (网格员上报), an
+   extreme threat on the hotline and a group petition (集体访) — the alerts reach the sink within
+   a second or so.
 
 Ctrl-C (or ``--duration``) stops everything and leaves no process behind.
 """
@@ -40,6 +41,13 @@ def _incident_records(now: datetime) -> list[tuple[str, dict]]:
     code, name, district = INCIDENT_STREET
     t = now.isoformat(timespec="seconds")
     return [
+        ("grid", {"id": f"demo-grid-{int(now.timestamp())}", "reported_at": t, "street_code": code,
+                  "grid_id": f"{code}003", "issue_type": "群体性苗头", "category": "讨薪苗头", "people_count": 23,
+                  "urgency": 3,
+                  "content": f"走访中了解到，{name}某工地拖欠农民工工资半年，部分工友在微信群里商量明天一起到信访办"
+                             "集体反映，有人提议拉横幅。已向社区和街道综治中心报告，建议提前做好沟通化解。"
+                             "上报人：网格员王丽华，联系电话13698765432。",
+                  "reporter": {"name": "王丽华", "phone": "13698765432"}}),
         ("hotline", {"id": f"demo-threat-{int(now.timestamp())}", "received_at": t, "street_code": code, "type": "投诉",
                      "category": "劳动和社会保障", "title": "讨薪",
                      "content": "我叫张建国，电话13912345678，工地拖欠我们工资半年了，再不给钱我就从楼顶跳下去，跟他们同归于尽！",
@@ -129,11 +137,12 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
             if not injected and time.monotonic() - t0 >= incident_after:
                 p = KafkaProducer(bootstrap_servers=broker.bootstrap)
                 for src, rec in _incident_records(datetime.now(BEIJING)):
-                    p.send(settings.topics.raw()[src], value=orjson.dumps(rec), key=rec["street_code"].encode())
+                    p.send(settings.raw_topics()[src], value=orjson.dumps(rec), key=rec["street_code"].encode())
                 p.flush()
                 p.close()
                 injected = True
-                _say("已注入事件 incident injected: 极端言论 + 集体访 (extreme threat + group petition)")
+                _say("已注入事件 incident injected: 网格群体性苗头 + 极端言论 + 集体访 "
+                     "(grid report + extreme threat + group petition)")
             for pr in procs:
                 if pr.poll() is not None and pr is procs[0]:
                     _say(f"worker exited with {pr.returncode}; see {work / 'worker.log'}")

@@ -9,7 +9,9 @@ Panel titles are Chinese + English. Every query uses the datasource ``${DS_PROME
 input (``__inputs``) when imported through the UI / API, and a datasource variable of the same name
 when provisioned from a file (deploy/grafana/provisioning/), so the same JSON works both ways.
 
-Only the Python standard library is used.
+Level names and colours come from the level table, signal and feed names from the signal
+catalogue and the built-in feed descriptors (``warning.core.signals``, ``warning.core.feeds``):
+run it with the project's Python (``.venv/bin/python``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, when not installed
+
+from warning.core.feeds import default_feeds  # noqa: E402
+from warning.core.signals import LEVEL_ORDER, SIGNALS  # noqa: E402
+
 OUT = Path(__file__).with_name("warning-dashboard.json")
 DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 
@@ -26,23 +33,21 @@ DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 D = 'district=~"$district"'
 S = 'source=~"$source"'
 
-LEVEL_COLORS = {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"}
+# Grafana's colour names happen to be the level names (blue, yellow, orange, red).
+LEVEL_COLORS = {lv.name: lv.name for lv in LEVEL_ORDER}
+LEVEL_NAMES = {lv.name: f"{lv.short_zh} {lv.name}" for lv in LEVEL_ORDER}
 LEVEL_MAPPING = [{
     "type": "value",
     "options": {
         "0": {"text": "无 none", "color": "green", "index": 0},
-        "1": {"text": "蓝 blue", "color": "blue", "index": 1},
-        "2": {"text": "黄 yellow", "color": "yellow", "index": 2},
-        "3": {"text": "橙 orange", "color": "orange", "index": 3},
-        "4": {"text": "红 red", "color": "red", "index": 4},
+        **{str(lv.rank): {"text": LEVEL_NAMES[lv.name], "color": LEVEL_COLORS[lv.name], "index": lv.rank} for lv in LEVEL_ORDER},
     },
 }]
 LEVEL_THRESHOLDS = {"mode": "absolute", "steps": [
-    {"color": "green", "value": None}, {"color": "blue", "value": 1}, {"color": "yellow", "value": 2},
-    {"color": "orange", "value": 3}, {"color": "red", "value": 4},
+    {"color": "green", "value": None}, *({"color": LEVEL_COLORS[lv.name], "value": lv.rank} for lv in LEVEL_ORDER),
 ]}
-FEED_NAMES = {"hotline": "12345 接诉即办 hotline", "petition": "信访 petition", "public_safety": "110 警情/治安 public safety"}
-LEVEL_NAMES = {"blue": "蓝 blue", "yellow": "黄 yellow", "orange": "橙 orange", "red": "红 red"}
+FEED_NAMES = {name: f"{f.name_zh} {name}" for name, f in default_feeds().items()}
+SIGNAL_NAMES = {s.name: f"{s.zh} {s.name}" for s in SIGNALS.values()}
 
 
 class Layout:
@@ -135,13 +140,13 @@ def stat(title: str, desc: str, targets: list[dict[str, Any]], *, unit: str = "s
 
 
 def bargauge(title: str, desc: str, targets: list[dict[str, Any]], *, unit: str = "short", thresholds: dict | None = None,
-             mappings: list | None = None, max_: float | None = None) -> dict[str, Any]:
+             mappings: list | None = None, max_: float | None = None, overrides: list | None = None) -> dict[str, Any]:
     defaults: dict[str, Any] = {"unit": unit, "min": 0, "mappings": mappings or [], "color": {"mode": "thresholds"},
                                 "thresholds": thresholds or {"mode": "absolute", "steps": [{"color": "blue", "value": None}]}}
     if max_ is not None:
         defaults["max"] = max_
     return {"type": "bargauge", "title": title, "description": desc, "datasource": DS, "targets": targets,
-            "fieldConfig": {"defaults": defaults, "overrides": []},
+            "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
             "options": {"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True,
                         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}}
 
@@ -227,7 +232,8 @@ def build() -> dict[str, Any]:
                      [target("sum by (level) (warning_alerts_active)", "{{level}}")],
                      overrides=level_colors(), stack=True), 8, 8)
     L.add(bargauge("24 小时预警（按信号）Alerts by signal, 24h", "各检测信号产生的预警 / Alerts per detector signal",
-                   [target(f"sort_desc(sum by (signal) (increase(warning_alerts_total{{{D}}}[24h])))", "{{signal}}", instant=True)]), 8, 8)
+                   [target(f"sort_desc(sum by (signal) (increase(warning_alerts_total{{{D}}}[24h])))", "{{signal}}", instant=True)],
+                   overrides=rename(SIGNAL_NAMES)), 8, 8)
 
     # ------------------------------------------------------------------------------------------
     L.row("数据接入 Ingest")

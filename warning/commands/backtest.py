@@ -32,7 +32,7 @@ def kafka_lines(settings, start: float | None, end: float | None) -> Iterator[by
                       consumer_timeout_ms=3000, max_partition_fetch_bytes=4 * 1024 * 1024)
     tps = []
     src_of = {}
-    for src, topic in settings.topics.raw().items():
+    for src, topic in settings.raw_topics().items():
         parts = c.partitions_for_topic(topic) or set()
         for p in sorted(parts):
             tps.append(TopicPartition(topic, p))

@@ -72,7 +72,7 @@ def read_labelled(path: str) -> Iterator[tuple[str, str]]:
 
 def _text_cfg(config: str | None) -> dict:
     settings = load_or_exit(config or default_config())
-    return dict(settings.text)
+    return settings.text.model_dump()
 
 
 @click.group()

@@ -1,5 +1,5 @@
-"""``warning simulate``: labelled synthetic feeds (hotline, petitions, public safety) for backtests
-and demos."""
+"""``warning simulate``: labelled synthetic feeds (hotline, petitions, public safety, grid reports)
+for backtests and demos."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ def _parse_start(value: str) -> tuple[int, bool]:
               help="Length of the simulated period in days.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same args → same files).")
 @click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="1 ≈ Beijing's real volume: ~66k hotline, ~3k petitions, ~15k 110 events a day.")
+              help="1 ≈ Beijing's real volume: ~66k hotline, ~3k petitions, ~15k 110 events, ~8k grid reports a day.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write DIR/events.jsonl, DIR/labels.jsonl, DIR/summary.json.")
-@click.option("--to-kafka", is_flag=True, help="Produce raw records to the three raw topics of the config.")
+@click.option("--to-kafka", is_flag=True, help="Produce raw records to the feeds' raw topics (warning.raw.<source>).")
 @click.option("--broker", default=None, help="Kafka bootstrap, e.g. kafka://127.0.0.1:9092 (default: config kafka.broker).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML config file.")
 @click.option("--speed", type=click.FloatRange(min=0), default=None,
@@ -58,14 +58,14 @@ def _parse_start(value: str) -> tuple[int, bool]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path, speed, incidents_per_week,
              warmup_days, bad_fraction, cluster_rate, kafka_timestamp, quiet) -> None:
-    """模拟三路事件流（含标注的风险事件）— simulated feeds with labelled incidents.
+    """模拟四路事件流（含标注的风险事件）— simulated feeds with labelled incidents.
 
     \b
-    Events of the 12345 hotline, petitions and 110/public-safety events over every street of the
-    region (real names and codes), with daily/weekly/seasonal profiles (heating season, Spring
-    Festival, holidays), varied Chinese texts with some personal data, and injected incidents
-    (category_surge, group_petition, slow_buildup, sentiment_turn, extreme_threat, multi_source)
-    written to labels.jsonl. Deterministic by --seed.
+    Events of the 12345 hotline, petitions, 110/public-safety events and grid-member reports
+    (网格员上报) over every street of the region (real names and codes), with daily/weekly/seasonal
+    profiles (heating season, Spring Festival, holidays), varied Chinese texts with some personal
+    data, and injected incidents (category_surge, group_petition, slow_buildup, sentiment_turn,
+    extreme_threat, multi_source) written to labels.jsonl. Deterministic by --seed.
 
     \b
     Examples:
@@ -73,8 +73,8 @@ def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path,
       warning simulate --start now --days 1 --scale 0.1 --to-kafka
     """
     from warning.config import ConfigError, load_settings
-    from warning.sim.generator import SimParams, Simulator
-    from warning.sim.sinks import DirSink, KafkaSink, broker_hosts, run
+    from warning.sim.generator import SOURCES, SimParams, Simulator
+    from warning.sim.sinks import DirSink, KafkaSink, broker_hosts, raw_topics, run
 
     if not out_dir and not to_kafka:
         raise click.UsageError("give --out DIR and/or --to-kafka")
@@ -98,16 +98,15 @@ def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path,
     if to_kafka:
         url = broker or settings.kafka.broker
         k = settings.kafka
-        kafka = KafkaSink(broker_hosts(url), settings.topics.raw(), client_id=f"{k.client_id}-simulate",
+        kafka = KafkaSink(broker_hosts(url), raw_topics(settings), client_id=f"{k.client_id}-simulate",
                           linger_ms=max(k.producer_linger_ms, 20), batch_size=max(k.producer_max_batch_size, 256 * 1024),
                           max_request_size=k.max_request_size, event_timestamps=kafka_timestamp == "event")
 
     def progress(stats, elapsed):
         if not quiet:
-            c = stats.counts
-            click.echo(f"{stats.date}  hotline {c['hotline']:>7,}  petition {c['petition']:>6,}  "
-                       f"public_safety {c['public_safety']:>6,}  incident events {stats.incident_events:>4}  "
-                       f"[{elapsed:6.1f} s]", err=True)
+            counts = "  ".join(f"{s} {stats.counts[s]:>7,}" for s in SOURCES)
+            click.echo(f"{stats.date}  {counts}  incident events {stats.incident_events:>4}  [{elapsed:6.1f} s]",
+                       err=True)
 
     if not quiet:
         click.echo(f"simulating {iso(params.start)} … {iso(params.end)}  seed {seed}  scale {scale}  "
@@ -120,8 +119,7 @@ def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path,
     elapsed = time.monotonic() - t0
     n = summary["records"]
     by = summary["by_source"]
-    click.echo(f"{n:,} records ({by['hotline']:,} hotline, {by['petition']:,} petition, "
-               f"{by['public_safety']:,} public_safety), {summary['incidents']['n']} incidents "
+    click.echo(f"{n:,} records ({', '.join(f'{by[s]:,} {s}' for s in SOURCES)}), {summary['incidents']['n']} incidents "
                f"{summary['incidents']['by_kind']} in {elapsed:.1f} s ({n / max(elapsed, 1e-9):,.0f} records/s)"
                + (f" → {out_dir}" if out_dir else "")
                + (f"; kafka sent {kafka.sent:,}, errors {kafka.errors}" if kafka else ""), err=True)

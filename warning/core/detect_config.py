@@ -6,15 +6,18 @@ when ``s`` passes its threshold. Rules raise a floor level regardless of the mod
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-Level = Literal["blue", "yellow", "orange", "red"]
-LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
-LEVEL_RANK = {"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
-LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
-LEVEL_ROMAN = {"blue": "IV", "yellow": "III", "orange": "II", "red": "I"}
+from warning.core import signals
+from warning.core.signals import LEVEL_RANK
+from warning.core.signals import LevelName as Level
+
+# LEVEL_RANK is re-exported for modules that still import it from here (warning.core.signals has it).
+__all__ = ["LEVEL_RANK", "AlertSettings", "DetectSettings", "Level", "RiskRule", "Thresholds", "level_for"]
+_DEFAULT = signals.Thresholds()
 
 
 def level_for(levels: dict[int, str], n: float) -> str | None:
@@ -37,10 +40,10 @@ class _M(BaseModel):
 class Thresholds(_M):
     """``-log10 p`` needed for each level."""
 
-    blue: float = Field(4.0, gt=0)
-    yellow: float = Field(5.0, gt=0)
-    orange: float = Field(8.0, gt=0)
-    red: float = Field(12.0, gt=0)
+    blue: float = Field(_DEFAULT.blue, gt=0)
+    yellow: float = Field(_DEFAULT.yellow, gt=0)
+    orange: float = Field(_DEFAULT.orange, gt=0)
+    red: float = Field(_DEFAULT.red, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Thresholds":
@@ -68,17 +71,18 @@ class RiskRule(_M):
 
 
 class DetectSettings(_M):
-    window_minutes: int = Field(60, ge=1, le=1440)
+    #: detectors that run, by name (warning.models.registry); None: all of them
+    detectors: Optional[list[str]] = None
+    #: parameters of detectors that declare their own (``Params`` in their module), by detector name
+    detector_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     allowed_lateness_minutes: float = Field(10.0, ge=0)
     thresholds: Thresholds = Thresholds()
-    #: per-signal thresholds override the common ones (e.g. sentiment: {blue: 5, ...}). Build-ups
-    #: are tested over 24–72 h windows: far fewer independent tests per day than the hourly ones
+    #: per-signal thresholds override the common ones (e.g. sentiment: {blue: 5, ...}); defaults
+    #: from the signal catalogue (warning.core.signals). Build-ups are tested over 24–72 h windows: far fewer independent tests per day than the hourly ones
     #: (a scan statistic's false-alarm rate grows with span / window), so a lower bar gives them
     #: about the same false-alarm rate.
     signal_thresholds: dict[str, Thresholds] = Field(default_factory=lambda: {
-        "slow_buildup": Thresholds(blue=3.5, yellow=4.0, orange=7.0, red=11.0),
-        "risk_buildup": Thresholds(blue=3.5, yellow=4.0, orange=7.0, red=11.0),
-    })
+        s.name: Thresholds(**msgspec.structs.asdict(s.thresholds)) for s in signals.SIGNALS.values() if s.thresholds is not None})
     early_firing: bool = True
     instant_rules: bool = Field(True, description="single-event rules (extreme term, group petition) fire on arrival, not after the lateness delay")
     min_count_for_alert: int = Field(3, ge=1, description="a count signal never fires below this observed count")
@@ -127,10 +131,7 @@ class DetectSettings(_M):
     sentiment_halflife_hours: float = Field(336.0, gt=0, description="memory of a street's sentiment baseline")
     sentiment_between_var: float = Field(0.0004, ge=0, description="prior variance of a window's mean sentiment beyond sampling noise")
     sentiment_common_mode_texts: float = Field(50.0, gt=0, description="pseudo-texts that shrink the partition's sentiment shift")
-    cusum_k: float = Field(0.5, gt=0)
-    cusum_h: float = Field(5.0, gt=0)
     halflife_hours: float = Field(168.0, gt=0)
-    hst: bool = Field(False, description="also run River HalfSpaceTrees over the window features")
 
     @model_validator(mode="after")
     def _windows(self) -> "DetectSettings":
@@ -149,25 +150,3 @@ class AlertSettings(_M):
     resolve_after_windows: int = Field(3, ge=1, description="quiet windows before an episode resolves")
     inhibit: bool = Field(True, description="a higher level in a street holds back lower-level alerts of that street")
     max_sample_texts: int = Field(3, ge=0, le=10)
-
-
-def load_detect(raw: dict[str, Any], section: str = "detect") -> DetectSettings:
-    return _load(DetectSettings, raw, section)
-
-
-def load_alerts(raw: dict[str, Any], section: str = "alerts") -> AlertSettings:
-    return _load(AlertSettings, raw, section)
-
-
-def _load(model: type[_M], raw: dict[str, Any], section: str) -> Any:
-    from warning.config import ConfigError
-
-    try:
-        return model.model_validate(raw or {})
-    except ValidationError as e:
-        errs = []
-        for err in e.errors():
-            key = ".".join([section, *(str(x) for x in err["loc"])])
-            msg = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
-            errs.append((key, msg))
-        raise ConfigError(errs, section) from None

@@ -1,7 +1,7 @@
 """The detection engine of one partition of ``warning.events``: watermark, reorder, windows.
 
-* Events enter a reorder buffer. Each feed (hotline, petition, public safety) has its own
-  newest event time; the watermark is the *slowest active feed's* newest time minus the allowed
+* Events enter a reorder buffer. Each feed (hotline, petition, public safety, grid … as
+  configured) has its own newest event time; the watermark is the *slowest active feed's* newest time minus the allowed
   lateness, so a replay that reads one feed faster than another makes nobody late. A feed with no
   records for ``idle_s`` of wall time stops holding the watermark back (stream only; a backtest
   passes no wall time). Events at or below the watermark are released in ``(event time, event
@@ -23,27 +23,50 @@ from __future__ import annotations
 
 import heapq
 import pickle
-from typing import Any
+from typing import Any, Mapping
 
-from warning.core.decide import SIGNAL_GROUP  # noqa: F401  (re-exported for callers)
+from warning.core.decide import Detection
 from warning.core.detect_config import AlertSettings, DetectSettings
-from warning.core.events import SOURCES, Event
-from warning.core.instant import instant_detections
+from warning.core.events import Alert, Event
+from warning.core.feeds import Feed, default_feeds
+from warning.core.keys import KeyTable
 from warning.core.partition import PartitionContext
 from warning.core.registry import Registry
-from warning.core.street import DAY, HOUR, StreetState, event_keys
+from warning.core.signals import feed_signals
+from warning.core.street import StreetEnv, StreetState
+from warning.core.timeutil import DAY, HOUR
 from warning.core.window import window_start
+from warning.models.multi_source import MultiSource
+from warning.models.registry import DETECTORS, check, selected
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+#: a backtest (no wall clock) stops waiting for a feed it has not seen after this much event time
+UNSEEN_FEED_WAIT_S = 3600.0
+
+
+def street_env(det: DetectSettings, feeds: Mapping[str, Feed]) -> StreetEnv:
+    """The detectors ``detect.detectors`` selects, in registry order, for these feeds."""
+    keys = KeyTable(feeds)
+    for f in feeds.values():
+        feed_signals(f.name, f.name_zh, f.group, f.volume_signal, f.theme_signal)
+    problems = check(det)
+    if problems:
+        raise ValueError("; ".join(f"{k}: {m}" for k, m in problems))
+    chosen = selected(det)
+    detectors = tuple(DETECTORS[n](det, keys) for n in chosen if n != "multi_source")
+    multi = MultiSource(det.multi_source_hours) if "multi_source" in chosen else None
+    group_zh = {f.group: f.group_zh for f in feeds.values()}
+    return StreetEnv(keys, detectors, multi, group_zh, windows=tuple(det.scan_windows_hours))
 
 
 class Engine:
-    def __init__(self, det: DetectSettings, cfg: AlertSettings, registry: Registry, idle_s: float = 60.0) -> None:
-        if det.window_minutes != 60:
-            raise ValueError("detect.window_minutes: only 60-minute windows are supported by the street models")
+    def __init__(self, det: DetectSettings, cfg: AlertSettings, registry: Registry, idle_s: float = 60.0,
+                 feeds: Mapping[str, Feed] | None = None) -> None:
         self.det = det
         self.cfg = cfg
         self.registry = registry
+        self.feeds = dict(feeds) if feeds is not None else default_feeds()
+        self.env = street_env(det, self.feeds)
         self.lateness = det.allowed_lateness_minutes * 60.0
         self.streets: dict[str, StreetState] = {}
         self.buffer: list[tuple[float, str, Event]] = []
@@ -51,6 +74,7 @@ class Engine:
         self.src_max: dict[str, float] = {}
         self.src_wall: dict[str, float] = {}
         self.first_wall: float | None = None
+        self.first_ts: float | None = None
         self.seen_sources: set[str] = set()  # feeds with at least one lane in src_max
         self.idle_s = idle_s
         self.watermark = float("-inf")
@@ -83,26 +107,28 @@ class Engine:
             place = self._place(ev)
             if place is None:
                 return None
-            st = StreetState(place, self.det)
+            st = StreetState(place, self.env, self.det)
             if self.open_hour is not None:
                 st.last_closed_hour = self.open_hour - HOUR
             self.streets[key] = st
         return st
 
     # ------------------------------------------------------------------ input
-    def process(self, ev: Event, wall: float | None = None) -> list[dict[str, Any]]:
+    def process(self, ev: Event, wall: float | None = None) -> list[Alert]:
         """Take one canonical event; return the alerts it (and the watermark it moves) causes.
 
         ``wall`` is the wall-clock time of arrival (stream only), used to tell idle feeds."""
-        out: list[dict[str, Any]] = []
+        out: list[Alert] = []
         if self.det.instant_rules:  # single-event rules: at arrival, even for a late event
-            dets = instant_detections(ev, self.det)
+            dets: list[Detection] = []
+            for detector in self.env.detectors:
+                dets += detector.on_arrival(ev)
             if dets:
                 st = self._street(ev)
                 if st is not None:
                     self.dirty.add(ev.key)
                     for d in dets:
-                        out += st.alerts.on_detection(d, st.place, self.det, self.cfg)
+                        out += st.detected(d, self.det, self.cfg)
         if self.open_hour is not None and ev.ts < self.open_hour:
             self._late(ev)
             return out
@@ -110,6 +136,8 @@ class Engine:
         lane = f"{ev.source}:{ev.raw_partition}"
         if wall is not None:
             self.src_wall[lane] = wall
+        if self.first_ts is None or ev.ts < self.first_ts:
+            self.first_ts = ev.ts
         if ev.ts > self.src_max.get(lane, float("-inf")):
             self.src_max[lane] = ev.ts
             self.seen_sources.add(ev.source)
@@ -132,8 +160,12 @@ class Engine:
             if wall is not None and last is not None and wall - last > self.idle_s:
                 continue  # silent lane: stop waiting for it
             times.append(t)
-        if len(self.seen_sources) < len(SOURCES):
-            if wall is None or self.first_wall is None or wall - self.first_wall <= self.idle_s:
+        if len(self.seen_sources) < len(self.feeds):
+            if wall is None:
+                # a backtest: wait for unseen feeds only for the first hour of event time
+                if self.first_ts is None or self.max_ts - self.first_ts <= UNSEEN_FEED_WAIT_S:
+                    return float("-inf")
+            elif self.first_wall is None or wall - self.first_wall <= self.idle_s:
                 return float("-inf")
         return (min(times) if times else self.max_ts) - self.lateness
 
@@ -147,13 +179,12 @@ class Engine:
             self.dirty.add(ev.key)
             day = window_start(ev.ts, int(DAY))
             if st.day is not None and st.day.start == day:
-                st.day.add_source(ev.source, kind=ev.kind, category=ev.category, people=ev.people_count,
-                                  severity=ev.severity, repeat=ev.is_repeat, neg=ev.sentiment_neg,
-                                  risk_hits=ev.risk.hits if ev.risk else None, text="", text_score=0.0)
+                st.day.add(ev.source, kind=ev.kind, people=ev.people_count, severity=ev.severity,
+                           repeat=ev.is_repeat, risk_hits=ev.risk.hits if ev.risk else None, text="", text_score=0.0)
 
-    def advance(self, watermark: float) -> list[dict[str, Any]]:
+    def advance(self, watermark: float) -> list[Alert]:
         """Move the watermark forward (never back): release events, close passed hours."""
-        out: list[dict[str, Any]] = []
+        out: list[Alert] = []
         if watermark <= self.watermark:
             return out
         self.watermark = watermark
@@ -182,7 +213,7 @@ class Engine:
         d, self.done_ids = self.done_ids, []
         return d
 
-    def _release(self, ev: Event, hour: float) -> list[dict[str, Any]]:
+    def _release(self, ev: Event, hour: float) -> list[Alert]:
         if self.track_done:
             self.done_ids.append(ev.event_id)
         st = self._street(ev)
@@ -190,12 +221,13 @@ class Engine:
         if st is None:
             return []
         self.dirty.add(ev.key)
-        keys = event_keys(ev, self.det.risk_scan_min_weight, self.ctx.tail_threshold())
-        self.ctx.add(ev.ts, hour, keys, ev.sentiment_neg if ev.source != "public_safety" else None)
-        return st.add(ev, hour, window_start(ev.ts, int(DAY)), self.det, self.cfg, self.ctx, keys)
+        kt = self.env.keys
+        keys = kt.event_keys(ev, self.det.risk_scan_min_weight, self.ctx.tail_threshold())
+        self.ctx.add(ev.ts, hour, keys, kt.mood_of(ev))
+        return st.add(ev, hour, window_start(ev.ts, int(DAY)), keys, self.det, self.cfg, self.ctx)
 
-    def _close_hour(self, start: float) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def _close_hour(self, start: float) -> list[Alert]:
+        out: list[Alert] = []
         end = start + HOUR
         day_closes = window_start(end, int(DAY)) == end
         keys = sorted(self.streets)
@@ -214,15 +246,15 @@ class Engine:
         self.open_hour = end
         return out
 
-    def idle(self, elapsed_s: float) -> list[dict[str, Any]]:
+    def idle(self, elapsed_s: float) -> list[Alert]:
         """No events for ``elapsed_s`` of wall time: let event time run on with the wall clock."""
         if self.max_ts == float("-inf"):
             return []
         return self.advance(self.max_ts - self.lateness + elapsed_s)
 
-    def flush(self) -> list[dict[str, Any]]:
+    def flush(self) -> list[Alert]:
         """End of input: release everything and close every window that has data."""
-        out: list[dict[str, Any]] = []
+        out: list[Alert] = []
         if self.max_ts == float("-inf"):
             return out
         end_hour = window_start(self.max_ts, int(HOUR)) + HOUR
@@ -238,6 +270,7 @@ class Engine:
             "watermark": self.watermark,
             "src_max": self.src_max,
             "open_hour": self.open_hour, "late": self.late, "released": self.released, "ctx": self.ctx,
+            "first_ts": self.first_ts,
         }, protocol=5)
 
     def take_dirty(self) -> dict[str, bytes]:
@@ -256,6 +289,7 @@ class Engine:
             self.max_ts, self.watermark, self.open_hour = m["max_ts"], m["watermark"], m["open_hour"]
             self.late, self.released = m["late"], m["released"]
             self.src_max = dict(m["src_max"])
+            self.first_ts = m.get("first_ts")
             self.seen_sources = {lane.split(":", 1)[0] for lane in self.src_max}
             ctx = m.get("ctx")
             self.ctx = ctx if isinstance(ctx, PartitionContext) else self._new_ctx()
@@ -263,6 +297,7 @@ class Engine:
             st = pickle.loads(b)
             if getattr(st, "version", None) != StreetState.VERSION:
                 raise ValueError(f"street state version mismatch for {k}")
+            st.env = self.env
             self.streets[k] = st
         self.dirty = set()
 

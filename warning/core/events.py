@@ -1,86 +1,14 @@
-"""Input contract (DESIGN.md) as msgspec structs, and the canonical event on ``warning.events``.
+"""The canonical event on ``warning.events``, the alert on ``warning.alerts``, dead letters.
 
-msgspec validates in the hot path: types are strict (``true`` is not an int, ``"3"`` is not a
-severity), times must carry an offset, unknown extra fields are accepted and ignored.
-
->>> rec = msgspec.json.decode(b'{"id":"1","occurred_at":"2025-01-01T08:00:00+08:00",'
-...     b'"event_type":"\\u6597\\u6bb4","severity":3}', type=PublicSafetyRecord)
->>> rec.severity, rec.people_count
-(3, None)
+Records of each feed are validated by the struct their feed descriptor makes
+(:mod:`warning.core.feeds`); whatever the feed, ingest turns a record into one :class:`Event`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
 import msgspec
-
-Source = Literal["hotline", "petition", "public_safety"]
-SOURCES: tuple[str, ...] = ("hotline", "petition", "public_safety")
-
-Time = Annotated[datetime, msgspec.Meta(tz=True)]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Code = Annotated[str, msgspec.Meta(max_length=64)]
-Short = Annotated[str, msgspec.Meta(max_length=500)]
-Text = str  # length is checked against config (ingest.max_text_chars), not statically
-
-
-class Caller(msgspec.Struct, forbid_unknown_fields=False):
-    name: Optional[str] = None
-    phone: Optional[str] = None
-
-
-class Petitioner(msgspec.Struct, forbid_unknown_fields=False):
-    name: Optional[str] = None
-    id_number: Optional[str] = None
-    phone: Optional[str] = None
-
-
-class HotlineRecord(msgspec.Struct, forbid_unknown_fields=False):
-    id: Id
-    received_at: Time
-    type: Literal["咨询", "求助", "投诉", "举报", "建议"]
-    category: Short
-    content: Text
-    street_code: Optional[Code] = None
-    district: Optional[Short] = None
-    address: Optional[Text] = None
-    title: Optional[Text] = None
-    caller: Optional[Caller] = None
-
-
-class PetitionRecord(msgspec.Struct, forbid_unknown_fields=False):
-    id: Id
-    received_at: Time
-    form: Literal["来信", "来访", "网上", "电话"]
-    people_count: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-    category: Short
-    content: Text
-    street_code: Optional[Code] = None
-    district: Optional[Short] = None
-    address: Optional[Text] = None
-    is_repeat: Optional[bool] = None
-    petitioner: Optional[Petitioner] = None
-
-
-class PublicSafetyRecord(msgspec.Struct, forbid_unknown_fields=False):
-    id: Id
-    occurred_at: Time
-    event_type: Short
-    severity: Annotated[int, msgspec.Meta(ge=1, le=4)]
-    street_code: Optional[Code] = None
-    district: Optional[Short] = None
-    address: Optional[Text] = None
-    people_count: Optional[Annotated[int, msgspec.Meta(ge=0, le=100_000)]] = None
-    description: Optional[Text] = None
-
-
-RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
-    "hotline": HotlineRecord,
-    "petition": PetitionRecord,
-    "public_safety": PublicSafetyRecord,
-}
 
 
 class Risk(msgspec.Struct, omit_defaults=False):
@@ -96,8 +24,9 @@ class Event(msgspec.Struct, omit_defaults=False):
     ``street_code`` is empty when the place resolved only to a district (``district_code`` set)
     or not at all; ``key`` is the partition key (street code, else district code, else
     ``"unresolved"``). ``ts`` is the event time in epoch seconds, ``event_time`` the same as ISO.
-    ``kind`` is the hotline type (咨询/求助/投诉/举报/建议), the petition form or the public-safety
-    event type. ``text`` is masked: no personal data leaves ingest.
+    ``source`` is the feed's name; ``category``, ``kind``, ``people_count``, ``severity`` and
+    ``is_repeat`` are mapped from the record by its feed descriptor (e.g. ``kind`` is the hotline
+    type 咨询/求助/…, the petition form, the 110 event type or the grid issue type). ``text`` is masked: no personal data leaves ingest.
     """
 
     event_id: str
@@ -121,6 +50,23 @@ class Event(msgspec.Struct, omit_defaults=False):
     sentiment_neg: Optional[float] = None
     risk: Optional[Risk] = None
     raw_partition: int = -1  # partition of the raw topic it came from (-1: a file)
+
+
+def example_event(**fields: Any) -> Event:
+    """An event of 建外街道 (朝阳区) at 2025-03-01 09:00 Beijing, for examples and tests; ``fields``
+    override any field (``source`` also sets ``event_id``).
+
+    >>> example_event(source="petition", people_count=6).event_id
+    'petition:1'
+    """
+    base: dict[str, Any] = dict(
+        event_id="", source="hotline", id="1", ts=1740790800.0, event_time="2025-03-01T09:00:00+08:00",
+        key="110105001", street_code="110105001", street_name="建外街道", district_code="110105", district="朝阳区",
+        resolved_by="street_code", category="", kind="", people_count=1, severity=0, is_repeat=False, text="", pii={})
+    base.update(fields)
+    if not base["event_id"]:
+        base["event_id"] = f"{base['source']}:{base['id']}"
+    return Event(**base)
 
 
 class DeadLetter(msgspec.Struct, omit_defaults=True):
@@ -172,3 +118,55 @@ class DeadLetter(msgspec.Struct, omit_defaults=True):
 EVENT_ENCODER = msgspec.json.Encoder()
 EVENT_DECODER = msgspec.json.Decoder(Event)
 DEADLETTER_DECODER = msgspec.json.Decoder(DeadLetter)
+
+
+class Alert(msgspec.Struct, omit_defaults=False):
+    """One alert (DESIGN.md output contract): the value on ``warning.alerts`` and the body of the
+    generic webhook. Made by :mod:`warning.core.decide`, carried unchanged to every notifier.
+
+    >>> a = Alert(alert_id="a1", status="firing", level="orange", signal="risk_terms",
+    ...           street_code="110105001", street_name="建外街道", district="朝阳区",
+    ...           window_start="2025-03-01T09:00:00+08:00", window_end="2025-03-01T10:00:00+08:00",
+    ...           starts_at="2025-03-01T09:12:00+08:00", observed=1.0, expected=0.0, score=0.6,
+    ...           summary_zh="…")
+    >>> ALERT_DECODER.decode(ALERT_ENCODER.encode(a)) == a
+    True
+    >>> list(msgspec.structs.asdict(a))[:4]
+    ['alert_id', 'status', 'level', 'signal']
+    """
+
+    alert_id: str
+    status: Literal["firing", "resolved"]
+    level: Literal["blue", "yellow", "orange", "red"]
+    signal: str
+    street_code: str
+    street_name: str
+    district: str
+    window_start: str
+    window_end: str
+    starts_at: str
+    ends_at: Optional[str] = None
+    observed: float = 0.0
+    expected: float = 0.0
+    score: float = 0.0
+    summary_zh: str = ""
+    evidence: dict[str, Any] = {}
+    sample_texts: list[str] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON object as a dict (for code that needs a mapping)."""
+        return msgspec.structs.asdict(self)
+
+    def __getitem__(self, name: str) -> Any:
+        """Read access by contract key (``alert["level"]``), as for the JSON object."""
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, default)
+
+
+ALERT_ENCODER = msgspec.json.Encoder()
+ALERT_DECODER = msgspec.json.Decoder(Alert)

@@ -13,7 +13,7 @@ reason                 meaning
 ``missing_field``      a required field is absent
 ``wrong_type``         a field has the wrong JSON type (e.g. ``"severity": "3"``)
 ``invalid_value``      right type, value outside the contract (enum, range, no offset)
-``unknown_source``     (files only) ``source`` is not hotline/petition/public_safety
+``unknown_source``     ``source`` is not a configured feed (files), or no such feed
 ``unknown_street``     ``street_code`` given but not a street of the configured region
 ``time_in_future``     event time later than the record's timestamp + tolerance
 ``time_too_old``       event time before the floor or older than ``max_age_days``
@@ -21,8 +21,8 @@ reason                 meaning
 ``processing_error``   an unexpected failure while processing (a bug: the record is kept)
 =====================  ==========================================================
 
->>> from warning.config import load_settings
->>> ing = Ingestor(load_settings(None, env={}), enricher=None)
+>>> from warning.core.registry import Registry
+>>> ing = Ingestor(IngestSettings(), Registry.load("110000"))
 >>> ev = ing.parse("hotline", '{"id":"h1","received_at":"2025-03-01T09:30:00+08:00",'
 ...     '"street_code":"110105001","type":"投诉","category":"供暖","content":"我叫王小明，电话13812345678，家里不热"}'
 ...     .encode())
@@ -35,24 +35,36 @@ reason                 meaning
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Mapping, Optional, Protocol
 
 import msgspec
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from warning.config import Settings
-from warning.core.events import (
-    RECORD_TYPES,
-    SOURCES,
-    Event,
-    HotlineRecord,
-    PetitionRecord,
-    PublicSafetyRecord,
-    Risk,
-)
+from warning.core.events import Event, Risk
+from warning.core.feeds import Feed, default_feeds
 from warning.core.registry import Registry
 from warning.core.timeutil import iso, parse_time
 
-GROUP_PETITION_MIN_PEOPLE = 5
+
+class IngestSettings(BaseModel):
+    """The ``ingest:`` section of the configuration."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    dedup_horizon_hours: float = Field(72.0, gt=0, description="exact duplicates by (source, id) within this event-time horizon are dropped")
+    dedup_max_ids: int = Field(500_000, ge=1000, description="bound on remembered ids per raw partition")
+    max_text_chars: int = Field(20_000, ge=100, description="longer texts are dead-lettered (text_too_long)")
+    max_future_minutes: float = Field(10.0, ge=0, description="event time later than the record's Kafka timestamp by more than this is dead-lettered")
+    max_age_days: Optional[float] = Field(None, gt=0, description="if set, event time older than the record's Kafka timestamp by more than this is dead-lettered (off by default: replays of old data carry new timestamps)")
+    min_event_time: str = Field("2000-01-01T00:00:00+08:00", description="absolute floor for event time")
+    batch_size: int = Field(1000, ge=1)
+    batch_within_s: float = Field(0.05, gt=0)
+
+    @field_validator("min_event_time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        parse_time(v)
+        return v
 
 
 class Rejected(msgspec.Struct):
@@ -95,16 +107,17 @@ class IngestStats:
 class Ingestor:
     """Turns raw bytes of one feed into canonical events. One per worker (or backtest run)."""
 
-    def __init__(self, settings: Settings, enricher: Enricher | None = None, registry: Registry | None = None) -> None:
-        self.settings = settings
-        self.registry = registry or Registry.load(settings.region.code)
+    def __init__(self, ingest: IngestSettings, registry: Registry, feeds: Mapping[str, Feed] | None = None,
+                 enricher: Enricher | None = None) -> None:
+        self.cfg = ingest
+        self.registry = registry
+        self.feeds = dict(feeds) if feeds is not None else default_feeds()
         self.enricher = enricher
-        ic = settings.ingest
-        self.max_text = ic.max_text_chars
-        self.max_future_s = ic.max_future_minutes * 60.0
-        self.max_age_s = ic.max_age_days * 86400.0 if ic.max_age_days else None
-        self.floor_ts = parse_time(ic.min_event_time).timestamp()
-        self._decoders = {s: msgspec.json.Decoder(t) for s, t in RECORD_TYPES.items()}
+        self.max_text = ingest.max_text_chars
+        self.max_future_s = ingest.max_future_minutes * 60.0
+        self.max_age_s = ingest.max_age_days * 86400.0 if ingest.max_age_days else None
+        self.floor_ts = parse_time(ingest.min_event_time).timestamp()
+        self._decoders = {name: f.decoder() for name, f in self.feeds.items()}
         self._any = msgspec.json.Decoder()
         self.stats = IngestStats()
 
@@ -145,8 +158,8 @@ class Ingestor:
                 out.append(("unknown", self._count(self._decode_error(line, e))))
                 continue
             source = obj.get("source") if isinstance(obj, dict) else None
-            if source not in SOURCES:
-                out.append(("unknown", self._count(Rejected("unknown_source", f"source must be one of {', '.join(SOURCES)}, got {source!r}"))))
+            if not isinstance(source, str) or source not in self.feeds:
+                out.append(("unknown", self._count(Rejected("unknown_source", f"source must be one of {', '.join(self.feeds)}, got {source!r}"))))
                 continue
             where.append(len(out))
             out.append(None)
@@ -220,14 +233,11 @@ class Ingestor:
         except msgspec.DecodeError as e:
             return self._decode_error(data, e), ""
 
-        if source == "public_safety":
-            assert isinstance(rec, PublicSafetyRecord)
-            when = rec.occurred_at
-        else:
-            when = rec.received_at  # type: ignore[union-attr]
+        feed = self.feeds[source]
+        when = getattr(rec, feed.time_field)
         ts = when.timestamp()
         if ts < self.floor_ts:
-            return Rejected("time_too_old", f"event time {when.isoformat()} is before {self.settings.ingest.min_event_time}"), ""
+            return Rejected("time_too_old", f"event time {when.isoformat()} is before {self.cfg.min_event_time}"), ""
         if timestamp_ms is not None and timestamp_ms > 0:
             ref = timestamp_ms / 1000.0
             if ts > ref + self.max_future_s:
@@ -235,40 +245,21 @@ class Ingestor:
             if self.max_age_s is not None and ts < ref - self.max_age_s:
                 return Rejected("time_too_old", f"event time {when.isoformat()} is {(ref - ts) / 86400:.0f} days before the record timestamp"), ""
 
-        # Text fields: bounded length.
-        if source == "hotline":
-            assert isinstance(rec, HotlineRecord)
-            parts = [rec.title, rec.content]
-        elif source == "petition":
-            assert isinstance(rec, PetitionRecord)
-            parts = [rec.content]
-        else:
-            parts = [rec.description]  # type: ignore[union-attr]
-        for name, value in (("address", rec.address),):
+        # Free-text fields: bounded length.
+        for name in feed.text_sized_fields:
+            value = getattr(rec, name)
             if value is not None and len(value) > self.max_text:
-                return Rejected("text_too_long", f"{name} has {len(value)} characters (max {self.max_text})"), ""
-        for p in parts:
-            if p is not None and len(p) > self.max_text:
-                return Rejected("text_too_long", f"text has {len(p)} characters (max {self.max_text})"), ""
+                what = "address" if name == "address" else "text"
+                return Rejected("text_too_long", f"{what} has {len(value)} characters (max {self.max_text})"), ""
 
         if rec.street_code and rec.street_code not in self.registry.streets:
             return Rejected("unknown_street", f"street_code {rec.street_code!r} is not a 街道/乡镇 of region {self.registry.region_code}"), ""
         res = self.registry.resolve(rec.street_code, rec.address, rec.district)
 
-        text = "。".join(p for p in parts if p) if len(parts) > 1 else (parts[0] or "")
-
-        if source == "hotline":
-            kind, people, severity, repeat = rec.type, 1, 0, False  # type: ignore[union-attr]
-            category = rec.category  # type: ignore[union-attr]
-        elif source == "petition":
-            kind, people, severity = rec.form, rec.people_count, 0  # type: ignore[union-attr]
-            repeat = bool(rec.is_repeat)  # type: ignore[union-attr]
-            category = rec.category  # type: ignore[union-attr]
-        else:
-            kind, category = rec.event_type, rec.event_type  # type: ignore[union-attr]
-            people = rec.people_count or 0  # type: ignore[union-attr]
-            severity, repeat = rec.severity, False  # type: ignore[union-attr]
-
+        parts = [getattr(rec, f) for f in feed.text_fields]
+        text = "。".join(p for p in parts if p) if len(parts) > 1 else ((parts[0] or "") if parts else "")
+        people = getattr(rec, feed.people_field) if feed.people_field else None
+        severity = getattr(rec, feed.severity_field) if feed.severity_field else None
         st, dist = res.street, res.district
         return Event(
             event_id=f"{source}:{rec.id}",
@@ -282,11 +273,11 @@ class Ingestor:
             district_code=dist.code if dist else "",
             district=dist.name if dist else "",
             resolved_by=res.how,
-            category=category,
-            kind=kind,
-            people_count=people,
-            severity=severity,
-            is_repeat=repeat,
+            category=(getattr(rec, feed.category_field) or "") if feed.category_field else "",
+            kind=(getattr(rec, feed.kind_field) or "") if feed.kind_field else "",
+            people_count=people if people is not None else feed.people_default,
+            severity=severity or 0,
+            is_repeat=bool(getattr(rec, feed.repeat_field)) if feed.repeat_field else False,
             text="",  # filled with the masked text and its signals by parse_batch
             pii={},
         ), text

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from warning.core.scan import HOUR, HourRing, MinuteBins
+from warning.core.scan import HourRing, MinuteBins
+from warning.core.timeutil import HOUR
 
 HIST_BINS = 100
 

@@ -1,11 +1,9 @@
-"""Trailing-window counters in event time, and the count test every window goes through.
+"""Trailing-window counters in event time (the tests they feed are in :mod:`warning.models.significance`).
 
 * :class:`Recent` — exact counts per key over the last 60 minutes (a deque of the events).
 * :class:`HourRing` — counts (or expected counts) per key in hourly slots, with running sums
   over trailing windows of several lengths, so that "the last 24 h" costs O(1) per event.
 * :class:`MinuteBins` — coarse 5-minute bins (the partition-wide last hour; cheap to snapshot).
-* :func:`count_test` — ``-log10 P(X >= observed)`` under a negative binomial with a quick
-  normal pre-screen, so that the exact tail is only computed for windows that might matter.
 
 Everything is plain Python with deterministic iteration (keys are visited in insertion order,
 which only depends on the order of the events), and pickles compactly (``array`` slots).
@@ -27,14 +25,12 @@ which only depends on the order of the events), and pickles compactly (``array``
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import deque
 from typing import Any, Iterable
 
-from warning.models._tails import LN10, log_nbinom_sf, log_norm_sf
+from warning.core.timeutil import HOUR
 
-HOUR = 3600.0
 
 
 class HourRing:
@@ -290,40 +286,3 @@ class MinuteBins:
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
-
-
-def mean_shift_test(n: float, mean: float, expected: float, var: float) -> float:
-    """``-log10 P(Z >= z)``, ``z = (mean - expected) / sqrt(var)`` (0 when not above).
-
-    >>> round(mean_shift_test(50, 0.70, 0.63, 0.01 / 50), 2)
-    6.43
-    """
-    if n <= 0 or var <= 0.0 or mean <= expected:
-        return 0.0
-    z = (mean - expected) / math.sqrt(var)
-    if z < 2.0:
-        return 0.0
-    return -log_norm_sf(z) / LN10
-
-
-def count_test(observed: float, expected: float, phi: float, screen_z: float = 2.5) -> float:
-    """``-log10 P(X >= observed)`` for ``X ~ NB(mean=expected, var=expected + phi expected²)``.
-
-    Returns 0.0 without the exact tail when the count is within ``screen_z`` standard deviations
-    of the expectation (such a count can never reach a level's threshold).
-
-    >>> count_test(3, 3.0, 0.0)
-    0.0
-    >>> round(count_test(12, 2.0, 0.0), 2)   # Poisson(2) >= 12
-    5.86
-    >>> count_test(12, 2.0, 0.5) < count_test(12, 2.0, 0.0)   # over-dispersion: less surprising
-    True
-    """
-    if observed <= 0.0:
-        return 0.0
-    if expected < 1e-6:
-        expected = 1e-6
-    if observed <= expected + screen_z * math.sqrt(expected + phi * expected * expected):
-        return 0.0
-    s = -log_nbinom_sf(float(observed), expected, phi) / LN10
-    return s if s > 0.0 else 0.0

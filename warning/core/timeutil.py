@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+HOUR = 3600.0  # seconds
+DAY = 86400.0
+
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 

@@ -1,24 +1,27 @@
-"""Tumbling event-time windows of one street: the features a window accumulates.
+"""Tumbling event-time windows of one street: what a window accumulates, per feed.
 
 A window is ``[start, start + size)`` in event time, aligned to local (Beijing) wall time so that
-hourly windows start on the hour and daily windows at local midnight.
+hourly windows start on the hour and daily windows at local midnight. It keeps, per feed, the
+record count, the counts per record kind (热线 type, 信访 form, 警情 type …), people and severity
+sums, repeats; over all feeds, risk-term hits and the most salient masked texts (for evidence).
+The detectors read these for their evidence; the street's models learn the counts at hour close.
 
 >>> w = WindowAgg(start=0.0)
->>> w.add_source("hotline", kind="投诉", category="供暖", people=1, severity=0, repeat=False,
-...              neg=0.9, risk_hits={"极端/人身": 1}, text="……", text_score=0.9)
->>> w.n_hotline, w.neg_n, w.risk["极端/人身"], w.categories["供暖"]
-(1, 1, 1, 1)
+>>> w.add("petition", kind="来访", people=6, severity=0, repeat=True, risk_hits={"群体/聚集": 1},
+...       text="……", text_score=0.9)
+>>> w.count("petition"), w.count("hotline"), w.people["petition"], w.repeats["petition"], w.risk
+(1, 0, 6, 1, {'群体/聚集': 1})
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from warning.core.timeutil import DAY, HOUR
+
 LOCAL_OFFSET_S = 8 * 3600
-GROUP_PETITION_PEOPLE = 5
-NEGATIVE_AT = 0.5
-MAX_CATEGORIES = 24
 MAX_SAMPLES = 3
+SEVERE_AT = 3  # severity at or above which a record counts as severe
 
 
 def window_start(ts: float, size_s: int, offset_s: int = LOCAL_OFFSET_S) -> float:
@@ -33,75 +36,45 @@ def window_start(ts: float, size_s: int, offset_s: int = LOCAL_OFFSET_S) -> floa
 
 
 class WindowAgg:
-    """Features of one street in one window (mutable, cheap to pickle)."""
+    """What one street's records of one window add up to (mutable, cheap to pickle)."""
 
-    __slots__ = (
-        "start", "n_hotline", "n_petition", "n_public_safety", "hotline_types", "categories",
-        "petition_people", "group_petitions", "max_petition_people", "repeats",
-        "ps_severity", "ps_people", "ps_severe", "texts", "neg_sum", "neg_n", "risk", "samples",
-    )
+    __slots__ = ("start", "n", "kinds", "people", "severity", "severe", "repeats", "risk", "samples")
 
     def __init__(self, start: float) -> None:
         self.start = start
-        self.n_hotline = 0
-        self.n_petition = 0
-        self.n_public_safety = 0
-        self.hotline_types: dict[str, int] = {}
-        self.categories: dict[str, int] = {}  # hotline + petition categories (bounded)
-        self.petition_people = 0
-        self.group_petitions = 0
-        self.max_petition_people = 0
-        self.repeats = 0
-        self.ps_severity = 0
-        self.ps_people = 0
-        self.ps_severe = 0  # severity >= 3
-        self.texts = 0
-        self.neg_sum = 0.0
-        self.neg_n = 0
-        self.risk: dict[str, int] = {}
+        self.n: dict[str, int] = {}  # feed → records
+        self.kinds: dict[str, dict[str, int]] = {}  # feed → kind → records
+        self.people: dict[str, int] = {}  # feed → Σ people_count
+        self.severity: dict[str, int] = {}  # feed → Σ severity
+        self.severe: dict[str, int] = {}  # feed → records with severity >= SEVERE_AT
+        self.repeats: dict[str, int] = {}  # feed → repeated records
+        self.risk: dict[str, int] = {}  # risk category → non-negated hits
         self.samples: list[tuple[float, str]] = []  # (salience, masked text), best first
 
-    def add_source(
-        self, source: str, *, kind: str, category: str, people: int, severity: int, repeat: bool,
-        neg: float | None, risk_hits: dict[str, int] | None, text: str, text_score: float,
-    ) -> None:
-        if source == "hotline":
-            self.n_hotline += 1
-            self.hotline_types[kind] = self.hotline_types.get(kind, 0) + 1
-            self._category(category)
-        elif source == "petition":
-            self.n_petition += 1
-            self.petition_people += people
-            if people >= GROUP_PETITION_PEOPLE:
-                self.group_petitions += 1
-            if people > self.max_petition_people:
-                self.max_petition_people = people
-            if repeat:
-                self.repeats += 1
-            self._category(category)
-        else:
-            self.n_public_safety += 1
-            self.ps_severity += severity
-            self.ps_people += people
-            if severity >= 3:
-                self.ps_severe += 1
-        if neg is not None and source != "public_safety":
-            self.texts += 1
-            self.neg_sum += neg
-            if neg >= NEGATIVE_AT:
-                self.neg_n += 1
+    def add(self, feed: str, *, kind: str, people: int, severity: int, repeat: bool,
+            risk_hits: dict[str, int] | None, text: str, text_score: float) -> None:
+        self.n[feed] = self.n.get(feed, 0) + 1
+        k = self.kinds.setdefault(feed, {})
+        k[kind] = k.get(kind, 0) + 1
+        if people:
+            self.people[feed] = self.people.get(feed, 0) + people
+        if severity:
+            self.severity[feed] = self.severity.get(feed, 0) + severity
+            if severity >= SEVERE_AT:
+                self.severe[feed] = self.severe.get(feed, 0) + 1
+        if repeat:
+            self.repeats[feed] = self.repeats.get(feed, 0) + 1
         if risk_hits:
             for cat, n in risk_hits.items():
                 self.risk[cat] = self.risk.get(cat, 0) + n
         if text:
             self._sample(text_score, text)
 
-    def _category(self, category: str) -> None:
-        cats = self.categories
-        if category in cats or len(cats) < MAX_CATEGORIES:
-            cats[category] = cats.get(category, 0) + 1
-        else:
-            cats["其他"] = cats.get("其他", 0) + 1
+    def count(self, feed: str) -> int:
+        return self.n.get(feed, 0)
+
+    def texts(self) -> list[str]:
+        return [t for _, t in self.samples]
 
     def _sample(self, score: float, text: str) -> None:
         s = self.samples
@@ -111,25 +84,6 @@ class WindowAgg:
         elif score > s[-1][0]:
             s[-1] = (score, text[:200])
             s.sort(key=lambda x: -x[0])
-
-    @property
-    def n(self) -> int:
-        return self.n_hotline + self.n_petition + self.n_public_safety
-
-    def top_category(self) -> tuple[str, int]:
-        if not self.categories:
-            return "", 0
-        return max(self.categories.items(), key=lambda kv: (kv[1], kv[0]))
-
-    def features(self) -> dict[str, float]:
-        """Numeric feature vector (for the multivariate detector and evidence)."""
-        return {
-            "hotline": float(self.n_hotline), "petition": float(self.n_petition),
-            "public_safety": float(self.n_public_safety), "petition_people": float(self.petition_people),
-            "group_petitions": float(self.group_petitions), "ps_severity": float(self.ps_severity),
-            "neg_share": self.neg_n / self.texts if self.texts else 0.0,
-            "risk_hits": float(sum(self.risk.values())),
-        }
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

@@ -3,19 +3,21 @@
 Pure, deterministic and free of I/O: the same objects run in the Faust workers and in backtests,
 and pickle into per-street state (each carries a ``VERSION``; see :mod:`._base`).
 
-=====================  ==========================================================  ============
-detector               what it watches                                             ``x`` keys
-=====================  ==========================================================  ============
-:class:`SeasonalCount`  a window's event count vs its hour-of-week expectation      count, t
-:class:`BetaBinomialShift`  a window's negative share vs the street's baseline       negative, total
-:class:`Cusum`          slow build-ups over a daily rollup                          value
-:class:`WindowHST`      the window feature vector (half-space trees, optional)      any numbers
-:class:`UnivariateSurprise`  any real-valued stream (the ``default`` series scorer) value, t
-=====================  ==========================================================  ============
+============================  ===========================================================  ==========
+detector                      what it watches                                              ``x`` keys
+============================  ===========================================================  ==========
+:class:`SeasonalCount`        a window's event count vs its hour-of-week expectation       count, t
+                              (the pipeline's model: see :mod:`.registry`)
+:class:`UnivariateSurprise`   any real-valued stream (the ``default`` series scorer, used  value, t
+                              by the NAB-like benchmark in ``bench/detectors.py``)
+============================  ===========================================================  ==========
 
-Every ``score_one`` returns a score in ``[0, 1)``; the count, sentiment, CUSUM and default
-scorers are ``s / (s + scale)`` of an evidence ``s = -log10 p``, so scores stay resolvable at the
-top (no plateau at 1.0) and ``log10p(x)`` gives the evidence itself.
+The pipeline's signals are the detector modules listed in :mod:`.registry`, built on
+:class:`SeasonalCount` and the tests in :mod:`.significance`.
+
+Every ``score_one`` returns a score in ``[0, 1)``: ``s / (s + scale)`` of an evidence
+``s = -log10 p``, so scores stay resolvable at the top (no plateau at 1.0) and ``log10p(x)`` gives
+the evidence itself.
 """
 
 from __future__ import annotations
@@ -25,26 +27,19 @@ from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 from ._base import IncompatibleStateError, VersionedDetector, state_size
-from ._tails import LN10, log10p_from_score, log_betabinom_sf, log_nbinom_sf, nbinom_quantile, score_from_log10p
+from ._tails import LN10, log10p_from_score, log_nbinom_sf, nbinom_quantile, score_from_log10p
 from .counts import SeasonalCount, bucket_index
-from .cusum import Cusum
-from .multivariate import WindowHST
-from .sentiment_shift import BetaBinomialShift
 from .univariate import TailCalibrator, UnivariateSurprise
 
 __all__ = [
-    "BetaBinomialShift",
-    "Cusum",
     "IncompatibleStateError",
     "SeasonalCount",
     "TailCalibrator",
     "UnivariateSurprise",
     "VersionedDetector",
-    "WindowHST",
     "DETECTORS",
     "LN10",
     "bucket_index",
-    "log_betabinom_sf",
     "log_nbinom_sf",
     "nbinom_quantile",
     "log10p_from_score",
@@ -55,7 +50,7 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`score_series` (aliases included).
-DETECTORS = ("default", "surprise", "counts", "cusum", "sentiment", "hst")
+DETECTORS = ("default", "surprise", "counts")
 
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 
@@ -122,10 +117,6 @@ def _make(name: str, params: dict[str, Any]) -> Any:
         return UnivariateSurprise(**params)
     if name == "counts":
         return SeasonalCount(**params)
-    if name == "cusum":
-        return Cusum(**params)
-    if name == "hst":
-        return WindowHST(**params)
     raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
 
 
@@ -148,13 +139,8 @@ def score_series(
       stream (the one to use on a generic benchmark).
     * ``"counts"``: :class:`SeasonalCount` with ``x = {"count": value, "t": t}`` (values below 0
       count as 0; fractional values use the continuous tail).
-    * ``"cusum"``: :class:`Cusum` on each value.
-    * ``"sentiment"``: :class:`BetaBinomialShift`; each value is a negative *share* out of
-      ``total`` items (param, default 50). Values outside ``[0, 1]`` are first mapped to a share by
-      the running min / max of the *past* values.
-    * ``"hst"``: :class:`WindowHST` over ``{value, change since the previous value}``.
 
-    ``params`` go to the detector's constructor (``total`` for ``"sentiment"`` aside).
+    ``params`` go to the detector's constructor.
 
     >>> import math
     >>> values = [10 + math.sin(i / 5) for i in range(300)]
@@ -192,40 +178,13 @@ def score_series(
             out[i] = s
         return out
 
-    if name == "sentiment":
-        params = dict(params)
-        total = int(params.pop("total", 50))
-        model = BetaBinomialShift(**params)
-        lo, hi = math.inf, -math.inf
-        for i in range(n):
-            if not ok[i]:
-                continue
-            v = vals[i]
-            if 0.0 <= v <= 1.0 and lo >= 0.0 and hi <= 1.0:
-                share = v
-            elif hi > lo:
-                share = min(max((v - lo) / (hi - lo), 0.0), 1.0)
-            else:
-                share = 0.5
-            x = {"negative": int(round(share * total)), "total": total}
-            out[i] = model.score_one(x)
-            model.learn_one(x)
-            lo, hi = min(lo, v), max(hi, v)
-        return out
-
     model = _make(name, params)
-    prev_v: float | None = None
     for i in range(n):
         if not ok[i]:
             continue
-        v = vals[i]
-        if name == "hst":
-            x: dict[str, Any] = {"value": v, "delta": 0.0 if prev_v is None else v - prev_v}
-            prev_v = v
-        else:
-            x = {"value": v}
-            if ts is not None and ts[i] is not None:
-                x["t"] = ts[i]
+        x: dict[str, Any] = {"value": vals[i]}
+        if ts is not None and ts[i] is not None:
+            x["t"] = ts[i]
         out[i] = model.score_one(x)
         model.learn_one(x)
     return out

@@ -19,7 +19,6 @@ __all__ = [
     "log_betainc",
     "log_poisson_sf",
     "log_nbinom_sf",
-    "log_betabinom_sf",
     "log_norm_sf",
     "nbinom_quantile",
     "score_from_log10p",
@@ -163,51 +162,6 @@ def log_nbinom_sf(k: float, mu: float, phi: float) -> float:
         return log_gammainc_lower(k, mu)
     r = 1.0 / phi
     return log_betainc(k, r, phi * mu / (1.0 + phi * mu))
-
-
-def _lbeta(a: float, b: float) -> float:
-    return _lgamma(a) + _lgamma(b) - _lgamma(a + b)
-
-
-def log_betabinom_sf(k: int, n: int, a: float, b: float) -> float:
-    """``ln P(K >= k)`` for ``K ~ BetaBinomial(n, a, b)``.
-
-    >>> round(math.exp(log_betabinom_sf(3, 4, 3.0, 7.0)), 6)
-    0.118881
-    """
-    if k <= 0:
-        return 0.0
-    if k > n:
-        return -math.inf
-    const = _lgamma(n + 1.0) - _lbeta(a, b)
-
-    def log_pmf(j: int) -> float:
-        return const - _lgamma(j + 1.0) - _lgamma(n - j + 1.0) + _lbeta(j + a, n - j + b)
-
-    mean = n * a / (a + b)
-    if k > mean:
-        # Sum upwards from k, terms relative to pmf(k); stop when negligible past the mode.
-        mode = (n + 1.0) * (a - 1.0) / (a + b - 2.0) if a + b > 2.0 else n
-        s = term = 1.0
-        j = k
-        while j < n:
-            term *= (n - j) / (j + 1.0) * (j + a) / (n - j - 1.0 + b)
-            s += term
-            j += 1
-            if term < s * 1e-17 and j > mode:
-                break
-        return log_pmf(k) + _log(s)
-    # Lower tail P(K <= k - 1), summed downwards, then 1 - lower.
-    s = term = 1.0
-    j = k - 1
-    while j > 0:
-        term *= j / (n - j + 1.0) * (n - j + b) / (j - 1.0 + a)
-        s += term
-        j -= 1
-        if term < s * 1e-17:
-            break
-    lower = _exp(log_pmf(k - 1) + _log(s))
-    return math.log1p(-lower) if lower < 1.0 else -math.inf
 
 
 def log_norm_sf(z: float) -> float:

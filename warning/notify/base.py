@@ -1,9 +1,10 @@
-"""The notifier interface, receiver configuration and the shared HTTP delivery step.
+"""The notifier interface, the fields every receiver has, and the shared HTTP delivery step.
 
 Like Alertmanager's ``notify/`` package: one notifier per receiver kind behind one interface; the
-notifier only turns alerts into one HTTP request and classifies the response. Routing
-(:mod:`.router`), rate limiting/digests (:mod:`.ratelimit`) and retries (:mod:`.dispatch`) live
-elsewhere.
+notifier only turns alerts into one HTTP request and classifies the response. The kinds live in
+:mod:`warning.notify.kinds` (one module each, with its own configuration class) and are registered
+in :mod:`warning.notify.wiring`; this module imports none of them. Routing (:mod:`.router`), rate
+limiting/digests (:mod:`.ratelimit`) and retries (:mod:`.dispatch`) live elsewhere.
 
 Classification of a response (:class:`DeliveryResult`):
 
@@ -25,9 +26,9 @@ import abc
 import asyncio
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -35,17 +36,15 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
 from warning import __version__
-from warning.notify.render import normalize_level
 
-Kind = Literal["generic", "alertmanager", "wecom", "dingtalk"]
+if TYPE_CHECKING:
+    from warning.core.events import Alert
+
 Status = Literal["ok", "retry", "permanent"]
 
 USER_AGENT = f"warning-notify/{__version__}"
 MAX_RESPONSE_BODY = 2048  # characters of a response body kept in a DeliveryResult
 RETRY_HTTP = frozenset({408, 425, 429})
-ROBOT_KINDS = frozenset({"wecom", "dingtalk"})
-DEFAULT_ROBOT_RATE = 20  # messages per minute, the WeCom / DingTalk robot limit
-RATE_LIMIT_ERRCODES = frozenset({45009, 130101, 410100})  # robots' "too many messages" errcodes
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def redact_url(url: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- config
-def _read_secret_file(path: Path, what: str) -> str:
+def read_secret_file(path: Path, what: str) -> str:
     try:
         value = path.read_text(encoding="utf-8").strip()
     except OSError as e:
@@ -114,120 +113,80 @@ def _read_secret_file(path: Path, what: str) -> str:
     return value
 
 
-def _read_env(env: Mapping[str, str], name: str, what: str) -> str:
+def read_env(env: Mapping[str, str], name: str, what: str) -> str:
     value = env.get(name)
     if value is None or not value.strip():
         raise ValueError(f"environment variable {name} (the {what}) is not set")
     return value.strip()
 
 
-def _env_of(info: ValidationInfo) -> Mapping[str, str]:
+def env_of(info: ValidationInfo) -> Mapping[str, str]:
+    """The environment secrets are read from: ``context={"env": …}`` of the validation, else
+    ``os.environ``."""
     ctx = info.context if isinstance(info.context, Mapping) else {}
     return ctx.get("env", os.environ)
 
 
-class Receiver(BaseModel):
-    """One notification target (an entry of the YAML ``receivers:`` list).
+class ReceiverBase(BaseModel):
+    """What every notification target has (an entry of the YAML ``receivers:`` list). Each kind
+    subclasses it with ``kind: Literal[...]`` and its own keys (see :mod:`warning.notify.kinds`);
+    :mod:`warning.notify.wiring` makes the union on ``kind``.
 
     ``url`` may be given inline for plain webhooks; robot URLs carry their access token, so prefer
     ``url_env`` / ``url_file`` for them. Exactly one of ``url``, ``url_env``, ``url_file``.
-    The signing secret comes only from ``secret_env`` or ``secret_file`` (an inline ``secret`` is
-    rejected). Resolution happens at validation; pass ``context={"env": {...}}`` to validate
-    against a given environment (tests), else ``os.environ`` is used.
+    Resolution happens at validation; pass ``context={"env": {...}}`` to validate against a given
+    environment (tests), else ``os.environ`` is used.
     """
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
+    #: messages per ``rate_limit_window_s`` when ``rate_limit_per_minute`` is not given
+    default_rate_limit: ClassVar[int | None] = None
+
     name: str = Field(pattern=r"^[\w.\-]{1,64}$", description="unique; used in metrics labels and logs")
-    kind: Kind
+    kind: str
     url: SecretStr | None = Field(None, description="http(s) URL (treated as secret: robot URLs embed a token)")
     url_env: str | None = Field(None, description="environment variable holding the URL")
     url_file: Path | None = Field(None, description="file holding the URL")
-    secret: Any = Field(None, exclude=True, description="not allowed: use secret_env or secret_file")
-    secret_env: str | None = Field(None, description="environment variable holding the signing secret")
-    secret_file: Path | None = Field(None, description="file holding the signing secret")
     timeout_s: float = Field(10.0, gt=0, le=300, description="per HTTP request, connect to last byte")
     send_resolved: bool = Field(True, description="also deliver status=resolved (已解除)")
-    mentions: list[str] = Field(default_factory=list, description="WeCom userids / DingTalk mobiles or userids")
-    mention_all: bool = Field(False, description="DingTalk isAtAll (WeCom markdown cannot @all)")
-    mention_min_level: str = Field("blue", description="mention people only at this level or above")
     rate_limit_per_minute: int | None = Field(None, ge=1, le=100_000, description="default 20 for wecom/dingtalk, none otherwise")
     rate_limit_window_s: float = Field(60.0, gt=0, le=3600, description="the rate-limit window (60 s; shorter only in tests)")
-    link_template: str | None = Field(None, description="detail link, str.format over alert fields, e.g. https://ops/streets/{street_code}")
-    external_url: str = Field("", description="alertmanager kind: externalURL of the payload")
-    transient_errcodes: list[int] = Field(default_factory=list, description="robots: extra errcodes to retry")
-    max_bytes: int | None = Field(None, ge=256, description="robots: message size cap (default 4096 WeCom, 20000 DingTalk)")
 
     _url: str = PrivateAttr("")
-    _secret: SecretStr | None = PrivateAttr(None)
 
-    @field_validator("secret")
-    @classmethod
-    def _no_inline_secret(cls, v: Any) -> Any:
-        if v is not None:
-            raise ValueError("inline secrets are not allowed: use secret_env (environment variable name) or secret_file (path)")
-        return v
-
-    @field_validator("mention_min_level")
-    @classmethod
-    def _level(cls, v: str) -> str:
-        return normalize_level(v)
-
-    @field_validator("mentions", mode="before")
-    @classmethod
-    def _mentions(cls, v: Any) -> Any:
-        if isinstance(v, (str, int)):
-            v = [v]
-        if not isinstance(v, list):
-            return v
-        out = []
-        for m in v:  # YAML gives unquoted mobiles as ints
-            if isinstance(m, bool) or not isinstance(m, (str, int)):
-                raise ValueError(f"invalid mention {m!r}")
-            m = str(m).strip().lstrip("@")
-            if not m or any(c in m for c in "<>\n\r "):
-                raise ValueError(f"invalid mention {m!r}")
-            out.append(m)
-        return out
-
-    # Presence checks per key, so an error names the exact key (receivers.2.secret_env).
-    @field_validator("url_env", "secret_env")
+    # Presence checks per key, so an error names the exact key (receivers.2.url_env); also for the
+    # signing secret of the kinds that have one.
+    @field_validator("url_env", "secret_env", check_fields=False)
     @classmethod
     def _env_set(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None:
-            _read_env(_env_of(info), v, "receiver URL" if info.field_name == "url_env" else "signing secret")
+            read_env(env_of(info), v, "receiver URL" if info.field_name == "url_env" else "signing secret")
         return v
 
-    @field_validator("url_file", "secret_file")
+    @field_validator("url_file", "secret_file", check_fields=False)
     @classmethod
     def _file_ok(cls, v: Path | None, info: ValidationInfo) -> Path | None:
         if v is not None:
-            _read_secret_file(v, "URL" if info.field_name == "url_file" else "secret")
+            read_secret_file(v, "URL" if info.field_name == "url_file" else "secret")
         return v
 
     @model_validator(mode="after")
-    def _resolve(self, info: ValidationInfo) -> "Receiver":
-        env = _env_of(info)
+    def _resolve_url(self, info: ValidationInfo) -> "ReceiverBase":
         given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of url, url_env, url_file" + (f" (got {', '.join(given)})" if given else ""))
         if self.url is not None:
             url = self.url.get_secret_value().strip()
         elif self.url_env is not None:
-            url = _read_env(env, self.url_env, "receiver URL")
+            url = read_env(env_of(info), self.url_env, "receiver URL")
         else:
             assert self.url_file is not None
-            url = _read_secret_file(self.url_file, "URL")
+            url = read_secret_file(self.url_file, "URL")
         p = urlsplit(url)
         if p.scheme not in ("http", "https") or not p.hostname:
             raise ValueError(f"url must be an absolute http(s) URL, got {redact_url(url)!r}")
         self._url = url
-        if self.secret_env is not None and self.secret_file is not None:
-            raise ValueError("give at most one of secret_env, secret_file")
-        if self.secret_env is not None:
-            self._secret = SecretStr(_read_env(env, self.secret_env, "signing secret"))
-        elif self.secret_file is not None:
-            self._secret = SecretStr(_read_secret_file(self.secret_file, "secret"))
         return self
 
     # --- resolved values
@@ -242,22 +201,21 @@ class Receiver(BaseModel):
 
     @property
     def secret_value(self) -> str | None:
-        return self._secret.get_secret_value() if self._secret is not None else None
+        """The signing secret (kinds that sign override this)."""
+        return None
 
     @property
     def has_secret(self) -> bool:
-        return self._secret is not None
+        return self.secret_value is not None
 
     @property
     def rate_limit(self) -> int | None:
         """Effective messages per window (robots default to 20/min)."""
-        if self.rate_limit_per_minute is not None:
-            return self.rate_limit_per_minute
-        return DEFAULT_ROBOT_RATE if self.kind in ROBOT_KINDS else None
+        return self.rate_limit_per_minute if self.rate_limit_per_minute is not None else self.default_rate_limit
 
     def __repr__(self) -> str:
         return (
-            f"Receiver(name={self.name!r}, kind={self.kind!r}, url={self.redacted_url!r}, "
+            f"{type(self).__name__}(name={self.name!r}, kind={self.kind!r}, url={self.redacted_url!r}, "
             f"secret={'***' if self.has_secret else None}, send_resolved={self.send_resolved}, "
             f"rate_limit={self.rate_limit})"
         )
@@ -282,7 +240,7 @@ class Notifier(abc.ABC):
     kind: ClassVar[str]
     max_batch: ClassVar[int] = 1
 
-    def __init__(self, receiver: Receiver, *, session: aiohttp.ClientSession | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, receiver: ReceiverBase, *, session: aiohttp.ClientSession | None = None, clock: Callable[[], float] = time.time) -> None:
         self.receiver = receiver
         self.clock = clock  # wall clock (signing timestamps)
         self._session = session
@@ -292,14 +250,12 @@ class Notifier(abc.ABC):
     def name(self) -> str:
         return self.receiver.name
 
-    def wants(self, alert: Mapping[str, Any]) -> bool:
+    def wants(self, alert: Alert) -> bool:
         """False for resolved alerts when the receiver has ``send_resolved: false``."""
-        if str(alert.get("status", "firing")).lower() == "resolved":
-            return self.receiver.send_resolved
-        return True
+        return self.receiver.send_resolved if alert.status == "resolved" else True
 
     @abc.abstractmethod
-    async def notify(self, alerts: list[dict]) -> DeliveryResult:
+    async def notify(self, alerts: list[Alert]) -> DeliveryResult:
         """Deliver ``alerts`` (1 ≤ len ≤ max_batch) in one request."""
 
     async def session(self) -> aiohttp.ClientSession:
@@ -368,48 +324,3 @@ def _parse_retry_after(v: str | None) -> float | None:
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON (non-ASCII kept as is)."""
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-
-
-def robot_result(res: DeliveryResult, text: str, transient_codes: frozenset[int]) -> DeliveryResult:
-    """Refine a 2xx robot response by its JSON ``errcode`` (WeCom and DingTalk answer HTTP 200 with
-    ``{"errcode": …, "errmsg": …}``)."""
-    if res.status != "ok":
-        return res
-    try:
-        data = orjson.loads(text) if text else None
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict) or "errcode" not in data:
-        return DeliveryResult("retry", http_status=res.http_status, body=res.body, error="robot answered without a JSON errcode")
-    try:
-        code = int(data.get("errcode"))
-    except (TypeError, ValueError):
-        return DeliveryResult("retry", http_status=res.http_status, body=res.body, error="robot answered a non-numeric errcode")
-    if code == 0:
-        return DeliveryResult("ok", http_status=res.http_status, body=res.body, errcode=0)
-    msg = str(data.get("errmsg", ""))[:200]
-    status: Status = "retry" if code in transient_codes else "permanent"
-    # "Too fast" answers: someone else shares the robot, or our clock and theirs disagree; wait a
-    # whole window before the next attempt.
-    retry_after = 60.0 if code in RATE_LIMIT_ERRCODES else None
-    return DeliveryResult(status, http_status=res.http_status, body=res.body, errcode=code, error=f"errcode {code}: {msg}", retry_after=retry_after)
-
-
-@dataclass
-class _Registry:
-    kinds: dict[str, type[Notifier]] = field(default_factory=dict)
-
-
-NOTIFIERS = _Registry()
-
-
-def register(cls: type[Notifier]) -> type[Notifier]:
-    NOTIFIERS.kinds[cls.kind] = cls
-    return cls
-
-
-def build_notifier(receiver: Receiver, **kw: Any) -> Notifier:
-    """The notifier for ``receiver.kind``."""
-    from warning.notify import alertmanager, dingtalk, generic, wecom  # noqa: F401 - register kinds
-
-    return NOTIFIERS.kinds[receiver.kind](receiver, **kw)

@@ -38,10 +38,12 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterable, Callable, Literal, Mapping
 
-from warning.notify.base import DeliveryResult, Notifier, build_notifier
+from warning.core.events import Alert
+from warning.core.signals import level_rank
+from warning.notify.base import DeliveryResult, Notifier
 from warning.notify.ratelimit import RateLimiter, plan
-from warning.notify.render import level_rank
 from warning.notify.router import Router
+from warning.notify.wiring import build_notifier
 
 log = logging.getLogger("warning.notify")
 
@@ -109,7 +111,7 @@ class Delivery:
 
     __slots__ = ("alert", "receivers", "outcomes", "_future", "submitted_at", "_hooks_done")
 
-    def __init__(self, alert: dict, receivers: tuple[str, ...], future: asyncio.Future, submitted_at: float) -> None:
+    def __init__(self, alert: Alert, receivers: tuple[str, ...], future: asyncio.Future, submitted_at: float) -> None:
         self.alert = alert
         self.receivers = receivers
         self.outcomes: dict[str, Outcome] = {}
@@ -134,7 +136,7 @@ class Delivery:
         return [o for o in self.outcomes.values() if not o.ok]
 
     def __repr__(self) -> str:
-        return f"Delivery(alert_id={self.alert.get('alert_id')!r}, receivers={self.receivers}, outcomes={ {k: v.status for k, v in self.outcomes.items()} })"
+        return f"Delivery(alert_id={self.alert.alert_id!r}, receivers={self.receivers}, outcomes={ {k: v.status for k, v in self.outcomes.items()} })"
 
 
 @dataclass
@@ -160,7 +162,7 @@ class DispatchStats:
 
 @dataclass(eq=False)
 class _Item:
-    alert: dict
+    alert: Alert
     delivery: Delivery
     seq: int
     first_at: float
@@ -207,7 +209,7 @@ class _Worker:
         return len(self.heap) + self.in_flight + sum(len(q) for q in self.parked.values())
 
     def push(self, item: _Item) -> None:
-        key = str(item.alert.get("alert_id"))
+        key = item.alert.alert_id
         if key in self.live:
             self.parked.setdefault(key, deque()).append(item)
             return
@@ -217,7 +219,7 @@ class _Worker:
 
     def _release(self, item: _Item) -> None:
         """``item`` is done: let the next notification of the same alert go."""
-        key = str(item.alert.get("alert_id"))
+        key = item.alert.alert_id
         q = self.parked.get(key)
         if q:
             nxt = q.popleft()
@@ -271,7 +273,7 @@ class _Worker:
             while self.heap and self.heap[0][0] <= now:
                 due.append(heapq.heappop(self.heap)[2])
             due.sort(key=lambda it: it.seq)
-            batch, digest = plan(due, self.limiter.available(now), lambda it: level_rank(it.alert.get("level")), self.notifier.max_batch)
+            batch, digest = plan(due, self.limiter.available(now), lambda it: level_rank(it.alert.level), self.notifier.max_batch)
             self.limiter.acquire(now)
             chosen = {id(it) for it in batch}
             for it in due:
@@ -292,7 +294,7 @@ class _Worker:
             self.in_flight = 0
             raise
         except Exception as e:  # noqa: BLE001 - a bug rendering one alert must not stop the receiver
-            log.exception("receiver %s: notifier failed on alert(s) %s", self.name, [it.alert.get("alert_id") for it in batch])
+            log.exception("receiver %s: notifier failed on alert(s) %s", self.name, [it.alert.alert_id for it in batch])
             # Deterministic for this input: retrying cannot help; report it for the dead letter.
             result = DeliveryResult("permanent", error=f"internal error: {type(e).__name__}: {e}"[:300])
         seconds = time.perf_counter() - t0
@@ -328,7 +330,7 @@ class _Worker:
         self.not_before = 0.0
         status: OutcomeStatus = "ok" if result.ok else "permanent"
         if status == "permanent":
-            log.error("receiver %s refused alert(s) %s: %s", self.name, [it.alert.get("alert_id") for it in batch], result.describe())
+            log.error("receiver %s refused alert(s) %s: %s", self.name, [it.alert.alert_id for it in batch], result.describe())
         for it in batch:
             it.last = result
             await self._finish(it, status, result, digest)
@@ -353,9 +355,12 @@ class _Worker:
 class Dispatcher:
     """Deliver alerts to their routed receivers.
 
-    >>> # async with Dispatcher(Router.from_config(receivers, routes), on_done=commit_or_deadletter) as d:
-    >>> #     delivery = d.submit(alert)        # never blocks
-    >>> #     await delivery                    # complete: every receiver ok / failed for good
+    Usage (async, not run as a doctest)::
+
+        async with Dispatcher(Router.from_config(receivers, routes), on_done=commit_or_deadletter) as d:
+            delivery = d.submit(alert)        # never blocks
+            await delivery                    # complete: every receiver ok / failed for good
+
     """
 
     def __init__(
@@ -364,7 +369,7 @@ class Dispatcher:
         *,
         notifiers: Mapping[str, Notifier] | None = None,
         retry: RetryPolicy | None = None,
-        on_done: Callable[[dict, str, Outcome], Any] | None = None,
+        on_done: Callable[[Alert, str, Outcome], Any] | None = None,
         on_attempt: Callable[[str, DeliveryResult, float, int], Any] | None = None,
         on_complete: Callable[[Delivery], Any] | None = None,
         max_pending: int = 100_000,
@@ -427,14 +432,13 @@ class Dispatcher:
         await self.close()
 
     # ------------------------------------------------------------------ input
-    def submit(self, alert: Mapping[str, Any]) -> Delivery:
+    def submit(self, alert: Alert) -> Delivery:
         """Route ``alert`` and queue it for each receiver. Never blocks, never raises on delivery
         problems. Returns the :class:`Delivery` handle (already complete if nothing routed)."""
         if not self._started or self._closed:
             raise RuntimeError("dispatcher not running (use `async with Dispatcher(...)` or await start())")
-        if not isinstance(alert, Mapping):
-            raise TypeError(f"alert must be a mapping, got {type(alert).__name__}")
-        alert = dict(alert)
+        if not isinstance(alert, Alert):
+            raise TypeError(f"alert must be a warning.core.events.Alert, got {type(alert).__name__}")
         now = self.clock()
         names = self.router.route(alert)
         targets = tuple(n for n in names if self.notifiers[n].wants(alert))
@@ -442,7 +446,7 @@ class Dispatcher:
         self.stats.submitted += 1
         if not names:
             self.stats.unrouted += 1
-            log.info("alert %s matched no route", alert.get("alert_id"))
+            log.info("alert %s matched no route", alert.alert_id)
         if not targets:
             dl._future.set_result(None)
             return dl
@@ -461,7 +465,7 @@ class Dispatcher:
             w.push(item)
         return dl
 
-    async def run(self, source: AsyncIterable[Mapping[str, Any]]) -> None:
+    async def run(self, source: AsyncIterable[Alert]) -> None:
         """Submit every alert of an async iterator (returns when the source ends; use
         :meth:`drain` to wait for delivery)."""
         async for alert in source:
@@ -495,7 +499,7 @@ class Dispatcher:
         return len(self._open)
 
 
-async def deliver_all(router: Router, alerts: AsyncIterable[Mapping[str, Any]] | list[Mapping[str, Any]], **kw: Any) -> list[Delivery]:
+async def deliver_all(router: Router, alerts: AsyncIterable[Alert] | list[Alert], **kw: Any) -> list[Delivery]:
     """Convenience (demo, tests): deliver ``alerts`` and wait for every outcome."""
     async with Dispatcher(router, **kw) as d:
         out: list[Delivery] = []

@@ -17,7 +17,8 @@ Conditions (``match:``):
   registry of the configured region — an unknown name is a config error;
 * ``streets``: street codes (``"110105001"``) or full street names (``建外街道``);
 * ``min_level``: ``blue|yellow|orange|red`` (or 蓝/黄/橙/红): the alert's level is at least this;
-* ``signals``: exact signal names; a trailing ``*`` matches a prefix (``"count:*"``).
+* ``signals``: exact signal names (see :mod:`warning.core.signals`); a trailing ``*`` matches a
+  prefix (``"hotline_*"``).
 
 Receiver-level filters apply after routing: ``send_resolved: false`` drops resolved notices.
 
@@ -55,12 +56,16 @@ Example::
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from warning.notify.base import Receiver
-from warning.notify.render import level_rank, normalize_level
+from warning.core.events import Alert
+from warning.core.signals import level_rank
+from warning.notify.base import ReceiverBase
+from warning.notify.render import normalize_level
+from warning.notify.wiring import KINDS, ReceiverConfig
+from warning.validation import ConfigError, dotted_errors
 
 
 class RouteMatch(BaseModel):
@@ -105,56 +110,37 @@ class Route(BaseModel):
         return self
 
 
+def check_routing(receivers: Sequence[ReceiverBase], routes: Sequence[Route]) -> None:
+    """Receiver names unique, routes name known receivers, at most one default route.
+    ``ValueError`` naming the keys (``routes.0.receivers.1: unknown receiver 'x'``)."""
+    names = [r.name for r in receivers]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"duplicate receiver names: {', '.join(dup)}")
+    known = set(names)
+    errors = []
+    for i, route in enumerate(routes):
+        for j, rn in enumerate(route.receivers):
+            if rn not in known:
+                errors.append(f"routes.{i}.receivers.{j}: unknown receiver {rn!r} (known: {', '.join(sorted(known)) or 'none'})")
+    if sum(1 for r in routes if r.default) > 1:
+        errors.append("routes: more than one route has default: true")
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
 class RoutingConfig(BaseModel):
     """``receivers:`` + ``routes:`` validated together (route → receiver references checked)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    receivers: list[Receiver] = Field(default_factory=list)
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refs(self) -> "RoutingConfig":
-        names = [r.name for r in self.receivers]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"duplicate receiver names: {', '.join(dup)}")
-        known = set(names)
-        errors = []
-        for i, route in enumerate(self.routes):
-            for j, rn in enumerate(route.receivers):
-                if rn not in known:
-                    errors.append(f"routes.{i}.receivers.{j}: unknown receiver {rn!r} (known: {', '.join(sorted(known)) or 'none'})")
-        if sum(1 for r in self.routes if r.default) > 1:
-            errors.append("routes: more than one route has default: true")
-        if errors:
-            raise ValueError("; ".join(errors))
+        check_routing(self.receivers, self.routes)
         return self
-
-
-def _config_error(e: ValidationError, prefix: str = "") -> Exception:
-    from warning.config import ConfigError
-
-    errs = []
-    for err in e.errors():
-        key = ".".join(str(x) for x in err["loc"]) or "<root>"
-        if prefix:
-            key = f"{prefix}.{key}" if key != "<root>" else prefix
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
-        elif err["type"] != "value_error" and "input" in err and isinstance(err["input"], (str, int, float, bool)) and "secret" not in key and "url" not in key:
-            msg += f" (got {err['input']!r})"
-        # Reference errors are raised at the config root but name their own key.
-        if key in ("<root>", prefix) and msg.startswith("routes."):
-            for part in msg.split("; "):
-                k, _, m = part.partition(": ")
-                errs.append((k, m))
-            continue
-        errs.append((key, msg))
-    return ConfigError(errs, "routing")
 
 
 def load_routing(receivers: Iterable[Mapping[str, Any]] | None, routes: Iterable[Mapping[str, Any]] | None, *, env: Mapping[str, str] | None = None) -> RoutingConfig:
@@ -164,7 +150,7 @@ def load_routing(receivers: Iterable[Mapping[str, Any]] | None, routes: Iterable
     try:
         return RoutingConfig.model_validate(data, context={"env": os.environ if env is None else env})
     except ValidationError as e:
-        raise _config_error(e) from None
+        raise ConfigError(dotted_errors(e, tags=KINDS), "routing") from None
 
 
 class Router:
@@ -173,7 +159,7 @@ class Router:
 
     def __init__(self, config: RoutingConfig, region_code: str = "110000") -> None:
         self.config = config
-        self.receivers: dict[str, Receiver] = {r.name: r for r in config.receivers}
+        self.receivers: dict[str, ReceiverBase] = {r.name: r for r in config.receivers}
         self._compiled: list[tuple[Route, _Compiled]] = []
         errors: list[tuple[str, str]] = []
         registry = None
@@ -185,8 +171,6 @@ class Router:
             comp = _Compiled(route.match, registry, f"routes.{i}.match", errors)
             self._compiled.append((route, comp))
         if errors:
-            from warning.config import ConfigError
-
             raise ConfigError(errors, "routing")
         self._registry = registry
 
@@ -196,11 +180,12 @@ class Router:
         return cls(load_routing(receivers, routes, env=env), region_code)
 
     @classmethod
-    def from_settings(cls, settings: Any, env: Mapping[str, str] | None = None) -> "Router":
-        """From :class:`warning.config.Settings` (its free-form ``receivers``/``routes``)."""
-        return cls.from_config(settings.receivers, settings.routes, env=env, region_code=settings.region.code)
+    def from_settings(cls, settings: Any) -> "Router":
+        """From :class:`warning.config.Settings` (``receivers``/``routes`` validated at load, with
+        the environment given to :func:`~warning.config.load_settings`: not validated again)."""
+        return cls(RoutingConfig.model_construct(receivers=list(settings.receivers), routes=list(settings.routes)), settings.region.code)
 
-    def route(self, alert: Mapping[str, Any]) -> list[str]:
+    def route(self, alert: Alert) -> list[str]:
         """Receiver names for ``alert`` (ordered, without duplicates)."""
         if not self.config.routes:
             return list(self.receivers)
@@ -257,20 +242,20 @@ class _Compiled:
         self.any_street = not m.streets
         self.registry = registry
 
-    def matches(self, alert: Mapping[str, Any]) -> bool:
-        if self.min_rank and level_rank(alert.get("level")) < self.min_rank:
+    def matches(self, alert: Alert) -> bool:
+        if self.min_rank and level_rank(alert.level) < self.min_rank:
             return False
         if not self.any_signal:
-            sig = str(alert.get("signal") or "")
+            sig = alert.signal
             if sig not in self.signals_exact and not (self.signals_prefix and sig.startswith(self.signals_prefix)):
                 return False
-        code = str(alert.get("street_code") or "")
+        code = alert.street_code
         if not self.any_street and code not in self.street_codes:
             return False
         if not self.any_district:
             if len(code) >= 6 and code[:6] in self.district_codes:
                 return True
-            name = str(alert.get("district") or "").strip()
+            name = alert.district.strip()
             if name and name in self.district_names:
                 return True
             if name and self.registry is not None:

@@ -4,14 +4,18 @@ Used by ``warning demo`` and the tests. It understands the three shapes we send 
 JSON, Alertmanager webhook v4 and WeCom/DingTalk robot markdown — and answers like a robot
 (``{"errcode": 0, "errmsg": "ok"}``, HTTP 200) so any receiver kind can point at it.
 
-Generic alerts are deduplicated on ``Idempotency-Key`` plus the body (at-least-once delivery may
+A generic body must be the alert contract (:data:`~warning.core.events.ALERT_DECODER`), else it is
+refused (400). Generic alerts are deduplicated on ``Idempotency-Key`` plus the body (at-least-once delivery may
 repeat one; repeats are acknowledged and counted, not printed twice; an escalation keeps the key
 but changes the body, so it is shown) and, when the sink is given the secret,
 their ``X-Warning-Signature`` is verified (401 when wrong or stale).
 
->>> # runner, url = await start_sink("127.0.0.1", 0, on_alert=print)   # port 0: any free port
->>> # ... POST alerts to url ...
->>> # await runner.cleanup()
+Usage (async, not run as a doctest)::
+
+    runner, url = await start_sink("127.0.0.1", 0, on_alert=print)   # port 0: any free port
+    ... POST alerts to url ...
+    await runner.cleanup()
+
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+import msgspec
 import orjson
 from aiohttp import web
 
-from warning.notify.generic import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, idempotency_key, verify_signature
-from warning.notify.render import render_plain
+from warning.core.events import ALERT_DECODER
+from warning.notify.kinds.common import IDEMPOTENCY_HEADER, idempotency_key
+from warning.notify.kinds.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from warning.notify.render import as_alert, render_plain
 
 
 @dataclass
@@ -34,7 +41,7 @@ class SinkStats:
     received: int = 0  # requests
     alerts: int = 0  # distinct generic alert notifications (Idempotency-Key + body)
     duplicates: int = 0
-    rejected: int = 0  # bad signature / bad JSON
+    rejected: int = 0  # bad signature / bad JSON / not the alert contract
     keys: list[str] = field(default_factory=list)  # Idempotency-Keys of distinct notifications, in arrival order
     messages: list[dict] = field(default_factory=list)  # non-generic payloads as received (last 1000)
 
@@ -45,8 +52,8 @@ OnAlert = Callable[[dict], Any] | Callable[[dict], Awaitable[Any]]
 
 
 def print_alert(alert: dict) -> None:
-    """Default ``on_alert``: the alert as Chinese text on stdout."""
-    print("─" * 48, render_plain(alert), sep="\n", flush=True, file=sys.stdout)
+    """Default ``on_alert``: the alert (the JSON body as received) as Chinese text on stdout."""
+    print("─" * 48, render_plain(as_alert(alert)), sep="\n", flush=True, file=sys.stdout)
 
 
 def _print_message(kind: str, payload: dict) -> None:
@@ -86,9 +93,14 @@ def make_app(on_alert: OnAlert | None = None, *, secret: str | None = None, tole
                 if not verify_signature(secret, ts, raw, sig, tolerance_s):
                     stats.rejected += 1
                     return web.json_response({"errcode": 40101, "errmsg": "bad signature"}, status=401)
+            try:
+                alert = ALERT_DECODER.decode(raw)
+            except msgspec.ValidationError as e:
+                stats.rejected += 1
+                return web.json_response({"errcode": 40003, "errmsg": f"not the alert contract: {e}"}, status=400)
             # Same key and same body = a redelivery. (Same key, other body = an escalation of the
             # episode: alert_id and status unchanged, level raised — shown again.)
-            key = request.headers.get(IDEMPOTENCY_HEADER) or idempotency_key(data)
+            key = request.headers.get(IDEMPOTENCY_HEADER) or idempotency_key(alert)
             fp = key + ":" + hashlib.sha256(raw).hexdigest()
             if fp in seen:
                 stats.duplicates += 1

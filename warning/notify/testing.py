@@ -1,8 +1,11 @@
 """Test helpers: a real HTTP server on loopback that records requests (no HTTP mocking).
 
->>> # srv = RecordingServer(); url = await srv.start()
->>> # srv.respond = lambda req: web.json_response({"errcode": 0}, status=200)
->>> # await srv.stop(); await srv.start()   # same port again: "receiver down, then back"
+Usage (async, not run as a doctest)::
+
+    srv = RecordingServer(); url = await srv.start()
+    srv.respond = lambda req: web.json_response({"errcode": 0}, status=200)
+    await srv.stop(); await srv.start()   # same port again: "receiver down, then back"
+
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""Day-by-day generation of the three feeds, merged with the injected incidents.
+"""Day-by-day generation of the simulated feeds, merged with the injected incidents.
 
 Background structure (which street, when, which category/type/form/event type, severity) is
 sampled with vectorised numpy (PCG64); the Chinese texts are composed per record with a
 :class:`random.Random`. Both are seeded from ``SeedSequence(seed)`` and the local date, so a day's
 background depends only on (seed, date, scale, region) and every run with the same arguments
-gives byte-identical output.
+gives byte-identical output. The original three feeds share the day's stream, in order; a feed
+added later (grid) has a stream of its own keyed by its name, so it never moves the others.
+
+Per-feed facts (event-time field, id prefix) come from the feed descriptors
+(:func:`warning.core.feeds.default_feeds`); each simulated feed has one ``_<feed>`` method here.
 
 Memory stays bounded: one local day (≈84 k records at scale 1) is built, sorted and handed to the
 sink before the next.
@@ -12,13 +16,16 @@ sink before the next.
 
 from __future__ import annotations
 
+import copy
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterator
 
 import numpy as np
 
+from warning.core.feeds import default_feeds
 from warning.core.timeutil import BEIJING, iso
 from warning.sim import incidents as I
 from warning.sim import profiles as P
@@ -26,12 +33,15 @@ from warning.sim import texts as T
 
 SOURCES = P.FEEDS
 SOURCE_RANK = {s: k for k, s in enumerate(SOURCES)}
-ID_PREFIX = {"hotline": "GD", "petition": "XF", "public_safety": "JQ"}
-TIME_FIELD = {"hotline": "received_at", "petition": "received_at", "public_safety": "occurred_at"}
+FEEDS = {s: default_feeds()[s] for s in SOURCES}  # descriptors of the simulated feeds
+ID_PREFIX = {s: f.id_prefix for s, f in FEEDS.items()}
+TIME_FIELD = {s: f.time_field for s, f in FEEDS.items()}
 
 # Day-to-day variation on top of Poisson: city-wide (weather, news) and per street.
-CITY_CV = {"hotline": 0.03, "petition": 0.06, "public_safety": 0.03}
-STREET_CV = {"hotline": 0.10, "petition": 0.20, "public_safety": 0.10}
+CITY_CV = {"hotline": 0.03, "petition": 0.06, "public_safety": 0.03, "grid": 0.04}
+STREET_CV = {"hotline": 0.10, "petition": 0.20, "public_safety": 0.10, "grid": 0.15}
+# Values that break a kind/type enum (bad_enum); other enums get "other".
+BAD_ENUM_VALUES = {"type": ("吐槽", "表扬", "other"), "form": ("微信", "传真")}
 
 CLUSTER_NOTICES = (
     ("公共服务", "停电通知", "{community}贴了停电通知，想确认一下具体停电时间"),
@@ -106,6 +116,10 @@ class Simulator:
         planner = I.Planner(params.region, params.scale, params.start, params.end, params.warmup_s,
                             params.incidents_per_week, random.Random(plan_seed))
         self.incidents = planner.plan()
+        # grid reports that go with the incidents: drawn from a stream of their own (see P.ORIGINAL_FEEDS)
+        companions = copy.copy(planner)
+        companions.rnd = random.Random(int(np.random.SeedSequence(params.seed, spawn_key=(6,)).generate_state(1)[0]))
+        companions.add_grid_reports(self.incidents)
         self.turns = [inc for inc in self.incidents if inc.turn is not None]
         self._by_day: dict[date, list[dict]] = {}
         for inc in self.incidents:
@@ -146,9 +160,9 @@ class Simulator:
             stats.expected[f] = round(P.expected_daily(f, d, p.scale) * frac, 1)
 
         recs: list[dict] = []
-        recs += self._hotline(d, day_start, t_lo, t_hi, rng, rnd)
-        recs += self._petition(d, day_start, t_lo, t_hi, rng, rnd)
-        recs += self._public_safety(d, day_start, t_lo, t_hi, rng, rnd)
+        for f in SOURCES:
+            f_rng, f_rnd = (rng, rnd) if f in P.ORIGINAL_FEEDS else self._own_streams(f, d)
+            recs += getattr(self, "_" + f)(d, day_start, t_lo, t_hi, f_rng, f_rnd)
         if p.bad_fraction > 0:
             for r in recs:
                 if rnd_bad.random() < p.bad_fraction:
@@ -181,6 +195,11 @@ class Simulator:
         return stats, out, times
 
     # ------------------------------------------------------------------ feeds
+    def _own_streams(self, feed: str, d: date) -> tuple[np.random.Generator, random.Random]:
+        """The day's random streams of a feed added after the original three (keyed by its name)."""
+        ss = np.random.SeedSequence(self.p.seed, spawn_key=(5, d.toordinal(), zlib.crc32(feed.encode())))
+        return np.random.Generator(np.random.PCG64(ss)), random.Random(int(ss.generate_state(2, np.uint64)[1]))
+
     def _street_counts(self, feed: str, d: date, rng: np.random.Generator) -> np.ndarray:
         lam = P.expected_daily(feed, d, self.p.scale) * self.prof.share[feed]
         k_city = 1.0 / CITY_CV[feed] ** 2
@@ -189,10 +208,26 @@ class Simulator:
         noise = rng.gamma(k_st, 1.0 / k_st, size=self.n)
         return rng.poisson(lam * city * noise)
 
+    def _streets(self, feed: str, d: date, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """The street of each of the day's records of ``feed`` (counts drawn per street), and their number."""
+        st = np.repeat(np.arange(self.n), self._street_counts(feed, d, rng))
+        return st, len(st)
+
+    @staticmethod
+    def _in_order(ts: np.ndarray, keep: np.ndarray) -> list[int]:
+        """Indices of the kept records, in event-time order."""
+        idx = np.flatnonzero(keep)
+        return idx[np.argsort(ts[idx], kind="stable")].tolist()
+
+    def _record(self, source: str, ts: int, i: int, rnd: random.Random, **fields) -> dict:
+        """A record of ``source`` at street ``i``: place fields in one of the mixed forms, then ``fields``."""
+        rec = {"source": source, "_ts": ts, "_street": i}
+        rec.update(T.place_fields(self.pl, i, source, rnd))
+        rec.update(_nn(**fields))
+        return rec
+
     def _hotline(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
-        counts = self._street_counts("hotline", d, rng)
-        st = np.repeat(np.arange(self.n), counts)
-        n = len(st)
+        st, n = self._streets("hotline", d, rng)
         hours = rng.choice(24, size=n, p=P.hotline_hours(d))
         ts = day_start + hours * 3600 + rng.integers(0, 3600, size=n)
         w = P.hotline_category_weights(d)[None, :] * self.prof.hotline_tilt
@@ -213,15 +248,12 @@ class Simulator:
                 prob = I.turn_probability(inc.turn, ts[m])
                 hit = m[self._rng_turn.random(len(m)) < prob]
                 turned[hit] = j
-        idx = np.flatnonzero(keep)
-        order = np.argsort(ts[idx], kind="stable")
-        idx = idx[order]
         pl = self.pl
         cats, types = P.HOTLINE_CATEGORIES, P.HOTLINE_TYPES
         out = []
         st_l, ts_l, cat_l, typ_l = st.tolist(), ts.tolist(), cat.tolist(), typ.tolist()
         mood_l, ben_l, turn_l = mood.tolist(), benign.tolist(), turned.tolist()
-        for k in idx.tolist():
+        for k in self._in_order(ts, keep):
             i = st_l[k]
             c, ty = cats[cat_l[k]], types[typ_l[k]]
             if ben_l[k]:
@@ -229,19 +261,11 @@ class Simulator:
                 title, caller = None, ({"phone": T.mobile(rnd)} if rnd.random() < 0.5 else None)
             else:
                 title, content, caller = T.hotline_text(pl, i, c, ty, rnd, mood_l[k])
-            rec = {"source": "hotline", "_ts": ts_l[k], "_street": i}
-            rec.update(T.place_fields(pl, i, "hotline", rnd))
-            if turn_l[k] >= 0:
+            if turn_l[k] >= 0:  # (its own random stream: the place fields below draw the same)
                 c, title, content, caller = I.turned_text(pl, i, self._rnd_turn, self.turns[turn_l[k]].turn, c)
                 ty = "投诉"
-            rec["type"] = ty
-            rec["category"] = c
-            if title is not None:
-                rec["title"] = title
-            rec["content"] = content
-            if caller is not None:
-                rec["caller"] = caller
-            out.append(rec)
+            out.append(self._record("hotline", ts_l[k], i, rnd, type=ty, category=c, title=title, content=content,
+                                    caller=caller))
         # benign bursts: several people asking about the same posted notice
         n_cl = rng.poisson(self.p.cluster_rate * self.n * (t_hi - t_lo) / 86400)
         if n_cl:
@@ -257,16 +281,12 @@ class Simulator:
                     if te >= t_hi:
                         continue
                     title, content, caller = T.hotline_text(pl, i, cat_, "咨询", rnd, sentence=sent, keyword=kw, **slots)
-                    rec = {"source": "hotline", "_ts": te, "_street": i}
-                    rec.update(T.place_fields(pl, i, "hotline", rnd))
-                    rec.update(_nn(type="咨询", category=cat_, title=title, content=content, caller=caller))
-                    out.append(rec)
+                    out.append(self._record("hotline", te, i, rnd, type="咨询", category=cat_, title=title,
+                                            content=content, caller=caller))
         return out
 
     def _petition(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
-        counts = self._street_counts("petition", d, rng)
-        st = np.repeat(np.arange(self.n), counts)
-        n = len(st)
+        st, n = self._streets("petition", d, rng)
         form = rng.choice(4, size=n, p=P.petition_form_weights(d))
         online = (form == 2) | ((form == 3) & P.is_rest_day(d))  # phone at weekends: daytime line
         h_on = rng.choice(24, size=n, p=P.PET_HOURS_ONLINE)
@@ -284,58 +304,66 @@ class Simulator:
                           1 + (u > 0.97).astype(int) + (u > 0.99))
         ur = rng.random(n)
         repeat = np.where(ur < 0.18, 1, np.where(ur < 0.9, 0, -1))  # -1: field omitted
-        keep = (ts >= t_lo) & (ts < t_hi)
-        idx = np.flatnonzero(keep)
-        idx = idx[np.argsort(ts[idx], kind="stable")]
         out = []
         pl = self.pl
         st_l, ts_l, form_l, cat_l = st.tolist(), ts.tolist(), form.tolist(), cat.tolist()
         ppl_l, rep_l = people.tolist(), repeat.tolist()
-        for k in idx.tolist():
+        for k in self._in_order(ts, (ts >= t_lo) & (ts < t_hi)):
             i = st_l[k]
             fm = P.PETITION_FORMS[form_l[k]]
             c = P.PETITION_CATEGORIES[cat_l[k]]
             rep = None if rep_l[k] < 0 else bool(rep_l[k])
             content, pet = T.petition_text(pl, i, c, fm, ppl_l[k], rep, rnd)
-            rec = {"source": "petition", "_ts": ts_l[k], "_street": i}
-            rec.update(T.place_fields(pl, i, "petition", rnd))
-            rec.update(_nn(form=fm, people_count=ppl_l[k], is_repeat=rep, category=c, content=content, petitioner=pet))
-            out.append(rec)
+            out.append(self._record("petition", ts_l[k], i, rnd, form=fm, people_count=ppl_l[k], is_repeat=rep,
+                                    category=c, content=content, petitioner=pet))
         return out
 
     def _public_safety(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
-        counts = self._street_counts("public_safety", d, rng)
-        st = np.repeat(np.arange(self.n), counts)
-        n = len(st)
+        st, n = self._streets("public_safety", d, rng)
         et = rng.choice(len(P.PS_TYPES), size=n, p=P.ps_type_weights(d))
         hour_cum = np.cumsum(P.PS_HOURS_BY_TYPE, axis=1)
         hours = _cum_pick(hour_cum[et], rng.random(n))
         ts = day_start + hours * 3600 + rng.integers(0, 3600, size=n)
         sev = 1 + _cum_pick(P.PS_SEVERITY_CUM[et], rng.random(n))
-        keep = (ts >= t_lo) & (ts < t_hi)
-        idx = np.flatnonzero(keep)
-        idx = idx[np.argsort(ts[idx], kind="stable")]
         out = []
         pl = self.pl
         st_l, ts_l, et_l, sev_l = st.tolist(), ts.tolist(), et.tolist(), sev.tolist()
-        for k in idx.tolist():
+        for k in self._in_order(ts, (ts >= t_lo) & (ts < t_hi)):
             i = st_l[k]
             typ = P.PS_TYPES[et_l[k]]
             desc, people = T.ps_text(pl, i, typ, sev_l[k], rnd)
             if rnd.random() < 0.1:
                 people = None  # optional field, sometimes absent
-            rec = {"source": "public_safety", "_ts": ts_l[k], "_street": i}
-            rec.update(T.place_fields(pl, i, "public_safety", rnd))
-            rec.update(_nn(event_type=typ, severity=sev_l[k], people_count=people, description=desc))
-            out.append(rec)
+            out.append(self._record("public_safety", ts_l[k], i, rnd, event_type=typ, severity=sev_l[k],
+                                    people_count=people, description=desc))
+        return out
+
+    def _grid(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:
+        st, n = self._streets("grid", d, rng)
+        hours = rng.choice(24, size=n, p=P.grid_hours(d))
+        ts = day_start + hours * 3600 + rng.integers(0, 3600, size=n)
+        it = rng.choice(len(P.GRID_ISSUE_TYPES), size=n, p=P.grid_issue_weights(d))
+        urg = 1 + _cum_pick(P.GRID_URGENCY_CUM[it], rng.random(n))
+        urg = np.where(rng.random(n) < 0.05, 0, urg)  # urgency is optional: sometimes absent
+        out = []
+        pl = self.pl
+        st_l, ts_l, it_l, urg_l = st.tolist(), ts.tolist(), it.tolist(), urg.tolist()
+        for k in self._in_order(ts, (ts >= t_lo) & (ts < t_hi)):
+            i = st_l[k]
+            issue = P.GRID_ISSUE_TYPES[it_l[k]]
+            u = urg_l[k] or None
+            cat, content, reporter, grid_id, people = T.grid_text(pl, i, issue, u, rnd)
+            out.append(self._record("grid", ts_l[k], i, rnd, grid_id=grid_id, issue_type=issue, category=cat,
+                                    people_count=people, urgency=u, content=content, reporter=reporter))
         return out
 
     # ------------------------------------------------------------------ records
     def _corrupt(self, rec: dict, rnd: random.Random) -> str:
-        """Break the contract in one of several ways (for dead-letter testing)."""
+        """Break the contract in one of several ways (for dead-letter testing); which field each way
+        breaks comes from the feed's descriptor."""
         mode = rnd.choice(BAD_MODES)
-        src = rec["source"]
-        tf = TIME_FIELD[src]
+        feed = FEEDS[rec["source"]]
+        tf = feed.time_field
         if mode == "missing_id":
             rec.pop("id", None)
         elif mode == "time_no_offset":
@@ -343,21 +371,27 @@ class Simulator:
         elif mode == "time_garbage":
             rec[tf] = rnd.choice(("昨天下午", "2024/13/45 25:61", "", "N/A"))
         elif mode == "bad_enum":
-            if src == "hotline":
-                rec["type"] = rnd.choice(("吐槽", "表扬", "other"))
-            elif src == "petition":
-                rec["form"] = rnd.choice(("微信", "传真"))
+            kind = feed.fields.get(feed.kind_field or "")
+            if kind is not None and kind.enum:
+                rec[feed.kind_field] = rnd.choice(BAD_ENUM_VALUES.get(feed.kind_field, ("other",)))
+            elif feed.severity_field:
+                top = feed.fields[feed.severity_field].le
+                rec[feed.severity_field] = rnd.choice((0, (top or 9) + 1, 9, "高"))
             else:
-                rec["severity"] = rnd.choice((0, 5, 9, "高"))
+                rec[tf] = "N/A"
         elif mode == "bad_count":
-            if src == "public_safety":
-                rec["people_count"] = -1
+            people = feed.fields.get(feed.people_field or "")
+            if people is not None:
+                rec[feed.people_field] = (people.ge or 0) - 1
             else:
-                rec["people_count" if src == "petition" else "type"] = 0
+                rec[feed.kind_field or "id"] = 0
         elif mode == "bad_street_code":
             rec["street_code"] = rnd.choice(("1101A5001", "11010", "110105001001"))
-        elif mode == "missing_content":
-            rec.pop("content" if src != "public_safety" else "event_type", None)
         else:
-            rec["content" if src != "public_safety" else "event_type"] = rnd.randint(1, 9999)
+            # the first required free text (else the category field): removed, or not a string
+            key = next((k for k, f in feed.fields.items() if f.type == "text" and f.required), feed.category_field)
+            if mode == "missing_content":
+                rec.pop(key, None)
+            else:
+                rec[key] = rnd.randint(1, 9999)
         return mode

@@ -14,7 +14,12 @@ Kinds (one label each, DESIGN.md labels format):
 ``extreme_threat``  a single call with an extreme term (跳楼/自焚/同归于尽/喝农药); ``min_level``
                     orange; sometimes a relative calls again.
 ``multi_source``    one conflict (讨薪聚集/业主维权/商户清退/拆迁冲突) seen by hotline + petition +
-                    public safety at one street within hours.
+                    public safety + grid members at one street within hours.
+
+Grid members (网格员上报) take part where they would: 群体性苗头 reports in the street hours to days
+before a group visit and late in a build-up, reports from the scene of a multi-source conflict,
+and a home visit after an extreme threat (:meth:`Planner.add_grid_reports`). They fall inside
+the incident's labelled span, so labels are the same with or without them.
 
 Sizes are relative to the street's own expected rates (so a big street needs a bigger surge to
 stand out) with absolute floors; counts are drawn from a :class:`random.Random` seeded from the
@@ -27,6 +32,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Callable
 
 import numpy as np
 
@@ -53,6 +59,7 @@ class Incident:
     events: list[dict] = field(default_factory=list)  # partial records with "source" and "_ts"
     # sentiment_turn only: (t0, t1, peak, p_max, category, sentence pool)
     turn: tuple | None = None
+    slots: dict = field(default_factory=dict, repr=False)  # the names the story uses (community, company …)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -75,12 +82,7 @@ class Rates:
     def hourly(self, feed: str, i: int, ts: float) -> float:
         dt = datetime.fromtimestamp(ts, BEIJING)
         d = dt.date()
-        if feed == "hotline":
-            hours = P.hotline_hours(d)
-        elif feed == "petition":
-            hours = P.PET_HOURS_ONLINE
-        else:
-            hours = P.PS_HOURS_EVENING
+        hours = P.typical_hours(feed, d)
         return P.expected_daily(feed, d, self.scale) * float(self.prof.share[feed][i]) * float(hours[dt.hour])
 
     def window(self, feed: str, i: int, t0: float, t1: float) -> float:
@@ -258,6 +260,38 @@ EXTREME_FOLLOW = (
 )
 
 
+# grid members' reports that go with the incidents (issue type, sentence); grid_text adds the
+# opening, the action taken and the sign-off
+GRID_GROUP_PRE = (
+    "{issue}，部分{group}在微信群里商量近期到信访办集体反映",
+    "{issue}，有{group}串联组织，准备到区政府集体讨说法",
+    "{group}近日多次在{community}门口聚集议论，{issue}，有人提议一起去上访",
+    "{issue}，{group}中有人号召集体上访、拉横幅",
+)
+GRID_MULTI = {
+    "工地讨薪": (("群体性苗头", "{site}门口有工人聚集讨薪，情绪激动"), ("矛盾纠纷", "{site}工人与项目方因工钱问题发生争执")),
+    "业主维权": (("群体性苗头", "{community}业主在小区门口聚集，拉横幅维权"), ("矛盾纠纷", "{community}业主与开发商工作人员发生争执")),
+    "商户清退": (("群体性苗头", "{market}商户因限期搬离聚集讨说法"), ("矛盾纠纷", "{market}商户与管理方人员发生纠纷")),
+    "拆迁冲突": (("群体性苗头", "{village}村村民在拆迁现场聚集，阻止施工"), ("矛盾纠纷", "{village}村村民与拆迁人员发生推搡")),
+}
+GRID_BUILDUP = {
+    "烂尾楼": "{community}项目停工已久，业主建立维权群，群内情绪较大，有人提议集体维权",
+    "退费": "{shop}关门后会员多次到门店讨说法，有人组织一起去区里反映",
+    "教培跑路": "{training}停课后家长多次到门店讨要学费，部分家长准备集体去区里反映",
+    "物业撤场": "{community}物业撤场后垃圾无人清运，业主意见很大，有人组织到街道讨说法",
+    "长租公寓": "{apartment}多名租客被房东要求搬离，租客准备集体维权",
+    "欠薪": "{company}拖欠工资，工人多次讨要未果，商议一起去讨薪",
+    "拆迁补偿": "{village}村村民对拆迁补偿标准意见较大，有人串联准备到区政府反映",
+}
+GRID_THREAT_VISIT = (
+    "接社区通知后上门走访，当事人因{kw}问题情绪激动，曾扬言要{term}，已会同家属和社区民警做好稳控",
+    "走访发现当事人近期因{kw}问题多次扬言要{term}，情绪不稳定，已联系家属陪护",
+)
+_THREAT_TERMS = ("跳楼", "自焚", "同归于尽", "喝农药")
+_THREAT_KW = {"劳动和社会保障": "欠薪", "城乡建设": "拆迁补偿", "住房": "住房纠纷", "市场管理": "投资被骗",
+              "农业农村": "土地补偿"}
+
+
 # --------------------------------------------------------------------------- builder
 class Planner:
     def __init__(self, region_code: str, scale: float, start: int, end: int, warmup_s: int,
@@ -294,6 +328,13 @@ class Planner:
         desc, n = T.ps_text(self.pl, i, event_type, severity, self.rnd, sentence=sentence, **slots)
         return self._ev("public_safety", ts, i, event_type=event_type, severity=severity,
                         people_count=n if people is None else people, description=desc)
+
+    def _grid(self, ts: float, i: int, issue_type: str, urgency: int, sentence: str, slots: dict,
+              people: int | None = None) -> dict:
+        cat, content, reporter, grid_id, n = T.grid_text(self.pl, i, issue_type, urgency, self.rnd, sentence=sentence,
+                                                         people_count=people, **slots)
+        return self._ev("grid", ts, i, grid_id=grid_id, issue_type=issue_type, category=cat, people_count=n,
+                        urgency=urgency, content=content, reporter=reporter)
 
     def _slots(self, i: int) -> dict:
         r = self.rnd
@@ -364,7 +405,7 @@ class Planner:
         issue = T.fill(issue_t, sl)
         people = min(300, 5 + int(math.exp(r.gauss(1.6, 0.9))))
         base = {**slots, "issue": issue, "group": group, "demand": demand, "kw": theme, "people": str(people)}
-        inc = Incident(iid, "group_petition", i, tp, tp, tp, theme)
+        inc = Incident(iid, "group_petition", i, tp, tp, tp, theme, slots=base)
         inc.events.append(self._petition(tp, i, pcat, "来访", people, r.choice(GROUP_MAIN), base,
                                          repeat=r.random() < 0.5, whole=True))
         # a second visit the same day now and then
@@ -403,7 +444,7 @@ class Planner:
         last = min(150.0, max(15.0, 0.12 * daily)) * r.uniform(0.8, 1.3)
         first = max(1.5, last / r.uniform(8, 15))
         slots = self._slots(i)
-        inc = Incident(iid, "slow_buildup", i, t0, t1, t1, theme)
+        inc = Incident(iid, "slow_buildup", i, t0, t1, t1, theme, slots=slots)
         gen = np.random.default_rng(r.getrandbits(64))
         best = (-1.0, t1)
         t = t0 - t0 % HOUR
@@ -454,7 +495,8 @@ class Planner:
         cat, sent = r.choice(EXTREME)
         t = self._onset(4 * HOUR, 7, 23)
         slots = self._slots(i)
-        inc = Incident(iid, "extreme_threat", i, t, t, min(self.end - 1, t + 2 * HOUR), "极端言论", min_level="orange")
+        inc = Incident(iid, "extreme_threat", i, t, t, min(self.end - 1, t + 2 * HOUR), "极端言论", min_level="orange",
+                       slots=dict(slots, kw=cat))
         inc.events.append(self._hotline(t, i, cat, r.choice(("投诉", "求助")), sent, None, slots, mood=1))
         if r.random() < 0.3:
             t2 = t + r.uniform(0.3, 3) * HOUR
@@ -475,7 +517,7 @@ class Planner:
         base = self.rates.window("hotline", i, t0, t1) * share
         nh = int(min(120, max(r.randint(8, 14), round(r.uniform(3, 8) * base))))
         slots = self._slots(i)
-        inc = Incident(iid, "multi_source", i, t0, tp, t1, theme)
+        inc = Incident(iid, "multi_source", i, t0, tp, t1, theme, slots=slots)
         for _ in range(nh):
             inc.events.append(self._hotline(self._triangular(t0, tp, t1), i, hcat, r.choice(("投诉", "投诉", "求助", "咨询")),
                                             r.choice(hs), theme, slots, mood=1 if r.random() < 0.35 else 0))
@@ -490,6 +532,72 @@ class Planner:
                                        dict(slots, people=str(people)), people=people))
         inc.detail = {"category": hcat}
         return inc
+
+    # -- grid members' reports
+    def add_grid_reports(self, incidents: list[Incident]) -> None:
+        """Add the grid members' reports to the planned incidents, within each incident's labelled
+        span (so its label does not change). Give this planner a random stream of its own: the
+        incidents' other events then stay exactly what they were without grid reports."""
+        for inc in incidents:
+            add = getattr(self, f"_grid_{inc.kind}", None)
+            if add is None or not inc.events:
+                continue
+            new = [e for e in add(inc) if inc.start <= e["_ts"] <= inc.end and self.start <= e["_ts"] < self.end]
+            inc.events.extend(new)
+
+    @staticmethod
+    def _patrol_time(draw: Callable[[], float]) -> float:
+        """A time from ``draw()`` in a grid member's working day (07–21 h) if one comes in a few tries."""
+        for _ in range(20):
+            t = draw()
+            if 7 <= datetime.fromtimestamp(t, BEIJING).hour < 21:
+                break
+        return t
+
+    def _grid_group_petition(self, inc: Incident) -> list[dict]:
+        """群体性苗头 in the street from the first sign of the visit until a couple of hours before it."""
+        r, i, sl = self.rnd, inc.street, inc.slots
+        lo, hi = inc.start, max(inc.start, inc.peak - 2 * HOUR)
+        out = []
+        for _ in range(r.randint(1, 3)):
+            t = self._patrol_time(lambda: r.uniform(lo, hi))
+            out.append(self._grid(t, i, "群体性苗头", r.choice((2, 3, 3)), r.choice(GRID_GROUP_PRE), sl,
+                                  people=r.randint(5, max(5, int(sl.get("people", "10"))))))
+        return out
+
+    def _grid_slow_buildup(self, inc: Incident) -> list[dict]:
+        """Late in a build-up: the grid member hears of the organising."""
+        r, i = self.rnd, inc.street
+        sent = GRID_BUILDUP.get(inc.theme, "{community}居民意见较大，有人组织集体反映")
+        t_mid = inc.start + 0.5 * (inc.end - inc.start)
+        out = []
+        for _ in range(r.randint(1, 3)):
+            t = self._patrol_time(lambda: r.uniform(t_mid, inc.end))
+            out.append(self._grid(t, i, r.choice(("群体性苗头", "群体性苗头", "矛盾纠纷")), r.choice((2, 2, 3)), sent,
+                                  inc.slots))
+        return out
+
+    def _grid_multi_source(self, inc: Incident) -> list[dict]:
+        """From the scene of the conflict, around its peak."""
+        r, i = self.rnd, inc.street
+        pool = GRID_MULTI.get(inc.theme, (("群体性苗头", "{community}有群众聚集"),))
+        out = []
+        for _ in range(r.randint(1, 3)):
+            issue, sent = r.choice(pool)
+            t = self._patrol_time(lambda: self._triangular(inc.start, inc.peak, inc.end))
+            out.append(self._grid(t, i, issue, r.choice((2, 3)), sent, inc.slots))
+        return out
+
+    def _grid_extreme_threat(self, inc: Incident) -> list[dict]:
+        """Now and then the grid member visits the caller's home soon after the call."""
+        r, i = self.rnd, inc.street
+        if r.random() >= 0.5:
+            return []
+        content = inc.events[0].get("content", "")
+        term = next((t for t in _THREAT_TERMS if t in content), r.choice(_THREAT_TERMS))
+        kw = _THREAT_KW.get(inc.slots.get("kw", ""), "个人诉求")
+        return [self._grid(inc.start + r.uniform(0.3, 1.8) * HOUR, i, "重点人员动态", 3, r.choice(GRID_THREAT_VISIT),
+                           dict(inc.slots, kw=kw, term=term), people=1)]
 
     # -- the plan
     def plan(self) -> list[Incident]:

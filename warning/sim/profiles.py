@@ -16,10 +16,18 @@ petition        3,000     Assumption: 信访 (letters, visits, online, phone) re
                           the largest form. About 5 % of the hotline volume.
 public_safety  15,000     Assumption: recorded 110 警情 / 治安事件 after filtering non-police
                           calls — the middle of the 10–20 k/day range for a city of 21.8 M.
+grid            8,000     Assumption: ≈23 grid-member reports (网格员上报) per street a day (343
+                          streets). Beijing's grid system found 6.96 M issues in 2020 (≈19,000 a
+                          day; 北京市城市管理委员会, 《关于推进"十四五"时期首都网格化城市管理发展的
+                          实践与思考》, 2021: 3.9万 grids, 13,792 grid members); most of those are
+                          city-management cases (manhole covers, litter) dispatched straight to the
+                          owners. We take the social-governance part that reaches this pipeline
+                          (disputes, hazards, 群体性苗头, watched persons, plus environment and order
+                          reports) as ≈8,000 — the 10–40 per street a day of district practice.
 =============  =========  ==========================================================================
 
 Weekday factors average to 1 over a week and monthly factors to ≈1 over a year, so a 30-day
-month at scale 1 holds ≈ 30 × 84,000 ≈ 2.5 M records.
+month at scale 1 holds ≈ 30 × 92,000 ≈ 2.75 M records.
 """
 
 from __future__ import annotations
@@ -31,9 +39,13 @@ from functools import lru_cache
 
 import numpy as np
 
-FEEDS = ("hotline", "petition", "public_safety")
+FEEDS = ("hotline", "petition", "public_safety", "grid")
+#: The first three feeds draw from the simulator's original random streams (and street-weight
+#: columns), in this order, so their output stays what it was; every feed added after them gets
+#: streams of its own keyed by its name, so adding a feed never moves the others.
+ORIGINAL_FEEDS = ("hotline", "petition", "public_safety")
 
-DAILY_VOLUME = {"hotline": 66_000.0, "petition": 3_000.0, "public_safety": 15_000.0}
+DAILY_VOLUME = {"hotline": 66_000.0, "petition": 3_000.0, "public_safety": 15_000.0, "grid": 8_000.0}
 
 # --------------------------------------------------------------------------- categories
 HOTLINE_TYPES = ("咨询", "求助", "投诉", "举报", "建议")
@@ -109,6 +121,19 @@ _PS_SEVERITY = {
 PS_SEVERITY_CUM = np.cumsum(np.array([_PS_SEVERITY[t] for t in PS_TYPES]), axis=1)
 PS_SEVERITY_CUM /= PS_SEVERITY_CUM[:, -1:]
 
+# 网格员上报: issue types (DESIGN.md lists the first six; 市容秩序 and 民生诉求 are the other two
+# common ones), their share (assumption: environment and hazards dominate a patrol's day; a
+# 群体性苗头 is rare) and P(urgency 1..3 | issue type).
+GRID_ISSUE_TYPES = ("环境卫生", "安全隐患", "矛盾纠纷", "市容秩序", "违法建设", "民生诉求", "重点人员动态", "群体性苗头")
+_GRID_MIX = np.array([0.27, 0.20, 0.14, 0.14, 0.06, 0.12, 0.065, 0.005])
+_GRID_URGENCY = {
+    "环境卫生": (0.85, 0.14, 0.01), "安全隐患": (0.45, 0.45, 0.10), "矛盾纠纷": (0.50, 0.42, 0.08),
+    "市容秩序": (0.85, 0.14, 0.01), "违法建设": (0.55, 0.40, 0.05), "民生诉求": (0.70, 0.28, 0.02),
+    "重点人员动态": (0.60, 0.32, 0.08), "群体性苗头": (0.10, 0.55, 0.35),
+}
+GRID_URGENCY_CUM = np.cumsum(np.array([_GRID_URGENCY[t] for t in GRID_ISSUE_TYPES]), axis=1)
+GRID_URGENCY_CUM /= GRID_URGENCY_CUM[:, -1:]
+
 # --------------------------------------------------------------------------- hours of the day
 def _norm(a: list[float]) -> np.ndarray:
     x = np.asarray(a, dtype=float)
@@ -141,6 +166,11 @@ _PS_HOUR_KIND = {
     "醉酒滋事": PS_HOURS_NIGHT, "人员走失": PS_HOURS_DAY, "损坏财物": PS_HOURS_EVENING,
 }
 PS_HOURS_BY_TYPE = np.array([_PS_HOUR_KIND[t] for t in PS_TYPES])
+# Grid members patrol in office hours (a morning and an afternoon round), a few evening rounds.
+GRID_HOURS_WORK = _norm([0.05, 0.03, 0.02, 0.02, 0.03, 0.05, 0.15, 0.60, 1.60, 2.20, 2.20, 1.60,
+                         0.60, 1.00, 1.90, 2.00, 1.80, 1.20, 0.50, 0.45, 0.35, 0.20, 0.10, 0.06])
+GRID_HOURS_REST = _norm([0.05, 0.03, 0.02, 0.02, 0.03, 0.05, 0.12, 0.45, 1.20, 1.70, 1.80, 1.40,
+                         0.70, 1.00, 1.50, 1.60, 1.40, 1.00, 0.60, 0.50, 0.40, 0.25, 0.10, 0.06])
 
 # --------------------------------------------------------------------------- calendar
 # Lunar-calendar dates (Spring Festival = 初一, 端午, 中秋), 2015–2035.
@@ -248,18 +278,25 @@ def _heating_mean() -> float:
     return sum(heating_share(d0 + timedelta(days=i)) for i in range(n)) / n
 
 
-# Weekday factors (Mon..Sun), each averaging 1 over a week.
+# Weekday factors (Mon..Sun), each averaging 1 over a week (grid members patrol less at weekends).
 _WEEKDAY = {
     "hotline": (1.06, 1.06, 1.06, 1.06, 1.06, 0.87, 0.83),
     "petition": (1.30, 1.30, 1.30, 1.30, 1.30, 0.26, 0.24),
     "public_safety": (0.97, 0.97, 0.97, 0.97, 1.04, 1.07, 1.01),
+    "grid": (1.15, 1.15, 1.15, 1.15, 1.10, 0.65, 0.65),
 }
-# Monthly factors (Jan..Dec), ≈1 on average over a year (summer heat, water, power → hotline up).
+# Monthly factors (Jan..Dec), ≈1 on average over a year (summer heat, water, power → hotline up;
+# summer litter, barbecues and building work → grid reports up).
 _MONTH = {
     "hotline": (0.99, 0.90, 0.95, 0.96, 1.00, 1.05, 1.12, 1.10, 1.00, 0.95, 0.98, 1.00),
     "petition": (1.02, 0.85, 1.05, 1.02, 1.00, 1.00, 1.00, 0.98, 1.02, 0.98, 1.04, 1.04),
     "public_safety": (0.92, 0.86, 0.95, 1.00, 1.04, 1.07, 1.10, 1.10, 1.03, 1.00, 0.97, 0.96),
+    "grid": (0.92, 0.85, 0.98, 1.02, 1.05, 1.08, 1.08, 1.06, 1.02, 1.00, 0.98, 0.96),
 }
+# Spring Festival week, other public holidays, and the backlog week after the Spring Festival.
+_SPRING_FESTIVAL = {"hotline": 0.62, "petition": 0.40, "public_safety": 0.85, "grid": 0.45}
+_HOLIDAY = {"hotline": 0.92, "petition": 0.70, "public_safety": 1.02, "grid": 0.75}
+_BACKLOG = {"hotline": 1.10, "petition": 1.15, "public_safety": 1.0, "grid": 1.10}
 
 
 def _raw_day_factor(feed: str, d: date) -> float:
@@ -270,11 +307,11 @@ def _raw_day_factor(feed: str, d: date) -> float:
     if hol is not None and wd < 5:
         f *= _WEEKDAY[feed][6] / _WEEKDAY[feed][wd]  # a holiday weekday behaves like a Sunday
     if hol == "春节":
-        f *= {"hotline": 0.62, "petition": 0.40, "public_safety": 0.85}[feed]
+        f *= _SPRING_FESTIVAL[feed]
     elif hol is not None:
-        f *= {"hotline": 0.92, "petition": 0.70, "public_safety": 1.02}[feed]
+        f *= _HOLIDAY[feed]
     elif sf is not None and 7 <= sf <= 14:
-        f *= {"hotline": 1.10, "petition": 1.15, "public_safety": 1.0}[feed]  # backlog after the break
+        f *= _BACKLOG[feed]  # backlog after the break
     if feed == "hotline":
         # 供暖 calls come on top of the rest (their annual-average share is taken out).
         f *= 1.0 - _heating_mean() + heating_share(d)
@@ -338,6 +375,37 @@ def hotline_hours(d: date) -> np.ndarray:
     return HOTLINE_HOURS_REST if is_rest_day(d) else HOTLINE_HOURS_WORK
 
 
+def grid_hours(d: date) -> np.ndarray:
+    return GRID_HOURS_REST if is_rest_day(d) else GRID_HOURS_WORK
+
+
+#: hour-of-day shape of each feed's records, for sizing incidents against a street's usual rate
+_TYPICAL_HOURS = {"hotline": hotline_hours, "petition": lambda d: PET_HOURS_ONLINE,
+                  "public_safety": lambda d: PS_HOURS_EVENING, "grid": grid_hours}
+
+
+def typical_hours(feed: str, d: date) -> np.ndarray:
+    """The hour-of-day profile (24 shares summing to 1) of ``feed`` on ``d``."""
+    return _TYPICAL_HOURS[feed](d)
+
+
+def grid_issue_weights(d: date) -> np.ndarray:
+    """Issue-type weights of grid reports on ``d``: more hazards in the heating season (gas,
+    stoves, fireworks), more wage disputes and 群体性苗头 before the Spring Festival (年前讨薪).
+
+    >>> w = grid_issue_weights(date(2025, 1, 10)); v = grid_issue_weights(date(2025, 5, 10))
+    >>> bool(w[GRID_ISSUE_TYPES.index("群体性苗头")] > 1.5 * v[GRID_ISSUE_TYPES.index("群体性苗头")])
+    True
+    """
+    w = _GRID_MIX.copy()
+    if in_heating_season(d):
+        w[GRID_ISSUE_TYPES.index("安全隐患")] *= 1.3
+    arrears = wage_arrears_factor(d, 2.0)
+    w[GRID_ISSUE_TYPES.index("矛盾纠纷")] *= 1.0 + 0.3 * (arrears - 1.0)
+    w[GRID_ISSUE_TYPES.index("群体性苗头")] *= arrears
+    return w / w.sum()
+
+
 def ps_type_weights(d: date) -> np.ndarray:
     w = _PS_MIX.copy()
     sf = spring_festival_offset(d)
@@ -357,6 +425,10 @@ DISTRICT_POPULATION = {
     "昌平区": 226.9, "大兴区": 199.4, "怀柔区": 44.1, "平谷区": 45.7, "密云区": 52.8, "延庆区": 34.6,
 }
 _CORE = {"东城区", "西城区"}
+# Street weight tilt per feed: towns get fewer hotline calls and grid reports (bigger grids) and
+# more land/farm petitions; the old core gets more 110 events per head.
+_SHARE_TILT = {"hotline": ("rural", 0.75), "petition": ("rural", 1.3), "public_safety": ("core", 1.25),
+               "grid": ("rural", 0.8)}
 
 
 @dataclass(frozen=True)
@@ -379,7 +451,8 @@ def street_profile(region_code: str = "110000") -> StreetProfile:
     """Heavy-tailed street weights: log-normal (σ≈0.75) times the district's population per
     street, so the 95th-percentile street gets ≈25× the calls of the 5th (the biggest ≈100× the
     smallest); correlated across feeds; towns get
-    fewer hotline calls and more land/farm petitions; the old core gets more 110 events per head.
+    fewer hotline calls and grid reports and more land/farm petitions; the old core gets more 110
+    events per head (:data:`_SHARE_TILT`).
     """
     from warning.core.registry import Registry
 
@@ -397,14 +470,14 @@ def street_profile(region_code: str = "110000") -> StreetProfile:
     z = np.array([_stable_normal("street:" + c, 4) for c in codes])  # (n, 4)
     common = z[:, 0]
     share = {}
-    for j, feed in enumerate(FEEDS):
-        logw = 0.75 * (0.85 * common + 0.53 * z[:, 1 + j]) + np.log(pop)
-        if feed == "hotline":
-            logw += np.where(rural, np.log(0.75), 0.0)
-        elif feed == "petition":
-            logw += np.where(rural, np.log(1.3), 0.0)
+    for feed in FEEDS:
+        if feed in ORIGINAL_FEEDS:
+            own = z[:, 1 + ORIGINAL_FEEDS.index(feed)]
         else:
-            logw += np.where(core, np.log(1.25), 0.0)
+            own = np.array([_stable_normal(f"street:{feed}:{c}", 1)[0] for c in codes])
+        logw = 0.75 * (0.85 * common + 0.53 * own) + np.log(pop)
+        where, factor = _SHARE_TILT[feed]
+        logw += np.where(rural if where == "rural" else core, np.log(factor), 0.0)
         w = np.exp(logw)
         share[feed] = w / w.sum()
     tilt_h = np.exp(0.25 * np.array([_stable_normal("hcat:" + c, len(HOTLINE_CATEGORIES)) for c in codes]))

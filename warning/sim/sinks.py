@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 import orjson
 
-from warning.sim.generator import SOURCES, DayStats, Simulator
+from warning.sim.generator import FEEDS, SOURCES, DayStats, Simulator
 from warning.sim.incidents import KINDS
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,17 @@ def broker_hosts(url: str) -> list[str]:
         if part:
             out.append(part.split("://", 1)[1] if "://" in part else part)
     return out
+
+
+def raw_topics(settings) -> dict[str, str]:
+    """source → raw topic for every simulated feed: the configured one (``settings.raw_topics()``),
+    else — a feed the configuration left out — the built-in descriptor's.
+
+    >>> from warning.config import load_settings
+    >>> raw_topics(load_settings(None, env={"WARNING_FEEDS__GRID__TOPIC": "x.grid"}))["grid"]
+    'x.grid'
+    """
+    return {**{s: f.topic for s, f in FEEDS.items()}, **settings.raw_topics()}
 
 
 class KafkaSink:

@@ -1,4 +1,4 @@
-"""Chinese texts for the simulated feeds: complaint wording, places, and personal data.
+"""Chinese texts for the simulated feeds: complaint wording, grid-member reports, places, and personal data.
 
 Texts are composed from templates × slot fillers × random phrasing (operator-written work orders
 and first-person online messages), so a month holds hundreds of thousands of distinct strings.
@@ -211,6 +211,7 @@ PLACE_FORMS = {
     "hotline": (0.62, 0.08, 0.10, 0.15, 0.02, 0.03),
     "petition": (0.55, 0.10, 0.12, 0.16, 0.03, 0.04),
     "public_safety": (0.80, 0.05, 0.07, 0.06, 0.01, 0.01),
+    "grid": (0.86, 0.05, 0.05, 0.03, 0.005, 0.005),  # the grid system knows its street
 }
 
 
@@ -871,3 +872,158 @@ def ps_text(pl: Places, i: int, event_type: str, severity: int, rnd: random.Rand
     elif rnd.random() < 0.3:
         text = rnd.choice(("接报：", "接群众报警：", "110指令：")) + text
     return text, people
+
+
+# --------------------------------------------------------------------------- grid-member reports
+# 网格员上报: typed by the grid member on the 网格通 app after a patrol or a home visit — terse and
+# official: what was seen, where, what was done on the spot, what is asked of whom.
+# Each entry: "category|sentence" (category is the report's optional sub-type).
+GRID_ISSUE: dict[str, tuple[str, ...]] = {
+    "环境卫生": (
+        "垃圾堆放|{loc}垃圾桶周边堆放大量生活垃圾，已{n}天未清运，异味较大",
+        "垃圾满溢|{loc}分类垃圾桶满溢，周边散落垃圾",
+        "乱堆物料|{loc}楼道及单元门口堆放废旧家具、纸箱等杂物",
+        "污水外溢|{loc}雨水井堵塞，污水外溢至路面",
+        "绿化破坏|{loc}公共绿地被个别居民开垦种菜，绿化带破损",
+        "渣土未苫盖|{loc}路边积存渣土约{n}立方米，未苫盖",
+        "犬只粪便|{loc}遛狗不清理粪便现象较多，居民意见较大",
+    ),
+    "安全隐患": (
+        "电动车入户|{loc}有居民将电动自行车推入楼道充电，存在火灾隐患",
+        "飞线充电|{loc}有住户从窗户私拉电线给电动车充电",
+        "消防通道|{loc}消防通道被私家车长期占用",
+        "燃气隐患|{loc}一餐饮商户燃气软管老化，未安装燃气报警器",
+        "井盖破损|{loc}附近井盖破损下沉，夜间行人存在安全隐患",
+        "广告牌松动|{road}一临街商铺广告牌松动，大风天有坠落风险",
+        "危旧房屋|{village}村一处老旧房屋墙体开裂，仍有人居住",
+        "群租|{loc}地下室疑似群租，住有十余人，通道狭窄",
+        "违规存放|{loc}一小卖部违规存放液化气罐{n}个",
+    ),
+    "矛盾纠纷": (
+        "邻里纠纷|{loc}两户居民因楼上漏水问题发生争执",
+        "邻里纠纷|{loc}居民因楼道堆物问题与邻居发生口角",
+        "物业纠纷|{community}部分业主与物业因停车费上涨产生矛盾",
+        "租赁纠纷|{loc}租户与房东因退还押金问题发生纠纷",
+        "家庭纠纷|{loc}一户居民家庭矛盾，夫妻双方争吵激烈",
+        "劳资纠纷|{company}{n}名员工反映被拖欠工资，与负责人发生争执",
+        "装修纠纷|{loc}业主装修噪音扰民，与楼下邻居多次发生争吵",
+        "停车纠纷|{loc}居民因车位问题发生争执，互不相让",
+    ),
+    "市容秩序": (
+        "占道经营|{road}有流动商贩占道经营，影响行人通行",
+        "小广告|{loc}墙面和电线杆上张贴大量小广告",
+        "共享单车|{loc}共享单车堆放，占用盲道",
+        "露天烧烤|{loc}商户夜间露天烧烤，油烟较大",
+        "乱停车|{loc}机动车乱停乱放，堵塞小区出入口",
+        "店外经营|{road}沿街{n}家商户店外摆摊经营",
+    ),
+    "违法建设": (
+        "私搭乱建|{loc}有住户在楼顶私自搭建彩钢房",
+        "违规加层|{village}村一户村民正在违规加盖第三层",
+        "擅改结构|{loc}底商装修擅自拆改承重墙",
+        "圈占绿地|{loc}一楼住户圈占公共绿地搭建小院",
+    ),
+    "民生诉求": (
+        "独居老人|走访{loc}独居老人，老人腿脚不便，需协调助餐服务",
+        "设施报修|{loc}单元门禁损坏，居民出入不便",
+        "困难家庭|{loc}一户困难家庭申请临时救助，已协助准备材料",
+        "路灯损坏|{road}路灯损坏{n}盏，夜间照明不足",
+        "无障碍设施|{loc}无障碍坡道破损，轮椅无法通行",
+    ),
+    "重点人员动态": (
+        "例行走访|对{loc}一名重点关注人员进行例行走访，当事人情绪稳定，生活正常",
+        "社区矫正|辖区社区矫正对象近期按时报到，未发现异常",
+        "精神障碍患者|走访{loc}一名严重精神障碍患者，监护人反映其近期按时服药，状态平稳",
+        "情绪异常|{loc}一名居民近期因家庭琐事情绪低落，已联系社区心理服务站跟进",
+        "长期信访人员|辖区一名长期信访人员近期在家，情绪平稳，表示等待答复",
+    ),
+    "群体性苗头": (
+        "业主维权|{community}部分业主在微信群中讨论物业费上涨问题，有人提议周末到物业办公室集中反映",
+        "商户聚集|{market}部分商户对租金调整不满，近日多次私下商议",
+        "讨薪苗头|{site}有工人反映工程款结算延迟，担心拿不到工资，情绪有所波动",
+        "联名反映|{community}部分居民对小区改造方案有意见，准备联名向街道反映",
+    ),
+}
+GRID_OPEN: dict[str, tuple[str, ...]] = {
+    "重点人员动态": ("", "", "网格走访：", "【重点人员】"),
+    "群体性苗头": ("走访中了解到，", "据居民反映，", "网格员摸排发现，", "【群体性苗头】"),
+    "民生诉求": ("", "入户走访发现，", "接居民求助，", "【民生诉求】"),
+}
+GRID_OPEN_DEFAULT = ("巡查发现：", "网格巡查中发现，", "日常巡查发现，", "接居民反映，经现场核实，", "", "【{issue}】")
+GRID_ACTION: dict[str, tuple[str, ...]] = {
+    "环境卫生": ("已通知物业清理", "已联系环卫部门清运", "已拍照上报，等待处置"),
+    "安全隐患": ("已现场劝导，要求立即整改", "已告知物业限期整改", "已设置警示标志，建议相关部门尽快处置",
+             "已报街道安全科"),
+    "矛盾纠纷": ("网格员到场初步调解，双方情绪基本稳定", "已联系社区人民调解员介入", "调解未果，建议街道司法所跟进",
+             "双方已达成初步意见，将持续跟进"),
+    "市容秩序": ("已现场劝离", "已通知城管执法队", "已拍照上报"),
+    "违法建设": ("已告知其停止施工", "已上报街道城管执法队", "已拍照取证并上报"),
+    "民生诉求": ("已协调社区跟进", "已反馈至社区服务站", "已联系相关部门"),
+    "重点人员动态": ("将继续保持关注", "已向社区民警通报", "纳入日常走访"),
+    "群体性苗头": ("已向社区和街道综治中心报告，建议提前做好沟通化解", "已做好解释疏导，将持续关注动态",
+              "建议相关部门提前介入，防止矛盾激化"),
+}
+GRID_URGENT: dict[str, tuple[str, ...]] = {
+    "重点人员动态": ("请社区民警重点关注。", "建议列为重点稳控对象。"),
+    "群体性苗头": ("请街道综治中心重点关注。", "建议尽快研判，提前化解。"),
+}
+GRID_URGENT_DEFAULT = ("情况较急，请尽快派单处置。", "建议优先处置。", "请相关部门尽快到场。")
+# people_count by issue type: (min, max) of a uniform draw; other types give none
+GRID_PEOPLE = {"矛盾纠纷": (2, 6), "群体性苗头": (5, 40)}
+
+
+@lru_cache(maxsize=None)
+def grid_roster(street_code: str) -> tuple[tuple[str, str, str], ...]:
+    """The street's grids and their members: ``(grid_id, name, mobile)``, stable per street (a grid
+    member reports from the same grid every day). ``grid_id`` is the street code + 3 digits.
+
+    >>> r = grid_roster("110105001"); r == grid_roster("110105001"), 8 <= len(r) <= 36, r[0][0]
+    (True, True, '110105001001')
+    """
+    r = random.Random(zlib.crc32(("grid:" + street_code).encode()))
+    return tuple((f"{street_code}{k:03d}", person_name(r), mobile(r)) for k in range(1, r.randint(8, 36) + 1))
+
+
+def grid_text(
+    pl: Places, i: int, issue_type: str, urgency: int | None, rnd: random.Random, /,
+    sentence: str | None = None, category: str | None = None, people_count: int | None = None, **fixed: str,
+) -> tuple[str | None, str, dict | None, str, int | None]:
+    """(category, content, reporter, grid_id, people_count) of one grid-member report at street ``i``.
+
+    ``sentence`` overrides the observation (incidents; then ``category`` is the sub-type).
+    """
+    people = people_count
+    slots = Slots(pl, i, rnd, **fixed)
+    if sentence is None:
+        category, sentence = _kw_sentence(rnd.choice(GRID_ISSUE[issue_type]))
+    if "{road}" in sentence and "road" not in slots.v:
+        slots.v["road"] = rnd.choice(pl.roads[i])
+    if "{site}" in sentence and "site" not in slots.v:
+        slots.v["site"] = rnd.choice(pl.communities[i]) + rnd.choice(("改造项目工地", "配套工程工地"))
+    if "{market}" in sentence and "market" not in slots.v:
+        slots.v["market"] = rnd.choice(ORG_A) + rnd.choice(("农贸市场", "批发市场", "商城"))
+    if people is None and issue_type in GRID_PEOPLE:
+        people = rnd.randint(*GRID_PEOPLE[issue_type])
+    body = fill(sentence, slots)
+    grid_id, member, phone = rnd.choice(grid_roster(pl.codes[i]))
+    opening = rnd.choice(GRID_OPEN.get(issue_type, GRID_OPEN_DEFAULT)).replace("{issue}", issue_type)
+    party = ""
+    if issue_type == "矛盾纠纷" and rnd.random() < 0.25:
+        party = f"当事人{person_name(rnd)}，{rnd.choice(('情绪激动', '要求对方赔偿', '态度强硬'))}。"
+    elif issue_type == "民生诉求" and rnd.random() < 0.2:
+        party = f"联系人：{person_name(rnd)}，电话{mobile_text(rnd, mobile(rnd))}。"
+    count = ""
+    if people and issue_type in GRID_PEOPLE and rnd.random() < 0.5:
+        count = rnd.choice((f"，涉及{people}人", f"，约{people}人"))
+    text = f"{opening}{body}{count}。{party}{rnd.choice(GRID_ACTION[issue_type])}。"
+    if urgency == 3:
+        text += rnd.choice(GRID_URGENT.get(issue_type, GRID_URGENT_DEFAULT))
+    u = rnd.random()
+    if u < 0.12:
+        text += f"上报人：网格员{member}，联系电话{mobile_text(rnd, phone)}。"
+    elif u < 0.2:
+        text += f"网格员：{member}，电话{mobile_text(rnd, phone)}。"
+    reporter = None
+    if rnd.random() < 0.92:
+        reporter = {"name": member, "phone": phone} if rnd.random() < 0.85 else {"name": member}
+    return category, text, reporter, grid_id, people

@@ -1,16 +1,17 @@
-"""The Faust app: ingest agents for the three raw feeds.
+"""The Faust app: ingest agents for the raw feeds.
 
-The agents only move records: bytes from a raw topic go through :class:`warning.core.ingest.Ingestor`
-(the pure core) and out to ``warning.events`` (keyed by street) or ``warning.deadletter``. Duplicate
-ids are remembered per raw partition in a changelog-backed table, written once per batch as a delta
-row, so a restarted worker still recognises records it has already passed on.
+The agents only move records: bytes from a raw topic go through the core pipeline
+(:class:`warning.core.pipeline.Pipeline`: parse, validate, mask, then drop duplicate ids) and out
+to ``warning.events`` (keyed by street) or ``warning.deadletter``. Duplicate ids are remembered per
+feed and raw partition; the ids first seen in a batch are written to a changelog-backed table as
+one delta row (:mod:`warning.streams.state`) *after* the batch's events are delivered, so a
+restarted worker still recognises records it has already passed on, and never one it has not.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,9 +20,11 @@ from prometheus_client import generate_latest
 
 from warning.config import Settings
 from warning.core.dedup import Deduplicator
-from warning.core.events import EVENT_ENCODER, DeadLetter, Event
-from warning.core.ingest import Ingestor, Rejected
+from warning.core.events import EVENT_ENCODER, DeadLetter
+from warning.core.ingest import Rejected
+from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
+from warning.streams.state import Checkpoint, DeltaLog, StateTable
 
 log = logging.getLogger("warning.ingest")
 
@@ -55,69 +58,63 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
 
 
 class IngestService:
-    """Per-worker ingest state: the core ingestor plus per-partition duplicate filters."""
+    """Per-worker ingest: the core pipeline's ingestor and duplicate filters (one per feed and raw
+    partition), whose seen-marks live in the ``dedup`` state table as delta rows."""
 
-    def __init__(self, settings: Settings, dedup_table: Any, ingestor: Ingestor) -> None:
-        self.settings = settings
-        self.table = dedup_table
-        self.ingestor = ingestor
-        self.horizon_s = settings.ingest.dedup_horizon_hours * 3600.0
-        self.max_ids = settings.ingest.dedup_max_ids
-        self._dedup: dict[tuple[str, int], Deduplicator] = {}
-        self._seq: dict[tuple[str, int], int] = {}
+    def __init__(self, pipeline: Pipeline, state: StateTable) -> None:
+        self.pipe = pipeline
+        self.state = state
+        self.logs: dict[tuple[str, int], DeltaLog] = {}
+        self.touched: dict[str, set[int]] = {}
+        self.checkpoints: dict[str, Checkpoint] = {}
         self.recent: Any = None
         self.sender: Any = None
 
     def forget_partitions(self) -> None:
         """After a rebalance: rebuild filters lazily from the (recovered) table."""
-        self._dedup.clear()
-        self._seq.clear()
+        self.logs.clear()
+        self.pipe.dedups.clear()
 
-    def _deduper(self, source: str, partition: int) -> Deduplicator:
+    def deduper(self, source: str, partition: int) -> Deduplicator:
+        """The filter of ``source`` on raw ``partition``, restored from its delta rows on first use."""
         key = (source, partition)
-        d = self._dedup.get(key)
-        if d is None:
-            d = Deduplicator(self.horizon_s, self.max_ids)
-            prefix = f"{source}|{partition}|"
-            entries: list[tuple[str, float]] = []
-            seq = 0
-            for k, v in list(self.table.data.items()):
-                if isinstance(k, str) and k.startswith(prefix) and v:
-                    seq = max(seq, int(k.rsplit("|", 1)[1]))
-                    entries.extend((rid, ts) for rid, ts in v)
-            d.restore(entries)
-            self._dedup[key] = d
-            self._seq[key] = seq
+        d = self.pipe.dedups.get(key)
+        if d is None or key not in self.logs:
+            log = self.logs[key] = DeltaLog(self.state, f"dedup.{source}", partition)
+            d = self.pipe.dedups[key] = self.pipe.new_dedup()
+            d.restore((rid, ts) for row in log.replay() for rid, ts in row)
         return d
 
-    def _persist(self, source: str, partition: int) -> None:
-        key = (source, partition)
-        d = self._dedup[key]
-        delta = d.take_delta()
-        if not delta:
-            return
-        self._seq[key] += 1
-        tkey = f"{source}|{partition}|{self._seq[key]}"
-        value = [[rid, ts] for rid, ts in delta]
-        self.table.data[tkey] = value
-        self.table.send_changelog(partition, tkey, value)
-        # Drop delta rows whose every id is past the horizon.
-        cutoff = d.cutoff
-        prefix = f"{source}|{partition}|"
-        for k, v in list(self.table.data.items()):
-            if isinstance(k, str) and k.startswith(prefix) and v and max(ts for _, ts in v) < cutoff:
-                del self.table.data[k]
-                self.table.send_changelog(partition, k, None)
+    async def commit(self, source: str) -> None:
+        """After :meth:`process`: hand the batch's events to the producer, and write the ids they
+        mark as seen only once they are delivered (:class:`~warning.streams.state.Checkpoint`)."""
+        ckpt = self.checkpoints.get(source)
+        if ckpt is None:
+            ckpt = self.checkpoints[source] = Checkpoint("ingest")
+        await ckpt.commit(lambda: self.persist(source), produce=self.sender.flush)
 
-    def process(self, source: str, batch: list[Any], events_topic: Any, dlq_topic: Any) -> None:
-        """Handle one batch of Faust events from a raw topic (all sends are non-blocking).
+    def persist(self, source: str) -> None:
+        """Write one delta row per touched partition of ``source``; drop rows past the horizon."""
+        for p in sorted(self.touched.pop(source, ())):
+            key = (source, p)
+            log, d = self.logs.get(key), self.pipe.dedups.get(key)
+            if log is None or d is None:  # revoked meanwhile: its inputs are redelivered elsewhere
+                continue
+            delta = d.take_delta()
+            if delta:
+                log.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
+            log.compact(before=d.cutoff)
+
+    def process(self, source: str, batch: list[Any], dlq_topic: Any) -> None:
+        """Handle one batch of Faust events from a raw topic (all sends are non-blocking; the
+        events are produced and their seen-marks written by :meth:`commit`).
 
         Metrics are tallied locally and added once per batch (label look-ups cost more than the
         core's work per record)."""
         t0 = time.perf_counter()
         now = time.time()
-        touched: set[int] = set()
-        ing = self.ingestor
+        touched = self.touched.setdefault(source, set())
+        pipe = self.pipe
         tally: dict[tuple[str, str], int] = {}
         pii: dict[str, int] = {}
         unresolved: dict[str, int] = {}
@@ -129,8 +126,11 @@ class IngestService:
             items.append((source, bytes(value), int(msg.timestamp * 1000) if msg.timestamp else None))
         add_event = self.sender.add
         recent_add = self.recent.add if self.recent is not None else None
-        for ev, (_, value, ts_ms), out in zip(batch, items, ing.parse_batch(items)):
+        for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items)):
             msg = ev.message
+            if not isinstance(out, Rejected):
+                self.deduper(source, msg.partition)  # restored before the core consults it
+            outcome = pipe.admit(out, (source, msg.partition))
             if isinstance(out, Rejected):
                 dl = DeadLetter(
                     reason=out.reason,
@@ -151,13 +151,8 @@ class IngestService:
                 tally[k] = tally.get(k, 0) + 1
                 m.DEADLETTER.labels(source, out.reason).inc()
                 continue
-            dedup = self._deduper(source, msg.partition)
             district = out.district or UNKNOWN_DISTRICT
-            if dedup.seen(out.id, out.ts):
-                ing.stats.accepted -= 1
-                ing.stats.duplicates += 1
-                if not out.street_code:
-                    ing.stats.unresolved -= 1
+            if outcome == "duplicate":
                 k = (district, "duplicate")
                 tally[k] = tally.get(k, 0) + 1
                 continue
@@ -174,8 +169,6 @@ class IngestService:
             for kind, n in out.pii.items():
                 if n:
                     pii[kind] = pii.get(kind, 0) + n
-        for p in touched:
-            self._persist(source, p)
         for (district, outcome), n in tally.items():
             m.EVENTS.labels(source, district, outcome).inc(n)
         for how, n in unresolved.items():
@@ -185,7 +178,7 @@ class IngestService:
         observe = m.EVENT_LAG.observe
         for lag in lags:
             observe(lag if lag > 0 else 0.0)
-        m.DEDUP_IDS.set(sum(len(d) for d in self._dedup.values()))
+        m.DEDUP_IDS.set(sum(len(d) for d in pipe.dedups.values()))
         m.BATCH_SECONDS.observe(time.perf_counter() - t0)
 
 
@@ -205,17 +198,17 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     faust_compat.install()
     app = faust.App(settings.worker.app_id, **conf)
     app.warning_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms  # type: ignore[attr-defined]
+    m.set_feed_info(settings.feeds)  # warning_feed_info: the alert rules know the configured feeds from it
     t = settings.topics
     n = settings.kafka.partitions
-    raw_topics = {src: app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n) for src, name in t.raw().items()}
+    raw_topics = {src: app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n) for src, name in settings.raw_topics().items()}
     events_topic = app.topic(t.events, value_serializer="raw", key_serializer="raw", partitions=n)
     dlq_topic = app.topic(t.deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
-    dedup_table = app.Table("dedup", default=None, partitions=n, key_type=str)
     from warning.streams.feedback import RecentTexts, add_feedback, load_enricher
 
     enricher, fb_offsets = load_enricher(settings)
-    ingestor = Ingestor(settings, enricher=enricher)
-    service = IngestService(settings, dedup_table, ingestor)
+    pipeline = Pipeline.from_settings(settings, enricher=enricher)
+    service = IngestService(pipeline, StateTable.create(app, "dedup", n))
     service.recent = RecentTexts()
     from warning.streams.batching import BatchSender
 
@@ -227,8 +220,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
             async for batch in stream.take_events(batch_size, within=within):
-                service.process(source, batch, events_topic, dlq_topic)
-                await service.sender.flush()
+                service.process(source, batch, dlq_topic)
+                await service.commit(source)  # events delivered, then seen-marks; acked after this
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
@@ -240,7 +233,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     if "detect" in stages:
         from warning.streams.detect import add_detection
 
-        app.warning_detect = add_detection(app, settings, events_topic)  # type: ignore[attr-defined]
+        app.warning_detect = add_detection(app, settings, events_topic, pipeline)  # type: ignore[attr-defined]
     if "deliver" in stages:
         from warning.streams.deliver import add_delivery
 
@@ -256,9 +249,10 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        s = service.ingestor.stats
+        s = pipeline.stats
         det = getattr(app, "warning_detect", None)
-        body = {"status": "ok", "accepted": s.accepted, "dead_lettered": s.dead_lettered, "duplicates": s.duplicates}
+        body = {"status": "ok", "accepted": s.accepted, "dead_lettered": sum(s.dead_lettered.values()),
+                "duplicates": s.duplicates}
         if det is not None:
             body.update(late_events=sum(e.late for e in det.engines.values()), alerts_emitted=det.alerts_sent,
                         partitions=sorted(det.engines))

@@ -4,8 +4,9 @@ Faust's ``send_soon`` costs tens of microseconds per record (a future, a buffer 
 ``send`` each); the ingest agent emits one record per input record, so it builds record batches
 itself (:meth:`aiokafka.AIOKafkaProducer.create_batch` / ``send_batch``) — a few microseconds per
 record. Partitions follow Kafka's default partitioner (murmur2 of the key), as ``send`` would.
-Durability is unchanged: Faust flushes this same producer before it commits consumer offsets, and a
-failed batch fails the agent instead of letting its offsets be committed.
+:meth:`BatchSender.flush` returns the batches' delivery futures: the ingest checkpoint awaits them
+before it writes the seen-marks (:mod:`warning.streams.state`), and a failed batch fails the agent
+instead of letting its offsets be committed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import itertools
 from typing import Any
 
-from aiokafka.partitioner import murmur2
+from warning.core.pipeline import partition_for_bytes
 
 
 class BatchSender:
@@ -24,7 +25,6 @@ class BatchSender:
         self.partitions = partitions
         self._builders: dict[int, Any] = {}
         self._full: list[tuple[int, Any]] = []
-        self._inflight: list[asyncio.Future] = []
         self._rr = itertools.count()
 
     def _producer(self) -> Any:
@@ -33,7 +33,7 @@ class BatchSender:
     def partition(self, key: bytes | None) -> int:
         if key is None:
             return next(self._rr) % self.partitions
-        return (murmur2(key) & 0x7FFFFFFF) % self.partitions
+        return partition_for_bytes(key, self.partitions)
 
     def add(self, key: bytes | None, value: bytes, timestamp_ms: int | None = None) -> None:
         p = self.partition(key)
@@ -46,13 +46,10 @@ class BatchSender:
             if b.append(timestamp=timestamp_ms, key=key, value=value) is None:
                 raise ValueError(f"record of {len(value)} bytes does not fit in a batch for {self.topic}")
 
-    async def flush(self) -> None:
-        """Hand the batches to the producer (delivery completes in the background)."""
-        for fut in [f for f in self._inflight if f.done()]:
-            fut.result()  # a failed delivery raises here: the agent fails, offsets stay uncommitted
-        self._inflight = [f for f in self._inflight if not f.done()]
+    async def flush(self) -> list[asyncio.Future]:
+        """Hand the records added so far to the producer; returns their delivery futures (each
+        resolves when the broker has the batch, or raises)."""
         batches = self._full + list(self._builders.items())
         self._full, self._builders = [], {}
         producer = self._producer()
-        for p, b in batches:
-            self._inflight.append(await producer.send_batch(b, self.topic, partition=p))
+        return [await producer.send_batch(b, self.topic, partition=p) for p, b in batches]

@@ -5,17 +5,23 @@ gave up for good and the alert landed on ``warning.alerts.deadletter`` with the 
 response. A crash before that means the alert is delivered again (receivers deduplicate by
 ``Idempotency-Key: <alert_id>:<status>``), never lost. A slow or dead receiver delays only its
 own queue (see :mod:`warning.notify.dispatch`).
+
+Records are decoded into :class:`~warning.core.events.Alert` (the DESIGN.md contract); one that
+does not decode goes to ``warning.alerts.deadletter`` as ``{"alert": null, "record": <its text>,
+"outcome": {"status": "invalid", "error": <why>, …}}`` and is acked — it never stops the agent.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
+import msgspec
 import orjson
 
 from warning.config import Settings
+from warning.core.events import ALERT_DECODER, Alert
+from warning.core.signals import feed_signals
 from warning.notify.dispatch import Delivery, Dispatcher, Outcome, RetryPolicy
 from warning.notify.router import Router
 from warning.streams import metrics as m
@@ -26,14 +32,16 @@ log = logging.getLogger("warning.deliver")
 def add_delivery(app: Any, settings: Settings) -> Router:
     """Register the notification agent. Validates the routing config now (fail fast)."""
     n = settings.kafka.partitions
-    router = Router.from_settings(settings, env=os.environ)
+    router = Router.from_settings(settings)
+    for f in settings.feeds.values():  # titles of configured feeds' signals, also in a deliver-only worker
+        feed_signals(f.name, f.name_zh, f.group, f.volume_signal, f.theme_signal)
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
     dlq = app.topic(settings.topics.alerts_deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
     dc = settings.delivery
     retry = RetryPolicy(base_s=dc.retry_base_s, cap_s=max(dc.retry_cap_s, dc.retry_base_s),
                         max_attempts=dc.max_attempts, max_age_s=dc.max_age_s)
 
-    def on_done(alert: dict, receiver: str, outcome: Outcome) -> None:
+    def on_done(alert: Alert, receiver: str, outcome: Outcome) -> None:
         m.NOTIFICATIONS.labels(receiver, outcome.status).inc()
 
     def on_attempt(receiver: str, result: Any, seconds: float, n_alerts: int) -> None:
@@ -53,8 +61,8 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async def on_complete(dl: Delivery) -> None:
             event = waiting.pop(id(dl), None)
             for o in dl.failures():
-                body = orjson.dumps({"alert": dl.alert, "outcome": o.to_dict()})
-                await dlq.send(key=dl.alert.get("street_code", "").encode(), value=body)
+                body = orjson.dumps({"alert": dl.alert.to_dict(), "outcome": o.to_dict()})
+                await dlq.send(key=dl.alert.street_code.encode(), value=body)
                 m.NOTIFICATIONS.labels(o.receiver, "deadletter").inc()
             if event is not None:
                 await stream.ack(event)
@@ -62,10 +70,16 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async with Dispatcher(router, retry=retry, on_done=on_done, on_attempt=on_attempt, on_complete=on_complete) as d:
             async for batch in stream.noack_take(500, within=0.02):
                 for event in batch:
+                    msg = event.message
                     try:
-                        alert = orjson.loads(event.message.value)
-                    except orjson.JSONDecodeError:
-                        log.error("undecodable alert at partition %d offset %d", event.message.partition, event.message.offset)
+                        alert = ALERT_DECODER.decode(msg.value)
+                    except msgspec.DecodeError as e:  # also ValidationError: JSON, but not the contract
+                        log.error("invalid alert at partition %d offset %d: %s", msg.partition, msg.offset, e)
+                        body = orjson.dumps({"alert": None, "record": bytes(msg.value or b"").decode("utf-8", "replace"), "outcome": {
+                            "receiver": None, "status": "invalid", "error": str(e)[:500],
+                            "partition": msg.partition, "offset": msg.offset}})
+                        await dlq.send(key=msg.key or b"", value=body)
+                        m.NOTIFICATIONS.labels("(none)", "deadletter").inc()
                         await stream.ack(event)
                         continue
                     if not router.route(alert):

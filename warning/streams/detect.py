@@ -1,13 +1,16 @@
 """Detection in the stream: one core :class:`~warning.core.engine.Engine` per partition of
 ``warning.events``, state checkpointed to a changelog-backed table.
 
-Exactly-once state on an at-least-once transport:
+Exactly-once state on an at-least-once transport (the checkpoint order of
+:mod:`warning.streams.state`):
 
 * an event is acked only when it has left the reorder buffer (released into its window, or
   counted late) *and* a checkpoint holding its effect is written: every ``checkpoint_s`` the
-  engines touched write their changed streets and their meta (watermark, counters, last applied
+  alerts emitted so far are awaited until delivered, then the engines touched write their changed
+  streets (store ``street``) and their meta (store ``meta``: watermark, counters, last applied
   offset — not the buffer) to the changelog-backed table, then the done events are acked (Faust
-  commits acked offsets after flushing the producer, so the checkpoint is durable first);
+  commits acked offsets after flushing the producer, so the checkpoint is durable first). A
+  checkpoint never holds the effect of an event whose alerts are not yet on ``warning.alerts``;
 * after a crash Kafka redelivers from the oldest unacked event; the new owner restores the engine
   from the table, puts back into the buffer the redelivered events that were buffered at the
   checkpoint (offset ≤ checkpoint offset, event time > checkpoint watermark), skips the rest of
@@ -25,13 +28,14 @@ from typing import Any
 
 import orjson
 
-from warning.backtest.runner import partition_for
 from warning.config import Settings
-from warning.core.detect_config import LEVEL_RANK, load_alerts, load_detect
+from warning.core.detect_config import LEVEL_RANK
+from warning.core.events import ALERT_ENCODER, Alert
 from warning.core.engine import Engine
 from warning.core.events import EVENT_DECODER
-from warning.core.registry import Registry
+from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
+from warning.streams.state import Checkpoint, StateTable
 
 log = logging.getLogger("warning.detect")
 
@@ -40,17 +44,14 @@ CHECKPOINT_S = 1.0
 
 
 class DetectService:
-    def __init__(self, settings: Settings, table: Any, alerts_topic: Any) -> None:
-        self.settings = settings
-        self.table = table
+    def __init__(self, settings: Settings, state: StateTable, alerts_topic: Any, pipeline: Pipeline) -> None:
+        self.pipe = pipeline
+        self.state = state
         self.alerts_topic = alerts_topic
-        self.registry = Registry.load(settings.region.code)
-        self.det = load_detect(settings.detect)
-        self.det.allowed_lateness_minutes = settings.windows.allowed_lateness_minutes
-        self.cfg = load_alerts(settings.alerts)
-        self.partitions = settings.kafka.partitions
         self.idle_s = settings.windows.idle_flush_seconds
+        self.source_idle_s = settings.windows.source_idle_seconds
         self.checkpoint_s = CHECKPOINT_S
+        self.ckpt = Checkpoint("detect")
         self.engines: dict[int, Engine] = {}
         self.offsets: dict[int, int] = {}
         self.last_wall: dict[int, float] = {}
@@ -73,15 +74,10 @@ class DetectService:
     def engine(self, p: int) -> Engine:
         e = self.engines.get(p)
         if e is None:
-            e = Engine(self.det, self.cfg, self.registry, idle_s=self.settings.windows.source_idle_seconds)
+            e = self.pipe.new_engine(idle_s=self.source_idle_s)
             e.track_done = True
-            meta = self.table.data.get(f"meta:{p}")
-            streets = {}
-            for k, v in list(self.table.data.items()):
-                if isinstance(k, str) and k.startswith("street:") and v is not None:
-                    key = k[len("street:"):]
-                    if partition_for(key, self.partitions) == p:
-                        streets[key] = v
+            meta = self.state.rows("meta", p).get("engine")
+            streets = self.state.rows("street", p)
             offset = -1
             if meta:
                 wrapped = pickle.loads(meta)
@@ -126,9 +122,9 @@ class DetectService:
             self.last_wall[p] = now
             self.touched.add(p)
 
-    def emit(self, alerts: list[dict[str, Any]]) -> None:
+    def emit(self, alerts: list[Alert]) -> None:
         for a in alerts:
-            self.alerts_topic.send_soon(key=a["street_code"].encode(), value=orjson.dumps(a))
+            self.ckpt.produced(self.alerts_topic.send_soon(key=a.street_code.encode(), value=ALERT_ENCODER.encode(a)))
             self.alerts_sent += 1
             if a["status"] == "firing":
                 m.ALERTS.labels(a["level"], a["signal"], a["district"] or "未定位").inc()
@@ -149,19 +145,22 @@ class DetectService:
     def due(self) -> bool:
         return bool(self.ready or self.touched) and time.monotonic() - self.last_checkpoint >= self.checkpoint_s
 
-    def checkpoint(self) -> list[Any]:
-        """Write changed state of touched partitions; return the events that may now be acked."""
+    async def checkpoint(self) -> list[Any]:
+        """Await the alerts emitted so far, then write the changed state of touched partitions;
+        returns the events that may now be acked."""
+        return await self.ckpt.commit(self.write_state)
+
+    def write_state(self) -> list[Any]:
         for p in sorted(self.touched):
-            e = self.engines[p]
+            e = self.engines.get(p)
+            if e is None:  # revoked meanwhile
+                continue
             for key, blob in e.take_dirty().items():
-                tk = f"street:{key}"
-                self.table.data[tk] = blob
-                self.table.send_changelog(p, tk, blob)
+                self.state.put("street", p, key, blob)
             for eid in e.take_done():
                 self.ready.extend(self.waiting.pop(eid, ()))
             meta = pickle.dumps({"offset": self.offsets.get(p, -1), "engine": e.snapshot_meta(include_buffer=False)}, protocol=5)
-            self.table.data[f"meta:{p}"] = meta
-            self.table.send_changelog(p, f"meta:{p}", meta)
+            self.state.put("meta", p, "engine", meta)
         self.touched.clear()
         self.last_checkpoint = time.monotonic()
         acks, self.ready = self.ready, []
@@ -179,16 +178,15 @@ class DetectService:
             m.ALERTS_ACTIVE.labels(lv).set(n)
 
 
-def add_detection(app: Any, settings: Settings, events_topic: Any) -> DetectService:
+def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pipeline) -> DetectService:
     """Register the detection agent, its table and timers on ``app``."""
     n = settings.kafka.partitions
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
-    table = app.Table("detect", default=None, partitions=n, key_type=str, value_type=bytes)
-    svc = DetectService(settings, table, alerts_topic)
+    svc = DetectService(settings, StateTable.create(app, "detect", n), alerts_topic, pipeline)
     streams: list[Any] = []
 
     async def checkpoint() -> None:
-        acks = svc.checkpoint()
+        acks = await svc.checkpoint()
         if streams:
             for ev in acks:
                 await streams[0].ack(ev)

@@ -3,7 +3,14 @@ the registry (bounded by its size)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from warning.core.signals import LEVEL_ORDER
+
+if TYPE_CHECKING:
+    from warning.core.feeds import Feed
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -11,6 +18,13 @@ EVENTS = Counter(
     "warning_events_total",
     "事件计数 Raw records by feed, district and outcome (accepted|deadletter|duplicate)",
     ["source", "district", "outcome"],
+    registry=REGISTRY,
+)
+FEED_INFO = Gauge(
+    "warning_feed_info",
+    "数据源配置 Configured feeds (always 1): source name, Chinese name and raw topic. The alert rules "
+    "join on it (WarningFeedAbsent: a configured feed with no accepted events)",
+    ["source", "name_zh", "topic"],
     registry=REGISTRY,
 )
 DEADLETTER = Counter(
@@ -66,7 +80,7 @@ ALERTS_ACTIVE = Gauge(
 )
 RISK_LEVEL = Gauge(
     "warning_risk_level",
-    "街道风险等级 Street risk level: 0 none, 1 blue, 2 yellow, 3 orange, 4 red",
+    "街道风险等级 Street risk level: 0 none, " + ", ".join(f"{lv.rank} {lv.name} {lv.short_zh}" for lv in LEVEL_ORDER),
     ["street", "district"],
     registry=REGISTRY,
 )
@@ -101,3 +115,11 @@ FEEDBACK = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+
+
+def set_feed_info(feeds: Mapping[str, "Feed"]) -> None:
+    """Export ``warning_feed_info{source, name_zh, topic} 1`` for exactly these feeds (configuration
+    only, no personal data); series of feeds no longer configured are removed."""
+    FEED_INFO.clear()
+    for name, feed in feeds.items():
+        FEED_INFO.labels(source=name, name_zh=feed.name_zh, topic=feed.topic).set(1)

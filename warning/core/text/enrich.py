@@ -4,7 +4,7 @@
 computed on the **masked** text, so contexts, stored texts and model inputs never carry personal
 data, and a label that arrives later with an event's (masked) text trains on what was scored.
 
-Configuration is the free-form ``text:`` section of the YAML config, validated by
+Configuration is the ``text:`` section of the YAML config (``Settings.text``), typed by
 :class:`TextConfig`:
 
 ===================  ========================================================================

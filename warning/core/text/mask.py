@@ -21,15 +21,18 @@ house_number  exact flat: ``3号楼2单元501室``, ``9栋704``, ``3-2-501``,   
               ``501室`` (building kept, unit/room masked)
 plate         licence plates ``京A12345``, ``京A·D12345``, ``粤B12345学``  ``京A*****``
 name          surname + given name after a cue word (姓名/我叫/联系人/      ``张**``
-              户主/投诉人/本人 …), further names listed after it
-              (、和与及), or a name right before 电话/手机/身份证
+              户主/投诉人/本人 …) or a grid-report role (网格员/上报人/
+              重点人员 …), further names listed after it (、和与及),
+              or a name right before 电话/手机/身份证 or （网格员）
 ============  ==========================================================  ======================
 
-Names are found heuristically (see ``_names.py``): ~400 surnames, strong cues (我叫, 姓名 …)
-and weak ones (本人, 业主, 村民 …) after which the name must be closed by punctuation or a
-contact word, and a list of ~23,000 ordinary words that start like a name (利益, 安全, 满意 …,
-derived from jieba's dictionary) so "业主利益，" stays readable. On the 17,100 real government
-texts in ``../shared/data/gov`` about 450 names are masked with few false positives.
+Names are found heuristically (see ``_names.py``): ~400 surnames, strong cues (我叫, 姓名 …),
+weak ones (本人, 业主, 村民 …) after which the name must be closed by punctuation or a
+contact word, role labels of grid-member reports (网格员, 上报人, 调解员 …: "（网格员：关*）",
+"网格员石*（138****5678）", while "网格员上报", "重点人员动态" stay), and a list of ~23,000
+ordinary words that start like a name (利益, 安全, 满意 …, derived from jieba's dictionary) so
+"业主利益，" stays readable. On the 17,100 real government texts in ``../shared/data/gov`` about
+450 names are masked with few false positives.
 
 After the number rules, a safety net re-scans for the audit patterns of
 :func:`find_pii_leaks` (any mobile, valid ID, area-code landline) and masks what is left, so
@@ -331,7 +334,9 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
         plain = m.group().translate(_FULLWIDTH)
         groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(plain)]
         if groups:
-            process(plain, groups, m.start(), (m.start(), m.end()))
+            # an opening bracket whose closing one is not in the token stays: "石磊（138****5678）"
+            a = m.start() + (plain[0] in "(（" and ")" not in plain and "）" not in plain)
+            process(plain, groups, m.start(), (a, m.end()))
     if out:
         out.append(text[last:])
         text = "".join(out)
@@ -474,8 +479,14 @@ _STOPW = "(?!" + "|".join(_names.GIVEN_STOP_WORDS) + ")"
 _G = "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN1_STOP_CHARS + "])"
 _GIVEN = _G + _G + "?"
 _G2_STOP = frozenset(_names.GIVEN2_STOP_CHARS)
-_CUE_ALT = "|".join(sorted(_names.STRONG_CUES + _names.WEAK_CUES, key=len, reverse=True))
+_CUE_ALT = "|".join(sorted(_names.STRONG_CUES + _names.WEAK_CUES + _names.ROLE_CUES, key=len, reverse=True))
 _STRONG = frozenset(_names.STRONG_CUES)
+# grid-report role labels (网格员, 上报人 …): after them an ambiguous surname closed by punctuation
+# counts ("（网格员：关敏）", "重点人员文娟，") — except 和/向/于, which there read as a conjunction or
+# preposition ("网格员和民警、", "网格员向物业、", "网格员于现场，") unless the label has a colon
+_ROLE = frozenset(_names.ROLE_CUES)
+_ROLE_ALT = "|".join(sorted(_names.ROLE_CUES, key=len, reverse=True))
+_ROLE_PREP = frozenset("和向于")
 # weak cues that introduce the person the record is about: after them a name closed by
 # punctuation or 来访/反映 … is taken even when its surname is also an everyday word (本人方丽，)
 _INTRO = frozenset(("本人", "信访人", "来访人", "投诉人", "举报人", "反映人", "来电人", "申请人", "当事人",
@@ -485,8 +496,9 @@ _NAME_AFTER_CUE = re.compile(
     "(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")"
 )
 _NAME_CUE_HINT = re.compile(_CUE_ALT)
-# name right before a contact word: "，陈洪道电话…", "投诉人 刘严联系电话"
-_CONTACT_AFTER = r"(?:联系)?(?:电话|手机|方式|身份证|TEL|Tel|tel|[（(](?:电话|手机|身份证))"
+# name right before a contact word or a bracketed role: "，陈洪道电话…", "投诉人 刘严联系电话",
+# "：高德明（网格员）"
+_CONTACT_AFTER = r"(?:联系)?(?:电话|手机|方式|身份证|TEL|Tel|tel|[（(](?:电话|手机|身份证|" + _ROLE_ALT + "))"
 _NAME_BEFORE_CONTACT = re.compile(
     r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _CONTACT_AFTER + ")"
 )
@@ -496,15 +508,18 @@ _NAME_BEFORE_GROUP = re.compile(
     r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _GROUP_AFTER + ")"
 )
 _GROUP_HINT = re.compile(_GROUP_AFTER)
-_CONTACT_HINT = re.compile(r"电话|手机|身份证|联系方式|TEL|Tel|tel")
-# what closes a name: punctuation, a contact word, 男/女, 现年 …
+_CONTACT_HINT = re.compile(r"电话|手机|身份证|联系方式|TEL|Tel|tel|[（(](?:" + _ROLE_ALT + ")")
+# a phone number masked above, right after a name: "刘洋138****5678", "石磊（138****5678）"
+_MASKED_PHONE = r"[（(]?[0-9０-９]{0,4}[-－]?\*{3}"
+# what closes a name: punctuation, a contact word, a masked phone, 男/女, 现年 …
 _NAME_END = re.compile(
-    r"[\s，,。.；;：:、（()）!！?？“”\"]|$|" + _CONTACT_AFTER
+    r"[\s，,。.；;：:、（()）!！?？“”\"]|$|" + _CONTACT_AFTER + "|" + _MASKED_PHONE
     + r"|[男女]|现年|今年|家住|现住|住在|身份|反映|反应|投诉|举报|来电|来访|来信|网上|表示|要求|称|说|等"
 )
-# after a weak cue, a surname that is also an everyday word needs a contact word or 男/女 after it
+# after a weak cue, a surname that is also an everyday word needs a contact word, a masked phone or
+# 男/女 after it (after a grid-report role label, whatever closes a name: see _ROLE)
 _NAME_END_STRICT = re.compile(
-    r"[\s，,、:：]*(?:" + _CONTACT_AFTER + r"|[男女][\s，,。；;、）)]|现年|今年|家住|现住|住址|身份)"
+    r"[\s，,、:：]*(?:" + _CONTACT_AFTER + "|" + _MASKED_PHONE + r"|[男女][\s，,。；;、）)]|现年|今年|家住|现住|住址|身份)"
 )
 
 
@@ -512,9 +527,16 @@ def _common(word: str) -> bool:
     return word in _names.NON_NAMES or word in _names.common_words()
 
 
-def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool, intro: bool = False) -> int:
-    """How many given-name characters to mask (0: not a name)."""
+def _name_len(
+    text: str, gstart: int, sur: str, given: str, strong: bool, intro: bool = False, role: bool = False,
+    label: bool = False,
+) -> int:
+    """How many given-name characters to mask (0: not a name).
+
+    ``role``: the cue is a grid-report role label; ``label``: … followed by a colon ("网格员：于红梅，").
+    """
     ambiguous = sur in _names.AMBIGUOUS_SURNAMES and not intro
+    role = role and (label or sur not in _ROLE_PREP)
     for k in (2, 1) if len(given) == 2 else (1,):
         end = gstart + k
         closed = _NAME_END.match(text, end) is not None
@@ -527,7 +549,7 @@ def _name_len(text: str, gstart: int, sur: str, given: str, strong: bool, intro:
             return k
         if _common(name):
             continue  # 业主利益，学生劳累，群众满意
-        if (_NAME_END_STRICT.match(text, end) if ambiguous else closed):
+        if (_NAME_END_STRICT.match(text, end) or (role and closed)) if ambiguous else closed:
             return k
     return 0
 
@@ -539,20 +561,29 @@ _NAME_LIST = re.compile(
 
 
 def _mask_names(text: str, counts: dict[str, int]) -> str:
+    role_ends: set[int] = set()  # where names after a role label end: a list there continues it
+
     def repl_cue(m: re.Match[str]) -> str:
         sur, given = m.group("sur"), m.group("given")
         cue = m.group("cue")
-        k = _name_len(text, m.start("given"), sur, given, cue in _STRONG, cue in _INTRO)
+        role = cue in _ROLE
+        label = role and (":" in m.group("sep") or "：" in m.group("sep"))
+        k = _name_len(text, m.start("given"), sur, given, cue in _STRONG, cue in _INTRO, role, label)
         if not k:
             return m.group()
         counts["name"] += 1
+        if role:
+            role_ends.add(m.start("given") + k)
         return m.group("cue") + m.group("sep") + sur + _stars(k) + given[k:]
 
     def repl_list(m: re.Match[str]) -> str:
-        k = _name_len(text, m.start("given"), m.group("sur"), m.group("given"), False)
+        role = m.end("sep") - 1 in role_ends  # "网格员高**、石磊，"
+        k = _name_len(text, m.start("given"), m.group("sur"), m.group("given"), False, role=role)
         if not k:
             return m.group()
         counts["name"] += 1
+        if role:
+            role_ends.add(m.start("given") + k)
         return m.group("sep") + m.group("sur") + _stars(k) + m.group("given")[k:]
 
     def repl_contact(m: re.Match[str]) -> str:

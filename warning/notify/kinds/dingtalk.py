@@ -30,16 +30,25 @@ import base64
 import hashlib
 import hmac
 import re
-from typing import Any, Mapping
+from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from warning.notify.base import DeliveryResult, Notifier, dumps, register, robot_result
+from pydantic import Field
+
+from warning.core.events import Alert
+from warning.notify.kinds.common import RobotNotifier, RobotReceiver, SignedReceiver, mention_wanted
 from warning.notify.render import fit, render_digest, render_markdown
-from warning.notify.wecom import mention_wanted
 
 MAX_BYTES = 20_000
 TRANSIENT_ERRCODES = frozenset({-1, 130101, 410100, 90030})
 _MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+
+
+class DingTalkReceiver(SignedReceiver, RobotReceiver):
+    """``kind: dingtalk`` — a DingTalk custom robot, signed ("加签") when a secret is given."""
+
+    kind: Literal["dingtalk"]
+    mention_all: bool = Field(False, description="isAtAll")
 
 
 def sign(secret: str, timestamp_ms: int | str) -> str:
@@ -61,7 +70,7 @@ def signed_url(url: str, secret: str | None, now_s: float) -> str:
     return f"{url}{'&' if '?' in url else '?'}timestamp={ts}&sign={sign(secret, ts)}"
 
 
-def message_for(alerts: list[Mapping[str, Any]], receiver: Any) -> dict[str, Any]:
+def message_for(alerts: list[Alert], receiver: DingTalkReceiver) -> dict[str, Any]:
     r = render_markdown(alerts[0], "dingtalk", receiver.link_template) if len(alerts) == 1 else render_digest(alerts, "dingtalk")
     mobiles: list[str] = []
     user_ids: list[str] = []
@@ -82,13 +91,12 @@ def message_for(alerts: list[Mapping[str, Any]], receiver: Any) -> dict[str, Any
     }
 
 
-@register
-class DingTalkNotifier(Notifier):
+class DingTalkNotifier(RobotNotifier):
     kind = "dingtalk"
     max_batch = 50  # more than one only as a digest (lines that fit the size cap)
+    transient_errcodes = TRANSIENT_ERRCODES
+    message_for = staticmethod(message_for)
+    receiver: DingTalkReceiver
 
-    async def notify(self, alerts: list[dict]) -> DeliveryResult:
-        body = dumps(message_for(alerts, self.receiver))
-        url = signed_url(self.receiver.target_url, self.receiver.secret_value, self.clock())
-        res, text = await self.post(url, body)
-        return robot_result(res, text, TRANSIENT_ERRCODES | frozenset(self.receiver.transient_errcodes))
+    def url(self) -> str:
+        return signed_url(self.receiver.target_url, self.receiver.secret_value, self.clock())

@@ -18,21 +18,23 @@ WeCom answers HTTP 200 with ``{"errcode": …, "errmsg": …}``; errcode ≠ 0 i
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Literal
 
-from warning.notify.base import DeliveryResult, Notifier, dumps, register, robot_result
-from warning.notify.render import fit, is_resolved, level_rank, render_digest, render_markdown
+from warning.core.events import Alert
+from warning.notify.kinds.common import RobotNotifier, RobotReceiver, mention_wanted
+from warning.notify.render import fit, render_digest, render_markdown
 
 MAX_BYTES = 4096
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 45033})
 
 
-def mention_wanted(alerts: list[Mapping[str, Any]], min_level: str) -> bool:
-    floor = level_rank(min_level)
-    return any(not is_resolved(a) and level_rank(a.get("level")) >= floor for a in alerts)
+class WeComReceiver(RobotReceiver):
+    """``kind: wecom`` — a WeCom group robot (no signing; the key in the URL is the secret)."""
+
+    kind: Literal["wecom"]
 
 
-def content_for(alerts: list[Mapping[str, Any]], mentions: list[str], *, mention_min_level: str = "blue",
+def content_for(alerts: list[Alert], mentions: list[str], *, mention_min_level: str = "blue",
                 link_template: str | None = None, max_bytes: int = MAX_BYTES) -> str:
     """The markdown content: one alert in full, or a digest of several."""
     r = render_markdown(alerts[0], "wecom", link_template) if len(alerts) == 1 else render_digest(alerts, "wecom")
@@ -40,7 +42,7 @@ def content_for(alerts: list[Mapping[str, Any]], mentions: list[str], *, mention
     return fit(r, max_bytes, extra_tail=extra, sep="\n")
 
 
-def message_for(alerts: list[Mapping[str, Any]], receiver: Any) -> dict[str, Any]:
+def message_for(alerts: list[Alert], receiver: WeComReceiver) -> dict[str, Any]:
     content = content_for(
         alerts, receiver.mentions, mention_min_level=receiver.mention_min_level,
         link_template=receiver.link_template, max_bytes=min(receiver.max_bytes or MAX_BYTES, MAX_BYTES),
@@ -48,12 +50,9 @@ def message_for(alerts: list[Mapping[str, Any]], receiver: Any) -> dict[str, Any
     return {"msgtype": "markdown", "markdown": {"content": content}}
 
 
-@register
-class WeComNotifier(Notifier):
+class WeComNotifier(RobotNotifier):
     kind = "wecom"
     max_batch = 25  # more than one only as a digest (lines that fit the size cap)
-
-    async def notify(self, alerts: list[dict]) -> DeliveryResult:
-        body = dumps(message_for(alerts, self.receiver))
-        res, text = await self.post(self.receiver.target_url, body)
-        return robot_result(res, text, TRANSIENT_ERRCODES | frozenset(self.receiver.transient_errcodes))
+    transient_errcodes = TRANSIENT_ERRCODES
+    message_for = staticmethod(message_for)
+    receiver: WeComReceiver

@@ -37,14 +37,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any, Mapping
+from typing import Literal
 
-from warning.notify.base import DeliveryResult, Notifier, dumps, register
+from warning.core.events import ALERT_ENCODER, Alert
+from warning.notify.base import DeliveryResult, Notifier
+from warning.notify.kinds.common import IDEMPOTENCY_HEADER, SignedReceiver, idempotency_key
 from warning.notify.render import sanitize_alert
 
 TIMESTAMP_HEADER = "X-Warning-Timestamp"
 SIGNATURE_HEADER = "X-Warning-Signature"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def sign(secret: str, timestamp: str | int, body: bytes) -> str:
@@ -81,13 +82,16 @@ def verify_signature(secret: str, timestamp: str | int, body: bytes, signature: 
     return hmac.compare_digest(expected, sig.lower())
 
 
-def idempotency_key(alert: Mapping[str, Any]) -> str:
-    return f"{alert.get('alert_id', '')}:{alert.get('status', 'firing')}"
+class GenericReceiver(SignedReceiver):
+    """``kind: generic`` — the alert JSON, signed when ``secret_env`` / ``secret_file`` is given."""
+
+    kind: Literal["generic"]
 
 
-def request_for(alert: Mapping[str, Any], secret: str | None, now: float) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of the generic webhook request for ``alert`` at time ``now``."""
-    body = dumps(sanitize_alert(alert))
+def request_for(alert: Alert, secret: str | None, now: float) -> tuple[bytes, dict[str, str]]:
+    """Body and headers of the generic webhook request for ``alert`` at time ``now``: the body is
+    the DESIGN.md alert JSON, field for field (``ALERT_ENCODER``)."""
+    body = ALERT_ENCODER.encode(sanitize_alert(alert))
     ts = str(int(now))
     headers = {TIMESTAMP_HEADER: ts, IDEMPOTENCY_HEADER: idempotency_key(alert)}
     if secret:
@@ -95,14 +99,14 @@ def request_for(alert: Mapping[str, Any], secret: str | None, now: float) -> tup
     return body, headers
 
 
-@register
 class GenericNotifier(Notifier):
     """POST each alert as the DESIGN.md alert JSON, signed (see module doc)."""
 
     kind = "generic"
     max_batch = 1
+    receiver: GenericReceiver
 
-    async def notify(self, alerts: list[dict]) -> DeliveryResult:
+    async def notify(self, alerts: list[Alert]) -> DeliveryResult:
         result = DeliveryResult("ok")
         # One request per alert; max_batch=1 means the dispatcher sends one at a time. Given more,
         # send in order and stop at the first failure (the caller retries the whole list; the

@@ -20,12 +20,16 @@ any alert fires), ``receiver``, ``groupLabels`` (alertname + street_code of the 
 from __future__ import annotations
 
 from datetime import timezone
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
+from pydantic import Field
+
+from warning.core.events import Alert
+from warning.core.signals import LEVELS
 from warning.core.timeutil import parse_time
-from warning.notify.base import DeliveryResult, Notifier, dumps, register
-from warning.notify.generic import IDEMPOTENCY_HEADER, idempotency_key
-from warning.notify.render import LEVEL_ZH, alert_links, is_resolved, normalize_level, render_plain, sanitize_alert, title_of
+from warning.notify.base import DeliveryResult, Notifier, ReceiverBase, dumps
+from warning.notify.kinds.common import IDEMPOTENCY_HEADER, idempotency_key
+from warning.notify.render import alert_links, is_resolved, render_plain, sanitize_alert, title_of
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _FNV_OFFSET = 14695981039346656037
@@ -68,38 +72,43 @@ def _s(v: Any) -> str:
     return str(v)
 
 
-def am_labels(alert: Mapping[str, Any]) -> dict[str, str]:
-    try:
-        level = normalize_level(alert.get("level"))
-    except ValueError:
-        level = str(alert.get("level") or "")
-    code = str(alert.get("street_code") or "")
+class AlertmanagerReceiver(ReceiverBase):
+    """``kind: alertmanager`` — Alertmanager webhook v4 messages."""
+
+    kind: Literal["alertmanager"]
+    external_url: str = Field("", description="externalURL of the payload")
+    link_template: str | None = Field(None, description="generatorURL, str.format over alert fields, e.g. https://ops/streets/{street_code}")
+
+
+def am_labels(alert: Alert) -> dict[str, str]:
+    level = alert.level
+    code = alert.street_code
     labels = {
-        "alertname": str(alert.get("signal") or "unknown"),
+        "alertname": alert.signal or "unknown",
         "severity": level,
-        "level_zh": LEVEL_ZH.get(level, ""),
+        "level_zh": LEVELS[level].zh if level in LEVELS else "",
         "street_code": code,
-        "street_name": str(alert.get("street_name") or ""),
-        "district": str(alert.get("district") or ""),
+        "street_name": alert.street_name,
+        "district": alert.district,
         "district_code": code[:6] if len(code) >= 6 else "",
         "source": "warning",
     }
     return {k: v for k, v in labels.items() if v != ""}
 
 
-def am_alert(alert: Mapping[str, Any], link_template: str | None = None) -> dict[str, Any]:
+def am_alert(alert: Alert, link_template: str | None = None) -> dict[str, Any]:
     alert = sanitize_alert(alert)
     labels = am_labels(alert)
     annotations = {
         "summary": title_of(alert),
-        "summary_zh": _s(alert.get("summary_zh")),
+        "summary_zh": alert.summary_zh,
         "description": render_plain(alert, link_template),
-        "alert_id": _s(alert.get("alert_id")),
-        "observed": _s(alert.get("observed")),
-        "expected": _s(alert.get("expected")),
-        "score": _s(alert.get("score")),
-        "window_start": _s(alert.get("window_start")),
-        "window_end": _s(alert.get("window_end")),
+        "alert_id": alert.alert_id,
+        "observed": _s(alert.observed),
+        "expected": _s(alert.expected),
+        "score": _s(alert.score),
+        "window_start": alert.window_start,
+        "window_end": alert.window_end,
     }
     annotations = {k: v for k, v in annotations.items() if v != ""}
     resolved = is_resolved(alert)
@@ -108,8 +117,8 @@ def am_alert(alert: Mapping[str, Any], link_template: str | None = None) -> dict
         "status": "resolved" if resolved else "firing",
         "labels": labels,
         "annotations": annotations,
-        "startsAt": _rfc3339(alert.get("starts_at") or alert.get("window_start")),
-        "endsAt": _rfc3339(alert.get("ends_at") or alert.get("window_end")) if resolved else ZERO_TIME,
+        "startsAt": _rfc3339(alert.starts_at or alert.window_start),
+        "endsAt": _rfc3339(alert.ends_at or alert.window_end) if resolved else ZERO_TIME,
         "generatorURL": links[0][1] if links else "",
         "fingerprint": fingerprint(labels),
     }
@@ -126,7 +135,7 @@ def _label_str(labels: Mapping[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def payload(alerts: list[Mapping[str, Any]], receiver: str, external_url: str = "", link_template: str | None = None) -> dict[str, Any]:
+def payload(alerts: list[Alert], receiver: str, external_url: str = "", link_template: str | None = None) -> dict[str, Any]:
     """The Alertmanager webhook v4 message for ``alerts``."""
     items = [am_alert(a, link_template) for a in alerts]
     first = items[0]["labels"] if items else {}
@@ -146,14 +155,14 @@ def payload(alerts: list[Mapping[str, Any]], receiver: str, external_url: str = 
     }
 
 
-@register
 class AlertmanagerNotifier(Notifier):
     """POST Alertmanager webhook v4 messages (one alert per message by default)."""
 
     kind = "alertmanager"
     max_batch = 1
+    receiver: AlertmanagerReceiver
 
-    async def notify(self, alerts: list[dict]) -> DeliveryResult:
+    async def notify(self, alerts: list[Alert]) -> DeliveryResult:
         r = self.receiver
         body = dumps(payload(alerts, r.name, r.external_url, r.link_template))
         headers = {IDEMPOTENCY_HEADER: ",".join(idempotency_key(a) for a in alerts)}

@@ -1,0 +1,134 @@
+"""Scan keys: what an event counts for, and what each key means.
+
+Every event counts for a few *keys*, each scanned over trailing windows against the street's
+expectation: its feed's volume (the feed's ``key``, e.g. ``H`` for the hotline), its theme (the
+feed's ``theme_prefix`` + category or kind, e.g. ``C供暖``; feeds with the same prefix share one
+theme mix), ``K<risk category>`` for texts with a strong risk term and ``N`` for texts whose
+P(negative) is in the partition's upper tail. :class:`KeyTable` turns a key into a
+:class:`KeyInfo` (family, which feeds' expected volume it is a share of, which day-dispersion
+pool it uses) once, so no code dispatches on letters.
+
+>>> from warning.core.feeds import default_feeds
+>>> kt = KeyTable(default_feeds())
+>>> kt.info("C供暖").family, kt.info("C供暖").feeds, kt.info("C供暖").name
+('theme', ('hotline', 'petition'), '供暖')
+>>> kt.info("S").family, kt.info("S").feeds, kt.info("K极端/人身").feeds
+('volume', ('public_safety',), ('hotline', 'petition', 'grid'))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+from warning.core.events import Event
+from warning.core.feeds import Feed
+
+RISK = "K"  # K<risk category>: a text with a strong term of that category
+TAIL = "N"  # a text in the partition's upper tail of P(negative)
+
+Family = Literal["volume", "theme", "risk", "tail"]
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key: str
+    family: Family
+    name: str  # theme value or risk category ("" for volume/tail)
+    feeds: tuple[str, ...]  # the feeds whose expected volume this key is (a share of)
+    prefix: str  # first character: the share pool of theme/risk/tail keys
+    pool: str  # day-dispersion pool ("+"-joined feed names)
+    feed: str = ""  # volume keys: their feed
+
+    @property
+    def shared(self) -> bool:
+        """A learned share of a feed volume (themes, risk, tail), rather than a volume itself."""
+        return self.family != "volume"
+
+    @property
+    def per_text(self) -> bool:
+        """A share of texts (not of records of a theme pool)."""
+        return self.family in ("risk", "tail")
+
+
+class KeyTable:
+    """Key → :class:`KeyInfo` for a set of feeds (cached)."""
+
+    def __init__(self, feeds: Mapping[str, Feed]) -> None:
+        self.feeds = dict(feeds)
+        self.volume_key = {name: f.key for name, f in self.feeds.items()}
+        seen: dict[str, str] = {}
+        for name, f in self.feeds.items():
+            if f.key in seen:
+                raise ValueError(f"feeds.{name}.key: {f.key!r} is already the key of feed {seen[f.key]!r}")
+            seen[f.key] = name
+        self.by_volume_key = seen
+        self.theme_pools: dict[str, tuple[str, ...]] = {}
+        for name, f in self.feeds.items():
+            if f.theme_prefix and f.has("theme"):
+                if f.theme_prefix in seen:
+                    raise ValueError(f"feeds.{name}.theme_prefix: {f.theme_prefix!r} is a feed's volume key")
+                self.theme_pools[f.theme_prefix] = (*self.theme_pools.get(f.theme_prefix, ()), name)
+        self.text_feeds = tuple(n for n, f in self.feeds.items() if f.has("text"))
+        self.share_prefixes = (*self.theme_pools, RISK, TAIL)
+        self._cache: dict[str, KeyInfo] = {}
+
+    def info(self, key: str) -> KeyInfo:
+        ki = self._cache.get(key)
+        if ki is None:
+            ki = self._cache[key] = self._make(key)
+        return ki
+
+    def _make(self, key: str) -> KeyInfo:
+        p, name = key[0], key[1:]
+        if p in self.by_volume_key and not name:
+            f = self.by_volume_key[p]
+            return KeyInfo(key, "volume", "", (f,), p, f, feed=f)
+        if p in self.theme_pools:
+            feeds = self.theme_pools[p]
+            return KeyInfo(key, "theme", name, feeds, p, "+".join(feeds))
+        if p == RISK or p == TAIL:
+            return KeyInfo(key, "risk" if p == RISK else "tail", name, self.text_feeds, p, "+".join(self.text_feeds))
+        raise KeyError(f"unknown scan key {key!r}")
+
+    def pools(self) -> list[tuple[str, tuple[str, ...]]]:
+        """All day-dispersion pools: one per feed, one per shared theme mix, one for texts."""
+        out: dict[str, tuple[str, ...]] = {f: (f,) for f in self.feeds}
+        for feeds in self.theme_pools.values():
+            out["+".join(feeds)] = feeds
+        if self.text_feeds:
+            out["+".join(self.text_feeds)] = self.text_feeds
+        return list(out.items())
+
+    def theme_key(self, ev: Event) -> str:
+        """The theme key of an event (``""`` when its feed has no theme or the value is empty)."""
+        f = self.feeds.get(ev.source)
+        if f is None or not f.has("theme") or not f.theme_prefix:
+            return ""
+        v = ev.kind if f.theme == "kind" else ev.category if f.theme == "category" else ""
+        return f.theme_prefix + v if v else ""
+
+    def event_keys(self, ev: Event, risk_min_weight: float = 0.8, tail: float | None = None) -> tuple[str, ...]:
+        """All keys an event counts for: its feed's volume, its theme, ``K<category>`` for each risk
+        category with a (non-negated) term of at least ``risk_min_weight`` in a text of a feed with
+        text signals, and ``N`` when the text's P(negative) is in the partition's upper tail."""
+        f = self.feeds.get(ev.source)
+        if f is None:
+            return ()
+        keys = [f.key]
+        tk = self.theme_key(ev)
+        if tk:
+            keys.append(tk)
+        if f.has("text"):
+            risk = ev.risk
+            if risk is not None and risk.hits:
+                strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
+                keys.extend(RISK + c for c in strong if risk.hits.get(c))
+            if tail is not None and ev.sentiment_neg is not None and ev.sentiment_neg >= tail:
+                keys.append(TAIL)
+        return tuple(keys)
+
+    def mood_of(self, ev: Event) -> float | None:
+        """The event's P(negative) if its feed's texts count for mood, else None."""
+        f = self.feeds.get(ev.source)
+        return ev.sentiment_neg if f is not None and f.has("text") else None
