@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from warning.brokers.base import free_port  # noqa: E402
 from warning.brokers.tansu import EmbeddedBroker  # noqa: E402
+from warning.core.feeds import default_feeds  # noqa: E402
+
+FEEDS = tuple(default_feeds())  # the simulator writes every built-in feed
 
 BARE_APP = r'''
 import os, faust
@@ -38,7 +41,7 @@ app = faust.App("bench-bare", broker=os.environ["BENCH_BROKER"], store="memory:/
                 broker_session_timeout=2, broker_heartbeat_interval=0.3, broker_rebalance_timeout=2,
                 topic_partitions=n, datadir=os.environ["BENCH_DATA"])
 count = {"n": 0}
-for src in ("hotline", "petition", "public_safety"):
+for src in os.environ["BENCH_FEEDS"].split(","):
     topic = app.topic(f"{os.environ['BENCH_PREFIX']}.{src}", value_serializer="raw", key_serializer="raw", partitions=n)
     async def agent(stream):
         async for batch in stream.take_events(1000, within=0.05):
@@ -56,7 +59,7 @@ if __name__ == "__main__":
 
 
 def make_records(n: int, seed: int = 7) -> list[tuple[str, bytes, bytes]]:
-    """N raw records in the simulator's realistic mix of the three feeds (Beijing volume)."""
+    """N raw records in the simulator's realistic mix of the feeds (Beijing volume)."""
     import orjson
 
     from warning.core.timeutil import parse_time
@@ -79,7 +82,7 @@ def produce_all(bootstrap: str, prefix: str, records: list[tuple[str, bytes, byt
     from kafka.admin import NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(f"{prefix}.{s}", partitions, 1) for s in ("hotline", "petition", "public_safety")])
+    admin.create_topics([NewTopic(f"{prefix}.{s}", partitions, 1) for s in FEEDS])
     admin.close()
     p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks=1)
     t0 = time.perf_counter()
@@ -137,7 +140,8 @@ def main() -> None:
         (tmp / "bare.py").write_text(BARE_APP)
         port = free_port()
         env = {**os.environ, "BENCH_BROKER": b.url, "BENCH_PARTITIONS": str(args.partitions),
-               "BENCH_WEB_PORT": str(port), "BENCH_PREFIX": prefix, "BENCH_DATA": str(tmp / "bare-data")}
+               "BENCH_WEB_PORT": str(port), "BENCH_PREFIX": prefix, "BENCH_DATA": str(tmp / "bare-data"),
+               "BENCH_FEEDS": ",".join(FEEDS)}
         with open(tmp / "bare.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, str(tmp / "bare.py")], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
             try:

@@ -4,69 +4,19 @@ functions) a module that imports it back. The kinds are registered in one wiring
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PKG = ROOT / "warning"
+from import_graph import GRAPH, MODULES, ROOT, imports_of, reachable
 
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-MODULES = {module_name(p): p for p in PKG.rglob("*.py")}
 NOTIFY = sorted(m for m in MODULES if m == "warning.notify" or m.startswith("warning.notify."))
 
 
-def imports_of(name: str) -> set[str]:
-    """Modules of ``warning`` that ``name`` imports anywhere in its code (top level or in a function)."""
-    path = MODULES[name]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(up + ([base] if base else []))
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
-        else:
-            continue
-        for t in targets:
-            while t and t not in MODULES:  # "warning.notify.base.X" → the module that holds X
-                t = t.rpartition(".")[0]
-            if t:
-                out.add(t)
-    out.discard(name)
-    return out
-
-
-def reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    todo = list(graph[start])
-    while todo:
-        m = todo.pop()
-        if m not in seen:
-            seen.add(m)
-            todo.extend(graph.get(m, ()))
-    return seen
-
-
 def test_no_notify_module_is_imported_back():
-    graph = {m: imports_of(m) for m in MODULES}
-    cycles = {m: sorted(x for x in graph[m] if m in reachable(x, graph)) for m in NOTIFY}
+    cycles = {m: sorted(x for x in GRAPH[m] if m in reachable(x)) for m in NOTIFY}
     assert {m: c for m, c in cycles.items() if c} == {}
 
 

@@ -88,20 +88,16 @@ def _classify_validation(msg: str) -> str:
 
 @dataclass
 class IngestStats:
-    """Counters kept by the core (the stream layer mirrors them into Prometheus)."""
+    """What parsing made of the records (before duplicates are dropped: the composition root,
+    :class:`warning.core.pipeline.Pipeline`, counts accepted / duplicate / dead-lettered records)."""
 
-    accepted: int = 0
+    valid: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
-    unresolved: int = 0  # accepted at district level or not placed at all
+    unresolved: int = 0  # valid, but placed at district level or not at all
 
     @property
     def dead_lettered(self) -> int:
         return sum(self.rejected.values())
-
-    @property
-    def seen(self) -> int:
-        return self.accepted + self.dead_lettered + self.duplicates
 
 
 class Ingestor:
@@ -137,7 +133,7 @@ class Ingestor:
         if isinstance(out, Rejected):
             self.stats.rejected[out.reason] = self.stats.rejected.get(out.reason, 0) + 1
         else:
-            self.stats.accepted += 1
+            self.stats.valid += 1
             if not out.street_code:
                 self.stats.unresolved += 1
         return out, text
