@@ -15,6 +15,7 @@ from warning.core.decide import LEVEL_RANK
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.engine import Engine
 from warning.core.events import Event, Risk
+from warning.core.feeds import default_feeds
 from warning.core.registry import Registry
 from warning.core.timeutil import iso
 
@@ -30,6 +31,7 @@ STREETS = {
 CATEGORIES = ("市场管理", "住房", "公共服务", "城乡建设", "交通管理", "劳动和社会保障", "教育", "社会秩序")
 PS_TYPES = ("纠纷", "交通事故", "盗窃", "噪音扰民", "求助")
 _SEQ = [0]
+FEEDS = {k: v for k, v in default_feeds().items() if k != "grid"}
 
 
 def event(ts: float, source: str = "hotline", street: str = "110105001", category: str = "住房",
@@ -101,8 +103,9 @@ def settings(**kw: Any) -> tuple[DetectSettings, AlertSettings]:
 
 
 def engine(det: DetectSettings | None = None, cfg: AlertSettings | None = None) -> Engine:
+    """An engine for the feeds :func:`background` generates (the built-in ones but grid)."""
     d, c = settings()
-    return Engine(det or d, cfg or c, Registry.load("110000"))
+    return Engine(det or d, cfg or c, Registry.load("110000"), feeds=FEEDS)
 
 
 def run(events: Iterable[Event], eng: Engine | None = None, flush: bool = True) -> list[dict[str, Any]]:

@@ -147,3 +147,42 @@ def _grid(ts: float, street: str, issue: str) -> Event:
     return Event(**{**{f: getattr(ev, f) for f in ev.__struct_fields__}, "source": "grid", "event_id": f"grid:{ev.id}",
                     "kind": issue, "category": issue, "people_count": 0, "text": "", "sentiment_neg": None,
                     "event_time": iso(ts)})
+
+
+def test_descriptor_field_types_and_reserved_keys() -> None:
+    spec = yaml.safe_load(NOISE_YAML)["noise"]
+    with pytest.raises(ValueError, match="people_field: 'source_type' is a field of type str, expected int"):
+        load_feeds({"noise": {**spec, "people_field": "source_type"}})
+    for k in ("K", "N", "R"):  # reserved for risk, tail and risk-hit counters
+        with pytest.raises(ValueError, match="key"):
+            load_feeds({"noise": {**spec, "key": k}})
+        with pytest.raises(ValueError, match="theme_prefix"):
+            load_feeds({"noise": {**spec, "theme_prefix": k}})
+
+
+def test_feeds_sharing_a_theme_mix_must_agree() -> None:
+    spec = yaml.safe_load(NOISE_YAML)["noise"]
+    other = load_feeds({"noise2": {**spec, "key": "Q", "theme_signal": "noise_theme"}})
+    with pytest.raises(ValueError, match="feeds.noise2.theme_signal"):
+        KeyTable({**load_feeds({"noise": spec}), **other})
+    quiet = load_feeds({"noise": {**spec, "theme": "none"}})  # no theme: joins no theme mix
+    assert "Y" not in KeyTable(quiet).theme_pools
+
+
+def test_restored_state_follows_a_changed_feed_set() -> None:
+    """State saved with three feeds restores into an engine with four (a feed added by config)."""
+    three = default_feeds()
+    three.pop("grid")
+    det = DetectSettings(warmup_hours=12)
+    e = Engine(det, AlertSettings(), Registry.load("110000"), feeds=three)
+    run(background(1.0, seed=3), e, flush=False)
+    meta, streets = e.snapshot_meta(), e.take_dirty()
+    e2 = Engine(det, AlertSettings(), Registry.load("110000"))
+    e2.restore(meta, streets)
+    later = background(1.5, seed=4, start=T0 + DAY)
+    later += [_grid(T0 + DAY + h * HOUR, STREET, "环境卫生") for h in range(30)]
+    later.sort(key=lambda x: (x.ts, x.event_id))
+    run(later, e2)
+    b = e2.streets[STREET].baseline
+    assert sorted(b.models) == ["grid", "hotline", "petition", "public_safety"]
+    assert b.models["grid"].expected({"t": T0 + 2.4 * DAY}) > 0

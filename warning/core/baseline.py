@@ -60,6 +60,26 @@ class StreetBaseline:
         self.hours_learned = 0
         self.version = self.VERSION
 
+    def sync(self, keys: KeyTable, det: DetectSettings) -> None:
+        """Match a restored baseline to the configured feeds: a feed added since the snapshot
+        starts from its prior, a removed one is forgotten."""
+        feeds = keys.feeds
+        if set(self.models) == set(feeds) and set(self.day_e) == {p for p, _ in keys.pools()}:
+            return
+        for name in [n for n in self.models if n not in feeds]:
+            del self.models[name]
+        for name, f in feeds.items():
+            if name not in self.models:
+                self.models[name] = SeasonalCount(level_halflife=det.halflife_hours, initial_mean=f.initial_rate)
+        pools = {p for p, _ in keys.pools()}
+        self.day_e = {p: self.day_e.get(p, 0.0) for p in pools}
+        self.day_disp = {p: self.day_disp.get(p, [0.0, 0.0]) for p in pools}
+        if self.phi_day is not None:
+            self.phi_day = {p: v for p, v in self.phi_day.items() if p in pools}
+        self.share_tot = {p: self.share_tot.get(p, 0.0) for p in keys.share_prefixes}
+        self.shares = {k: v for k, v in self.shares.items() if k[0] in self.share_tot}
+        self.mu.clear()  # expectations per feed are recomputed for the open hour
+
     # ------------------------------------------------------------------ expectations
     def share(self, key: str, prefix: str) -> float:
         return (self.shares.get(key, 0.0) + SHARE_PRIOR / SHARE_K) / (self.share_tot[prefix] + SHARE_PRIOR)

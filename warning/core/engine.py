@@ -40,8 +40,11 @@ from warning.models.multi_source import MultiSource
 from warning.models.registry import DETECTORS, check, selected
 
 SNAPSHOT_VERSION = 2
-#: a backtest (no wall clock) stops waiting for a feed it has not seen after this much event time
-UNSEEN_FEED_WAIT_S = 3600.0
+#: a backtest (no wall clock) stops waiting for a configured feed it has not seen after this much
+#: event time (a file or a replay without that feed must not be buffered whole). Inputs are
+#: expected in event-time order within this span across feeds (the simulator's files and
+#: ``--from-kafka`` are); records of a feed first seen later than that count as late.
+UNSEEN_FEED_WAIT_S = 86400.0
 
 
 def street_env(det: DetectSettings, feeds: Mapping[str, Feed]) -> StreetEnv:
@@ -162,7 +165,7 @@ class Engine:
             times.append(t)
         if len(self.seen_sources) < len(self.feeds):
             if wall is None:
-                # a backtest: wait for unseen feeds only for the first hour of event time
+                # a backtest: wait for unseen feeds only for the first day of event time
                 if self.first_ts is None or self.max_ts - self.first_ts <= UNSEEN_FEED_WAIT_S:
                     return float("-inf")
             elif self.first_wall is None or wall - self.first_wall <= self.idle_s:
@@ -298,6 +301,7 @@ class Engine:
             if getattr(st, "version", None) != StreetState.VERSION:
                 raise ValueError(f"street state version mismatch for {k}")
             st.env = self.env
+            st.baseline.sync(self.env.keys, self.det)  # the configured feeds may have changed
             self.streets[k] = st
         self.dirty = set()
 

@@ -133,6 +133,8 @@ class Alert(msgspec.Struct, omit_defaults=False):
     True
     >>> list(msgspec.structs.asdict(a))[:4]
     ['alert_id', 'status', 'level', 'signal']
+    >>> a["level"], "level" in a, "to_dict" in a, a.get("nope", "-")
+    ('orange', True, False, '-')
     """
 
     alert_id: str
@@ -159,13 +161,18 @@ class Alert(msgspec.Struct, omit_defaults=False):
 
     def __getitem__(self, name: str) -> Any:
         """Read access by contract key (``alert["level"]``), as for the JSON object."""
-        try:
-            return getattr(self, name)
-        except AttributeError:
-            raise KeyError(name) from None
+        if name not in self.__struct_fields__:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.__struct_fields__
 
     def get(self, name: str, default: Any = None) -> Any:
-        return getattr(self, name, default)
+        return getattr(self, name) if name in self.__struct_fields__ else default
+
+    def keys(self) -> tuple[str, ...]:
+        return self.__struct_fields__
 
 
 ALERT_ENCODER = msgspec.json.Encoder()

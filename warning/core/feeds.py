@@ -113,8 +113,8 @@ class Feed(_M):
         description="detectors that apply: volume and theme scans, text signals (risk terms, mood), "
                     "build-up (long windows report as slow_buildup), group petition and crowd rules")
     id_prefix: str = Field("", description="prefix of simulated record ids")
-    key: str = Field(pattern=r"^[A-JL-MO-Z]$", description="state/evidence key of its volume (one capital; K and N are taken)")
-    theme_prefix: str = Field("", pattern=r"^([A-JL-MO-Z])?$", description="prefix of its theme keys; feeds with the same prefix share one theme mix")
+    key: str = Field(pattern=r"^[A-JLMO-QS-Z]$", description="state/evidence key of its volume (one capital; K, N and R are taken)")
+    theme_prefix: str = Field("", pattern=r"^([A-JLMO-QS-Z])?$", description="prefix of its theme keys; feeds with the same prefix share one theme mix")
     initial_rate: float = Field(1.0, gt=0, description="records per street-hour assumed before anything is learned")
     theme_noun_zh: str = Field("", description="what a record of one theme is, in evidence: 「供暖」类诉求 (default noun_zh)")
 
@@ -136,6 +136,8 @@ class Feed(_M):
                 data["theme_signal"] = data["volume_signal"]
             if not data.get("theme_noun_zh"):
                 data["theme_noun_zh"] = data.get("noun_zh", "")
+            if "theme" not in data:  # a feed with nothing to group its records by has no theme
+                data["theme"] = "category" if data.get("category_field") else "kind" if data.get("kind_field") else "none"
         return data
 
     @model_validator(mode="after")
@@ -148,6 +150,20 @@ class Feed(_M):
         for f in self.text_fields:
             if f not in names:
                 raise ValueError(f"text_fields: {f!r} is not a field of the feed")
+        types = {k: s.type for k, s in self.fields.items()} | {"street_code": "str", "district": "str", "address": "text"}
+        want = {"people_field": ("int",), "severity_field": ("int",), "repeat_field": ("bool",),
+                "category_field": ("str", "text"), "kind_field": ("str", "text")}
+        for attr, ok in want.items():
+            v = getattr(self, attr)
+            if v is not None and types.get(v) not in ok:
+                raise ValueError(f"{attr}: {v!r} is a field of type {types.get(v)}, expected {' or '.join(ok)}")
+        for f in self.text_fields:
+            if types.get(f) not in ("str", "text"):
+                raise ValueError(f"text_fields: {f!r} is a field of type {types.get(f)}, expected str or text")
+        if self.theme != "none" and self.has("theme"):
+            field = self.category_field if self.theme == "category" else self.kind_field
+            if field is None:
+                raise ValueError(f"theme: {self.theme} needs {self.theme}_field")
         if self.fields.get(self.time_field, FieldSpec(type="str")).type != "time":
             raise ValueError(f"time_field: {self.time_field!r} must be a field of type time")
         for k in self.fields:

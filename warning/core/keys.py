@@ -24,6 +24,7 @@ from typing import Literal, Mapping
 from warning.core.events import Event
 from warning.core.feeds import Feed
 
+MAX_CACHED_KEYS = 20_000
 RISK = "K"  # K<risk category>: a text with a strong term of that category
 TAIL = "N"  # a text in the partition's upper tail of P(negative)
 
@@ -65,10 +66,20 @@ class KeyTable:
         self.by_volume_key = seen
         self.theme_pools: dict[str, tuple[str, ...]] = {}
         for name, f in self.feeds.items():
-            if f.theme_prefix and f.has("theme"):
+            if f.theme_prefix and f.has("theme") and f.theme != "none":
                 if f.theme_prefix in seen:
                     raise ValueError(f"feeds.{name}.theme_prefix: {f.theme_prefix!r} is a feed's volume key")
-                self.theme_pools[f.theme_prefix] = (*self.theme_pools.get(f.theme_prefix, ()), name)
+                pool = self.theme_pools.get(f.theme_prefix, ())
+                if pool:  # feeds sharing a theme mix must agree on what its keys mean
+                    first = self.feeds[pool[0]]
+                    for attr in ("theme", "theme_signal"):
+                        if getattr(f, attr) != getattr(first, attr):
+                            raise ValueError(f"feeds.{name}.{attr}: {getattr(f, attr)!r} differs from feed {pool[0]!r} "
+                                             f"({getattr(first, attr)!r}), which shares theme_prefix {f.theme_prefix!r}")
+                    if f.has("buildup") != first.has("buildup"):
+                        raise ValueError(f"feeds.{name}.signals: 'buildup' must match feed {pool[0]!r}, which shares "
+                                         f"theme_prefix {f.theme_prefix!r}")
+                self.theme_pools[f.theme_prefix] = (*pool, name)
         self.text_feeds = tuple(n for n, f in self.feeds.items() if f.has("text"))
         self.share_prefixes = (*self.theme_pools, RISK, TAIL)
         self._cache: dict[str, KeyInfo] = {}
@@ -76,6 +87,8 @@ class KeyTable:
     def info(self, key: str) -> KeyInfo:
         ki = self._cache.get(key)
         if ki is None:
+            if len(self._cache) >= MAX_CACHED_KEYS:  # themes are free text: stay bounded
+                self._cache.clear()
             ki = self._cache[key] = self._make(key)
         return ki
 
@@ -104,6 +117,8 @@ class KeyTable:
         """The theme key of an event (``""`` when its feed has no theme or the value is empty)."""
         f = self.feeds.get(ev.source)
         if f is None or not f.has("theme") or not f.theme_prefix:
+            return ""
+        if f.theme_prefix not in self.theme_pools:
             return ""
         v = ev.kind if f.theme == "kind" else ev.category if f.theme == "category" else ""
         return f.theme_prefix + v if v else ""

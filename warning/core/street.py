@@ -58,8 +58,10 @@ class StreetEnv:
 
     def claims(self, ki: KeyInfo) -> list[tuple[int, str, Detector]]:
         """(window, signal, detector) for each window of ``ki`` some detector claims — the first
-        detector (registry order) that claims a window reports it (cached per key)."""
-        c = self._claims.get(ki.key)
+        detector (registry order) that claims a window reports it (cached per kind of key: a
+        theme's claims depend on its pool, not its name)."""
+        ck = ki.key if ki.family in ("volume", "risk", "tail") else ki.prefix
+        c = self._claims.get(ck)
         if c is None:
             c = []
             for wh in self.windows:
@@ -68,7 +70,7 @@ class StreetEnv:
                     if sig is not None:
                         c.append((wh, sig, d))
                         break
-            self._claims[ki.key] = c
+            self._claims[ck] = c
         return c
 
 
