@@ -226,8 +226,9 @@ class Engine:
         self.dirty.add(ev.key)
         kt = self.env.keys
         keys = kt.event_keys(ev, self.det.risk_scan_min_weight, self.ctx.tail_threshold())
-        self.ctx.add(ev.ts, hour, keys, kt.mood_of(ev))
-        return st.add(ev, hour, window_start(ev.ts, int(DAY)), keys, self.det, self.cfg, self.ctx)
+        mood = kt.mood_of(ev)
+        self.ctx.add(ev.ts, hour, keys, mood)
+        return st.add(ev, hour, window_start(ev.ts, int(DAY)), keys, mood, self.det, self.cfg, self.ctx)
 
     def _close_hour(self, start: float) -> list[Alert]:
         out: list[Alert] = []

@@ -108,8 +108,10 @@ class StreetState:
         return self.baseline.hours_learned
 
     # ------------------------------------------------------------------ events
-    def add(self, ev: Event, hour_start: float, day_start: float, keys: tuple[str, ...], det: DetectSettings,
-            cfg: AlertSettings, ctx: Any = None) -> list[Alert]:
+    def add(self, ev: Event, hour_start: float, day_start: float, keys: tuple[str, ...], mood: float | None,
+            det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[Alert]:
+        """One released event; ``keys`` are its scan keys and ``mood`` its P(negative) if its feed's
+        texts count for mood (both computed once by the engine)."""
         if self.hour is None or self.hour.start != hour_start:
             self.hour = WindowAgg(hour_start)
         if self.day is None or self.day.start != day_start:
@@ -122,7 +124,7 @@ class StreetState:
         for w in (self.hour, self.day):
             w.add(ev.source, kind=ev.kind, people=ev.people_count, severity=ev.severity, repeat=ev.is_repeat,
                   risk_hits=hits, text=ev.text, text_score=salience)
-        b.add(ev.ts, hour_start, keys, hits, self.keys.mood_of(ev))
+        b.add(ev.ts, hour_start, keys, hits, mood)
         detectors = self.env.detectors
         dets: list[Detection] = []
         for d in detectors:
