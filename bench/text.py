@@ -2,12 +2,14 @@
 
 Run:  .venv/bin/python bench/text.py [--quick] [--batch 1000] [--repeat 3]
 
-* speed: full enrichment (mask + risk terms + sentiment, ``TextEnricher.enrich_many`` in batches)
+* speed: full enrichment (mask + risk terms + sentiment + anger, ``TextEnricher.enrich_many`` in batches)
   of JSON records, single process, texts/s — and, as the same-run baseline, plain ``orjson.loads``
   of the same records (the ratio is what to compare across machines).
   - short: 20,000 hotline-like texts (≤ 100 characters, generated with a fixed seed: complaints
     with names, phones, addresses, risk terms);
   - long: the real government messages ``../shared/data/gov/messages_a.csv`` (column 留言详情).
+  For each, also the rate of the anger step alone (``AngerScorer.score_many`` on masked texts
+  with their P(negative)), and on the long texts the quantiles of anger.
 * masking: items masked by kind on all ``../shared/data/gov/*.csv`` texts, and a scan of the output
   for surviving phone/ID patterns.
 * accuracy: ``warning sentiment eval`` on ``../shared/data/sentiment/waimai_10k.csv`` — shuffle with
@@ -25,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +98,13 @@ def bench_speed(label: str, texts: list[str], enricher: TextEnricher, batch: int
         f"orjson.loads={parse_rate:>11,.0f} texts/s  ratio(enrich/orjson)={rate / parse_rate:.4f} "
         f"(orjson {parse_rate / rate:,.0f}x faster)"
     )
+    masked = [mask_pii(t)[0] for t in texts]
+    probs = enricher.model.predict_many(masked)
+    anger_rate = best_rate(lambda: enricher.mood.score_many(masked, probs), len(masked), repeat)
+    anger = enricher.mood.score_many(masked, probs)
+    q = np.quantile(anger, [0.1, 0.5, 0.9, 0.99])
+    print(f"{label:<6} anger scoring alone={anger_rate:>9,.0f} texts/s  "
+          f"anger quantiles 10/50/90/99%={' '.join(f'{x:.3f}' for x in q)}")
 
 
 def bench_masking() -> None:

@@ -109,7 +109,7 @@ def test_higher_level_of_another_signal_inhibits_lower_alerts() -> None:
 def test_two_sources_anomalous_within_24h_raise_the_level() -> None:
     sa = StreetAlerts()
     multi = MultiSource(DET.multi_source_hours)
-    sa.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG, multi)
+    sa.on_detection(det(signal="public_safety", level="yellow", group="public_safety"), PLACE, DET, CFG, multi)
     out = sa.on_detection(det(signal="hotline_category", level="blue", t=T + 2 * H), PLACE, DET, CFG, multi,
                           {"hotline": "12345热线", "public_safety": "110/治安"})
     assert out[0]["level"] == "yellow"
@@ -118,9 +118,15 @@ def test_two_sources_anomalous_within_24h_raise_the_level() -> None:
     # more than 24 h apart: no bump
     sa2 = StreetAlerts()
     multi2 = MultiSource(DET.multi_source_hours)
-    sa2.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG, multi2)
-    out2 = sa2.on_detection(det(signal="hotline_category", level="blue", t=T + 30 * H), PLACE, DET, CFG, multi2)
-    assert out2[0]["level"] == "blue"
+    sa2.on_detection(det(signal="public_safety", level="yellow", group="public_safety"), PLACE, DET, CFG, multi2)
+    out2 = sa2.on_detection(det(signal="hotline_category", level="yellow", t=T + 30 * H), PLACE, DET, CFG, multi2)
+    assert out2[0]["level"] == "yellow"
+    # two blue anomalies of different feeds: chance coincidences, no bump
+    sa3 = StreetAlerts()
+    multi3 = MultiSource(DET.multi_source_hours)
+    sa3.on_detection(det(signal="public_safety", level="blue", group="public_safety"), PLACE, DET, CFG, multi3)
+    out3 = sa3.on_detection(det(signal="hotline_category", level="blue", t=T + 2 * H), PLACE, DET, CFG, multi3)
+    assert out3[0]["level"] == "blue"
 
 
 def test_level_values_and_statuses_are_from_the_contract() -> None:

@@ -57,13 +57,13 @@ def _night_burst() -> list:
 
 def test_a_registered_detector_runs_configured_and_selected(night_calls) -> None:
     det = DetectSettings(detector_params={"night_calls": {"min_records": 6}})
-    out = firing(run(_night_burst(), Engine(det, AlertSettings(), Registry.load("110000"))))
+    out = firing(run(_night_burst(), Engine(det, AlertSettings(calibration_cold_margin=0.0), Registry.load("110000"))))
     hits = [a for a in out if a["signal"] == "night_calls"]
     assert [a["street_code"] for a in hits] == ["110105002"]
     assert "凌晨热线集中" in hits[0]["summary_zh"] and hits[0]["observed"] == 6
     # deselected: not run
     det2 = DetectSettings(detectors=[n for n in registry.DETECTORS if n != "night_calls"])
-    assert not [a for a in run(_night_burst(), Engine(det2, AlertSettings(), Registry.load("110000")))
+    assert not [a for a in run(_night_burst(), Engine(det2, AlertSettings(calibration_cold_margin=0.0), Registry.load("110000")))
                 if a["signal"] == "night_calls"]
 
 
@@ -75,6 +75,6 @@ def test_detector_params_are_validated(night_calls) -> None:
     with pytest.raises(ConfigError, match="detect.detectors: unknown detector 'night_call'"):
         load_settings(None, env={"WARNING_DETECT__DETECTORS": "[volume, night_call]"})
     with pytest.raises(ValueError, match="unknown detector"):  # the engine checks too
-        Engine(DetectSettings(detectors=["night_call"]), AlertSettings(), Registry.load("110000"))
+        Engine(DetectSettings(detectors=["night_call"]), AlertSettings(calibration_cold_margin=0.0), Registry.load("110000"))
     ok = load_settings(None, env={"WARNING_DETECT__DETECTOR_PARAMS": "{night_calls: {min_records: 3}}"})
     assert ok.detect.detector_params == {"night_calls": {"min_records": 3}}

@@ -89,7 +89,7 @@ def test_a_configured_feed_is_detected_with_its_own_signal(feeds) -> None:
     burst = T0 + 3 * DAY - 3 * HOUR
     evs += [_noise(burst + i * 240) for i in range(15)]
     evs.sort(key=lambda e: (e.ts, e.event_id))
-    eng = Engine(DetectSettings(warmup_hours=48), AlertSettings(), Registry.load("110000"), feeds=feeds)
+    eng = Engine(DetectSettings(warmup_hours=48), AlertSettings(calibration_cold_margin=0.0), Registry.load("110000"), feeds=feeds)
     out = firing(run(evs, eng), STREET)
     noise = [a for a in out if a["signal"] == "noise_volume"]
     assert noise, [a["signal"] for a in out]
@@ -99,7 +99,7 @@ def test_a_configured_feed_is_detected_with_its_own_signal(feeds) -> None:
     assert burst <= _ts(a["starts_at"]) < burst + 15 * 240
     assert max(x["level"] != "blue" for x in noise), "the burst of 15 escalates"
     # no other street alerts on noise
-    assert not [x for x in firing(run(evs, Engine(DetectSettings(warmup_hours=48), AlertSettings(),
+    assert not [x for x in firing(run(evs, Engine(DetectSettings(warmup_hours=48), AlertSettings(calibration_cold_margin=0.0),
                                                    Registry.load("110000"), feeds=feeds)))
                 if x["signal"] == "noise_volume" and x["street_code"] != STREET]
 
@@ -136,7 +136,7 @@ def test_grid_reports_count_as_their_own_feed() -> None:
     burst = T0 + 3 * DAY - 10 * HOUR
     evs += [_grid(burst + i * 200, STREET, "群体性苗头") for i in range(12)]
     evs.sort(key=lambda e: (e.ts, e.event_id))
-    out = firing(run(evs, Engine(DetectSettings(warmup_hours=48), AlertSettings(), Registry.load("110000"))), STREET)
+    out = firing(run(evs, Engine(DetectSettings(warmup_hours=48), AlertSettings(calibration_cold_margin=0.0), Registry.load("110000"))), STREET)
     grid = [a for a in out if a["signal"] == "grid_volume"]
     assert grid, [a["signal"] for a in out]
     assert "网格员上报" in grid[0]["summary_zh"]
@@ -174,10 +174,10 @@ def test_restored_state_follows_a_changed_feed_set() -> None:
     three = default_feeds()
     three.pop("grid")
     det = DetectSettings(warmup_hours=12)
-    e = Engine(det, AlertSettings(), Registry.load("110000"), feeds=three)
+    e = Engine(det, AlertSettings(calibration_cold_margin=0.0), Registry.load("110000"), feeds=three)
     run(background(1.0, seed=3), e, flush=False)
     meta, streets = e.snapshot_meta(), e.take_dirty()
-    e2 = Engine(det, AlertSettings(), Registry.load("110000"))
+    e2 = Engine(det, AlertSettings(calibration_cold_margin=0.0), Registry.load("110000"))
     e2.restore(meta, streets)
     later = background(1.5, seed=4, start=T0 + DAY)
     later += [_grid(T0 + DAY + h * HOUR, STREET, "环境卫生") for h in range(30)]

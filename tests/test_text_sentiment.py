@@ -151,6 +151,139 @@ def test_state_is_versioned(seed):
         SentimentModel.from_bytes(b"garbage")
 
 
+def _as_version(data: bytes, version: int) -> bytes:
+    """Rewrite a state as an older version wrote it: version 2 had no feature parameters
+    (TF-IDF of character 1–2-grams), version 1 neither class counts nor balance parameters."""
+    import io
+    import json
+
+    with np.load(io.BytesIO(data)) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays["header"].tobytes())
+    header["version"] = version
+    for k in ("ngram_max", "binary"):
+        header["params"].pop(k)
+    if version == 1:
+        header.pop("class_counts", None)
+        for k in ("class_balance", "max_class_weight"):
+            header["params"].pop(k, None)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _legacy_model() -> SentimentModel:
+    """A model with the features of versions 1–2 (TF-IDF of character 1–2-grams)."""
+    m = SentimentModel(dict(sentiment_mod.LEGACY_PARAMS, class_balance=1.0))
+    rng = random.Random(5)
+    for step in range(40):
+        text = rng.choice(NEG + POS)
+        m.learn_one(text + str(step % 4), text in NEG)
+    return m
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_states_still_load(version):
+    a = _legacy_model()
+    old = SentimentModel.from_bytes(_as_version(a.to_bytes(), version))
+    assert (old.ngram_max, old.binary) == (2, False)  # their features, not today's defaults
+    probe = NEG + POS + ["全新的词汇组合", ""]
+    np.testing.assert_array_equal(a.predict_many(probe), old.predict_many(probe))
+    np.testing.assert_allclose(old.predict_many(probe), [old.river_proba_one(t) for t in probe], atol=1e-6, rtol=0)
+    if version == 1:
+        assert old.class_counts == (0.0, 0.0) and old.prior == 0.5
+        assert old.params["class_balance"] == sentiment_mod.DEFAULT_PARAMS["class_balance"]  # missing: the default
+    else:
+        assert old.class_counts == a.class_counts and old.params["class_balance"] == 1.0
+    old.learn_one(POS[0], False)  # and it keeps learning, with counts, same features
+    np.testing.assert_allclose(old.predict_many(probe), [old.river_proba_one(t) for t in probe], atol=1e-6, rtol=0)
+    import io
+    import json
+
+    with np.load(io.BytesIO(old.to_bytes())) as z:
+        header = json.loads(z["header"].tobytes())
+    assert header["version"] == FORMAT_VERSION == 3
+    assert (header["params"]["ngram_max"], header["params"]["binary"]) == (2, 0)
+    again = SentimentModel.from_bytes(old.to_bytes())
+    np.testing.assert_array_equal(again.predict_many(probe), old.predict_many(probe))
+
+
+def test_legacy_features_batch_path_matches_river():
+    m = _legacy_model()
+    probe = NEG + POS + ["全新的词汇组合ＸＹＺ", "", "好", "好差"]
+    np.testing.assert_allclose(m.predict_many(probe), [m.river_proba_one(t) for t in probe], atol=1e-6, rtol=0)
+
+
+def test_ngram_keys_batch_equals_python():
+    """The numpy trigram hash and n-gram order give the same feature set as :func:`_ngram_keys`."""
+    rng = random.Random(7)
+    alphabet = "好差的不是很太了吃送餐慢快，。！a1\U0010ffff\u00e9"
+    m = SentimentModel()
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(200)]
+    for i, t in enumerate(texts[:100]):
+        m.learn_one(t, i % 3 == 0)
+    keys = set()
+    for t in texts[:100]:
+        keys.update(sentiment_mod._ngram_keys(sentiment_mod.preprocess(t), 3))
+    m._sync()
+    assert set(m._keys.tolist()) == keys
+    assert all(k < (1 << 43) for k in keys)
+    np.testing.assert_allclose(m.predict_many(texts), [m.river_proba_one(t) for t in texts], atol=1e-6, rtol=0)
+
+
+def test_class_weights_follow_the_running_class_frequency():
+    m = SentimentModel({"class_balance": 1.0})
+    assert m.class_weight(True) == m.class_weight(False) == 1.0
+    for _ in range(8):
+        m.learn_one("很差", True)
+    m.learn_one("很好", False, weight=0.5)  # sample weights count as they train
+    assert m.class_counts == (0.5, 8.0)
+    assert m.prior == pytest.approx(9 / 10.5)
+    # inverse running frequency: (n + 2) / (2 (n_c + 1))
+    assert m.class_weight(False) == pytest.approx(10.5 / 3.0)
+    assert m.class_weight(True) == pytest.approx(10.5 / 18.0)
+    for _ in range(200):
+        m.learn_one("很差", True)
+    assert m.class_weight(False) == 10.0  # clipped at max_class_weight
+    half = SentimentModel()  # the default exponent 0.5: the square root of the full re-weighting
+    assert half.params["class_balance"] == 0.5
+    for _ in range(8):
+        half.learn_one("很差", True)
+    assert half.class_weight(False) == pytest.approx((10 / 2.0) ** 0.5)
+    off = SentimentModel({"class_balance": 0.0})
+    for _ in range(5):
+        off.learn_one("很差", True)
+    assert off.class_weight(False) == off.class_weight(True) == 1.0
+    # the River reference path sees the same weighted steps as the batch path
+    assert m.predict_one("很好") == pytest.approx(m.river_proba_one("很好"), abs=1e-6)
+    state = SentimentModel.from_bytes(m.to_bytes())
+    assert state.class_counts == m.class_counts
+
+
+def test_class_balance_lifts_the_minority_recall():
+    """On a 4:1 stream of ambiguous texts, unweighted learning calls (almost) everything negative;
+    balanced learning decides as if the classes were equally frequent (balanced accuracy ≈ 0.7)."""
+    rng = random.Random(3)
+    neg_words, pos_words = list("差慢烂贵冷脏"), list("好快香鲜热净")
+    data = []
+    for _ in range(3000):
+        negative = rng.random() < 0.8
+        typical = rng.random() < 0.7  # a text uses a word of its own class 70% of the time
+        words = neg_words if negative == typical else pos_words
+        data.append((rng.choice(words) + "了", negative))
+    result = {}
+    for balance in (0.0, 1.0):
+        m = SentimentModel({"class_balance": balance})
+        for t, neg in data[:2000]:
+            m.learn_one(t, neg)
+        p = m.predict_many([t for t, _ in data[2000:]])
+        y = np.array([neg for _, neg in data[2000:]])
+        result[balance] = ((p[y] > 0.5).mean() + (p[~y] <= 0.5).mean()) / 2, (p[~y] <= 0.5).mean()
+    assert result[0.0][1] < 0.2 and result[1.0][1] > 0.6  # recall of the minority class
+    assert result[1.0][0] > result[0.0][0] + 0.1  # balanced accuracy
+
+
 # ------------------------------------------------------------------------------------ enricher
 
 
@@ -164,7 +297,9 @@ def test_enrich_matches_enrich_many():
         assert one.masked == sig.masked and one.pii == sig.pii and one.risk == sig.risk
         assert abs(one.sentiment_neg - sig.sentiment_neg) < 1e-6
         assert 0.0 <= one.sentiment_neg <= 1.0
-    assert set(many[-3].to_dict()) == {"masked", "pii", "sentiment_neg", "risk"}
+        assert abs(one.anger - sig.anger) < 1e-6
+        assert 0.0 <= one.anger <= 1.0
+    assert set(many[-3].to_dict()) == {"masked", "pii", "sentiment_neg", "anger", "risk"}
 
 
 def test_feedback_labels():
@@ -188,11 +323,13 @@ def test_feedback_labels():
 
 def test_learning_masks_first():
     enricher = TextEnricher.from_config({})
-    dfs = enricher.model.river.steps["TFIDF"].dfs
-    name_df, star_df = dfs.get(("小", "明"), 0), dfs.get(("*", "*"), 0)
+    dfs = enricher.model.river.steps["CharNgramIDF"].dfs
+    (name,) = sentiment_mod._ngram_keys("小明", 2)[2:]
+    (star,) = sentiment_mod._ngram_keys("**", 2)[2:]
+    name_df, star_df = dfs.get(name, 0), dfs.get(star, 0)
     enricher.learn("我叫张小明，电话13812345678，太差了", "negative")
-    assert dfs.get(("小", "明"), 0) == name_df  # the name was masked before learning
-    assert dfs[("*", "*")] == star_df + 1
+    assert dfs.get(name, 0) == name_df  # the name was masked before learning
+    assert dfs[star] == star_df + 1
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,8 @@ def alert_time(a: dict[str, Any]) -> float:
     return _t(a["starts_at"])
 
 
-def score(alerts: list[dict[str, Any]], labels: list[dict[str, Any]], n_streets: int, days: float) -> dict[str, Any]:
+def score(alerts: list[dict[str, Any]], labels: list[dict[str, Any]], n_streets: int, days: float,
+          budget: dict[str, Any] | None = None) -> dict[str, Any]:
     firing = [a for a in alerts if a.get("status") == "firing" and LEVEL_RANK.get(a.get("level", ""), 0) >= LEVEL_RANK["yellow"]]
     by_street: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     for a in firing:
@@ -70,11 +71,14 @@ def score(alerts: list[dict[str, Any]], labels: list[dict[str, Any]], n_streets:
     def summarize(incs: list[dict[str, Any]], alerts_n: int, false_n: int) -> dict[str, Any]:
         caught = [i for i in incs if i["caught"]]
         leads = [i["lead_hours"] for i in caught]
+        ramped = [i["lead_hours"] for i in caught if i["peak"] != i["start"] and _t(i["peak"]) > _t(i["start"])]
         return {
             "recall": round(len(caught) / len(incs), 4) if incs else None,
             "precision": round((alerts_n - false_n) / alerts_n, 4) if alerts_n else None,
             "false_alerts_per_street_30d": round(false_n / max(n_streets, 1) * 30.0 / max(days, 1e-9), 4),
             "median_lead_hours": round(statistics.median(leads), 3) if leads else None,
+            # over the caught incidents whose peak is not their first evidence (peak after start)
+            "median_lead_hours_ramped": round(statistics.median(ramped), 3) if ramped else None,
             "n_incidents": len(incs),
             "n_caught": len(caught),
             "n_alerts": alerts_n,
@@ -94,9 +98,34 @@ def score(alerts: list[dict[str, Any]], labels: list[dict[str, Any]], n_streets:
     report["n_streets"] = n_streets
     report["days"] = round(days, 3)
     report["false_alerts_by_signal"] = _count(false_alerts, "signal")
+    if budget is not None:
+        report["budget"] = spending_report(budget, report["false_alerts_by_signal"], _count(firing, "signal"),
+                                           n_streets, days)
     report["alerts_by_level"] = _count(firing, "level")
     report["incidents"] = incidents
     return report
+
+
+def spending_report(budget: dict[str, Any], false_by_signal: dict[str, int], firing_by_signal: dict[str, int],
+                    n_streets: int, days: float) -> dict[str, Any]:
+    """How each signal spent the false-alert budget: its share (alerts ≥ yellow per street per
+    30 days), what it spent (false alerts ≥ yellow per street per 30 days, against the labels),
+    its alerts ≥ yellow, and the calibrated yellow threshold (min/max over partitions)."""
+    per = 30.0 / max(days, 1e-9) / max(n_streets, 1)
+    signals: dict[str, Any] = {}
+    for sig in sorted(set(budget.get("signals", {})) | set(false_by_signal) | set(firing_by_signal)):
+        cal = budget.get("signals", {}).get(sig)
+        signals[sig] = {
+            "share": cal["share"] if cal else None,
+            "spent": round(false_by_signal.get(sig, 0) * per, 4),
+            "false_alerts": false_by_signal.get(sig, 0),
+            "alerts": firing_by_signal.get(sig, 0),
+            "yellow_log10p_min": cal["yellow_min"] if cal else None,
+            "yellow_log10p_max": cal["yellow_max"] if cal else None,
+            "calibrated": cal is not None,
+        }
+    total = sum(v["spent"] for v in signals.values())
+    return {"false_alert_budget": budget.get("false_alert_budget"), "spent": round(total, 4), "signals": signals}
 
 
 def _count(alerts: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -158,13 +187,25 @@ def write_human_report(out_dir: Any, report: dict[str, Any], alerts: list[dict[s
         f"- 召回率 recall: **{report['recall']}** ({report['n_caught']}/{report['n_incidents']})",
         f"- 精确率 precision (≥黄色 yellow): **{report['precision']}** ({report['n_alerts']} alerts, {report['n_false_alerts']} false)",
         f"- 每街道每30天误报 false alerts / street / 30 d: **{report['false_alerts_per_street_30d']}**",
-        f"- 提前量中位数 median lead: **{report['median_lead_hours']} h**", "",
+        f"- 提前量中位数 median lead: **{report['median_lead_hours']} h**"
+        f"（峰值晚于首个迹象的事件 incidents with a ramp: {report['median_lead_hours_ramped']} h）", "",
         "| 事件类型 kind | recall | caught | median lead (h) |", "|---|---|---|---|",
     ]
     for k in kinds:
         r = report["by_kind"][k]
         lines.append(f"| {k} | {r['recall']} | {r['n_caught']}/{r['n_incidents']} | {r['median_lead_hours']} |")
-    lines += ["", f"误报按信号 false alerts by signal: {report['false_alerts_by_signal']}", "",
+    lines += ["", f"误报按信号 false alerts by signal: {report['false_alerts_by_signal']}", ""]
+    budget = report.get("budget")
+    if budget:
+        lines += [f"## 误报预算 False-alert budget: {budget['false_alert_budget']} / 街道 / 30天，已用 spent {budget['spent']}", "",
+                  "| 信号 signal | 份额 share | 已用 spent | 误报 false | 预警 alerts ≥ yellow | 黄色阈值 yellow −log10 p |",
+                  "|---|---|---|---|---|---|"]
+        for sig, v in budget["signals"].items():
+            y = "—" if v["yellow_log10p_min"] is None else f"{v['yellow_log10p_min']}–{v['yellow_log10p_max']}"
+            share = "规则 rule" if v["share"] is None else v["share"]
+            lines.append(f"| {sig} | {share} | {v['spent']} | {v['false_alerts']} | {v['alerts']} | {y} |")
+        lines.append("")
+    lines += [
               "![lead times](lead_times.png)", "", "![alerts per day](alerts_per_day.png)", "",
               "## 漏报 Missed incidents", ""]
     for i in incs:

@@ -108,10 +108,11 @@ def backtest(input_: str | None, from_kafka: bool, start: str | None, end: str |
             if stats.first_ts is not None and stats.last_ts is not None:
                 days = max((stats.last_ts - stats.first_ts) / 86400.0, 1.0)
         n_streets = len(Registry.load(settings.region.code).streets)
-        report = score(alerts, labs, n_streets=n_streets, days=days)
+        report = score(alerts, labs, n_streets=n_streets, days=days, budget=stats.budget)
         (out / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         write_human_report(out, report, alerts)
         click.echo(f"recall={report['recall']} precision={report['precision']} "
                    f"false_alerts_per_street_30d={report['false_alerts_per_street_30d']} "
-                   f"median_lead_hours={report['median_lead_hours']} n_incidents={report['n_incidents']} "
+                   f"median_lead_hours={report['median_lead_hours']} "
+                   f"median_lead_hours_ramped={report['median_lead_hours_ramped']} n_incidents={report['n_incidents']} "
                    f"n_alerts={report['n_alerts']}")

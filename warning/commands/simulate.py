@@ -53,11 +53,14 @@ def _parse_start(value: str) -> tuple[int, bool]:
               help="Fraction of deliberately malformed records (dead-letter testing).")
 @click.option("--cluster-rate", type=click.FloatRange(min=0), default=0.05, show_default=True,
               help="Benign bursts (2–4 questions about a posted notice) per street per day.")
+@click.option("--weather/--no-weather", default=True, show_default=True,
+              help="A city-wide weather day per 30 days in runs of ≥ 7 days (暴雪/暴雨/大风: every street's "
+                   "weather-related calls rise 1.5–3× for 12–24 h; no label — a false-alert trap).")
 @click.option("--kafka-timestamp", type=click.Choice(["produce", "event"]), default="produce", show_default=True,
               help="Kafka record timestamp: produce time (safe with retention) or the event time.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path, speed, incidents_per_week,
-             warmup_days, bad_fraction, cluster_rate, kafka_timestamp, quiet) -> None:
+             warmup_days, bad_fraction, cluster_rate, weather, kafka_timestamp, quiet) -> None:
     """模拟四路事件流（含标注的风险事件）— simulated feeds with labelled incidents.
 
     \b
@@ -65,7 +68,9 @@ def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path,
     (网格员上报) over every street of the region (real names and codes), with daily/weekly/seasonal
     profiles (heating season, Spring Festival, holidays), varied Chinese texts with some personal
     data, and injected incidents (category_surge, group_petition, slow_buildup, sentiment_turn,
-    extreme_threat, multi_source) written to labels.jsonl. Deterministic by --seed.
+    extreme_threat, multi_source) written to labels.jsonl. Runs of 7 days or more also get a
+    city-wide weather day (unlabelled: a false-alert trap) named in summary.json and on stderr.
+    Deterministic by --seed.
 
     \b
     Examples:
@@ -90,7 +95,7 @@ def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path,
         click.echo("note: --start now with --speed ≠ 1: event times run ahead of or behind the clock", err=True)
     params = SimParams(start=start, days=days, seed=seed, scale=scale, region=settings.region.code,
                        incidents_per_week=incidents_per_week, warmup_days=warmup_days,
-                       bad_fraction=bad_fraction, cluster_rate=cluster_rate)
+                       bad_fraction=bad_fraction, cluster_rate=cluster_rate, weather=weather)
     t0 = time.monotonic()
     sim = Simulator(params)
     dir_sink = DirSink(out_dir) if out_dir else None
@@ -123,5 +128,8 @@ def simulate(start_s, days, seed, scale, out_dir, to_kafka, broker, config_path,
                f"{summary['incidents']['by_kind']} in {elapsed:.1f} s ({n / max(elapsed, 1e-9):,.0f} records/s)"
                + (f" → {out_dir}" if out_dir else "")
                + (f"; kafka sent {kafka.sent:,}, errors {kafka.errors}" if kafka else ""), err=True)
+    for w in summary.get("weather_days", ()):
+        click.echo(f"weather day {w['date']} {w['kind']} ({w['start']} … {w['end']}, ×{w['multiplier']} on "
+                   f"{'/'.join(w['categories'])}, {w['extra_records']:,} extra calls, no label)", err=True)
     if kafka is not None and kafka.errors:
         sys.exit(1)

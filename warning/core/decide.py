@@ -77,7 +77,7 @@ class StreetAlerts:
         feed groups of the street had detections shortly before; ``group_zh`` names the groups."""
         group = d.group or signal_group(d.signal)
         level = d.level
-        others = multi.others(group, d.t, self.group_last) if multi is not None else []
+        others = multi.others(group, d.t, self.group_last, LEVEL_RANK[level] >= 2) if multi is not None else []
         if others:
             level = bump(level)
             names = group_zh or {}

@@ -127,9 +127,9 @@ class DetectSettings(_M):
     sentiment_risk_categories: frozenset[str] = Field(default_factory=lambda: frozenset({"情绪/升级"}))
     #: texts whose P(negative) is above this quantile of the partition's recent texts count for the
     #: ``N`` key (scanned like a theme: a street's share of very negative texts vs its own baseline)
-    sentiment_tail_quantile: float = Field(0.95, gt=0.5, lt=1)
+    sentiment_tail_quantile: float = Field(0.85, gt=0.5, lt=1)
     sentiment_halflife_hours: float = Field(336.0, gt=0, description="memory of a street's sentiment baseline")
-    sentiment_between_var: float = Field(0.0004, ge=0, description="prior variance of a window's mean sentiment beyond sampling noise")
+    sentiment_between_var: float = Field(0.00015, ge=0, description="prior variance of a day's mean mood beyond sampling noise")
     sentiment_common_mode_texts: float = Field(50.0, gt=0, description="pseudo-texts that shrink the partition's sentiment shift")
     halflife_hours: float = Field(168.0, gt=0)
 
@@ -150,3 +150,24 @@ class AlertSettings(_M):
     resolve_after_windows: int = Field(3, ge=1, description="quiet windows before an episode resolves")
     inhibit: bool = Field(True, description="a higher level in a street holds back lower-level alerts of that street")
     max_sample_texts: int = Field(3, ge=0, le=10)
+    #: alerts >= yellow per street per 30 days that the calibrated signals may spend together
+    #: (warning.core.budget); each signal's thresholds follow its share of it
+    false_alert_budget: float = Field(0.1, gt=0, le=30)
+    #: relative shares of the budget by signal (missing: 1)
+    budget_weights: dict[str, float] = Field(default_factory=dict)
+    #: false: the catalogue's thresholds (and detect.signal_thresholds) apply as they are
+    calibration: bool = True
+    calibration_halflife_days: float = Field(14.0, gt=0)
+    calibration_min_street_days: float = Field(200.0, ge=1, description="street-days of evidence before a signal is calibrated")
+    calibration_min_log10p: float = Field(3.0, gt=0, description="a calibrated yellow never goes below this")
+    calibration_max_lower: float = Field(0.0, ge=0, description="nor below the default yellow minus this")
+    calibration_max_raise: float = Field(6.0, ge=0, description="nor above the default yellow plus this")
+    calibration_cold_margin: float = Field(1.5, ge=0, description="added to the default yellow until calibrated")
+
+    @field_validator("budget_weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, w in v.items():
+            if w < 0:
+                raise ValueError(f"{k}: a weight must be >= 0")
+        return v

@@ -30,6 +30,7 @@ from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.events import Alert, Event
 from warning.core.feeds import Feed, default_feeds
 from warning.core.keys import KeyTable
+from warning.core.budget import BudgetCalibrator
 from warning.core.partition import PartitionContext
 from warning.core.registry import Registry
 from warning.core.signals import feed_signals
@@ -39,7 +40,7 @@ from warning.core.window import window_start
 from warning.models.multi_source import MultiSource
 from warning.models.registry import DETECTORS, check, selected
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 #: a backtest (no wall clock) stops waiting for a configured feed it has not seen after this much
 #: event time (a file or a replay without that feed must not be buffered whole). Inputs are
 #: expected in event-time order within this span across feeds (the simulator's files and
@@ -93,7 +94,23 @@ class Engine:
         d = self.det
         return PartitionContext(tuple(w for w in d.scan_windows_hours if w > 1) or (24,),
                                 prior=d.common_mode_prior, lo=d.common_mode_min, hi=d.common_mode_max,
-                                mood_halflife_hours=d.sentiment_halflife_hours, tail_quantile=d.sentiment_tail_quantile)
+                                mood_halflife_hours=d.sentiment_halflife_hours, tail_quantile=d.sentiment_tail_quantile,
+                                budget=self._budget(None))
+
+    def _budget(self, learned: BudgetCalibrator | None) -> BudgetCalibrator | None:
+        """The calibrator the ``alerts:`` settings ask for, keeping what ``learned`` has learned
+        (a restored worker whose budget or weights changed keeps its histograms)."""
+        c = self.cfg
+        if not c.calibration:
+            return None
+        b = BudgetCalibrator(c.false_alert_budget, c.budget_weights, c.calibration_halflife_days,
+                             c.calibration_min_street_days, c.calibration_min_log10p, c.calibration_max_raise,
+                             max_lower=c.calibration_max_lower, cold_margin=c.calibration_cold_margin)
+        if learned is not None and getattr(learned, "version", None) == b.version:
+            b.days, b.hist = learned.days, learned.hist
+            b.pending_days, b.pending = learned.pending_days, learned.pending
+            b.refit()
+        return b
 
     # ------------------------------------------------------------------ places
     def _place(self, ev: Event) -> dict[str, str] | None:
@@ -241,6 +258,8 @@ class Engine:
         if day_closes:
             for key in keys:
                 out += self.streets[key].close_day(end - DAY, self.det, self.cfg, self.ctx)
+            if self.ctx.budget is not None:
+                self.ctx.budget.commit()
         # the new hour: every street's expectations, summed for the partition-wide common mode
         total: dict[str, float] = {}
         for key in keys:
@@ -297,6 +316,7 @@ class Engine:
             self.seen_sources = {lane.split(":", 1)[0] for lane in self.src_max}
             ctx = m.get("ctx")
             self.ctx = ctx if isinstance(ctx, PartitionContext) else self._new_ctx()
+            self.ctx.budget = self._budget(getattr(self.ctx, "budget", None))
         for k, b in streets.items():
             st = pickle.loads(b)
             if getattr(st, "version", None) != StreetState.VERSION:

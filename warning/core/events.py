@@ -48,6 +48,7 @@ class Event(msgspec.Struct, omit_defaults=False):
     text: str
     pii: dict[str, int]
     sentiment_neg: Optional[float] = None
+    anger: Optional[float] = None  # anger/arousal in [0, 1] (warning.core.text.mood)
     risk: Optional[Risk] = None
     raw_partition: int = -1  # partition of the raw topic it came from (-1: a file)
 

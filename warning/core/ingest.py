@@ -180,32 +180,33 @@ class Ingestor:
                 texts.append(text)
             outs.append(out)
         if texts:
-            for i, (masked, pii, sentiment, risk) in zip(idx, self._text_signals(texts)):
+            for i, (masked, pii, sentiment, risk, anger) in zip(idx, self._text_signals(texts)):
                 ev = outs[i]
                 assert isinstance(ev, Event)
-                ev.text, ev.pii, ev.sentiment_neg, ev.risk = masked, pii, sentiment, risk
+                ev.text, ev.pii, ev.sentiment_neg, ev.risk, ev.anger = masked, pii, sentiment, risk, anger
         return outs
 
-    def _text_signals(self, texts: list[str]) -> list[tuple[str, dict[str, int], float | None, Risk | None]]:
-        out: list[tuple[str, dict[str, int], float | None, Risk | None]] = []
+    def _text_signals(self, texts: list[str]) -> list[tuple[str, dict[str, int], float | None, Risk | None, float | None]]:
+        out: list[tuple[str, dict[str, int], float | None, Risk | None, float | None]] = []
         if self.enricher is None:
             from warning.core.text import mask_pii
 
             for t in texts:
                 masked, pii = mask_pii(t) if t else ("", {})
-                out.append((masked, {k: v for k, v in pii.items() if v}, None, None))
+                out.append((masked, {k: v for k, v in pii.items() if v}, None, None, None))
             return out
         nonempty = [t for t in texts if t]
         sigs = iter(self.enricher.enrich_many(nonempty) if nonempty else [])
         for t in texts:
             if not t:
-                out.append(("", {}, None, None))
+                out.append(("", {}, None, None, None))
                 continue
             sig = next(sigs)
             r = sig.risk
             risk = Risk(hits=dict(r["hits"]), max_weight=float(r["max_weight"]), terms=list(r["terms"]),
                         negated=int(r.get("negated", 0)))
-            out.append((sig.masked, {k: v for k, v in sig.pii.items() if v}, float(sig.sentiment_neg), risk))
+            out.append((sig.masked, {k: v for k, v in sig.pii.items() if v}, float(sig.sentiment_neg), risk,
+                        float(sig.anger)))
         return out
 
     # ------------------------------------------------------------------ steps

@@ -26,7 +26,7 @@ from warning.core.feeds import Feed
 
 MAX_CACHED_KEYS = 20_000
 RISK = "K"  # K<risk category>: a text with a strong term of that category
-TAIL = "N"  # a text in the partition's upper tail of P(negative)
+TAIL = "N"  # a text in the partition's upper tail of mood (anger score, else P(negative))
 
 Family = Literal["volume", "theme", "risk", "tail"]
 
@@ -139,11 +139,16 @@ class KeyTable:
             if risk is not None and risk.hits:
                 strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
                 keys.extend(RISK + c for c in strong if risk.hits.get(c))
-            if tail is not None and ev.sentiment_neg is not None and ev.sentiment_neg >= tail:
+            m = ev.anger if ev.anger is not None else ev.sentiment_neg
+            if tail is not None and m is not None and m >= tail:
                 keys.append(TAIL)
         return tuple(keys)
 
     def mood_of(self, ev: Event) -> float | None:
-        """The event's P(negative) if its feed's texts count for mood, else None."""
+        """The event's mood if its feed's texts count for mood, else None: its anger score
+        (:mod:`warning.core.text.mood`: emotion lexicons built by others × P(negative)), or
+        P(negative) for events enriched without one."""
         f = self.feeds.get(ev.source)
-        return ev.sentiment_neg if f is not None and f.has("text") else None
+        if f is None or not f.has("text"):
+            return None
+        return ev.anger if ev.anger is not None else ev.sentiment_neg

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from warning.core.budget import BudgetCalibrator
 from warning.core.scan import HourRing, MinuteBins
 from warning.core.timeutil import HOUR
 
@@ -34,10 +35,11 @@ HIST_BINS = 100
 
 
 class PartitionContext:
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self, windows: tuple[int, ...] = (6, 24), prior: float = 20.0, lo: float = 0.5, hi: float = 4.0,
-                 mood_halflife_hours: float = 336.0, tail_quantile: float = 0.95) -> None:
+                 mood_halflife_hours: float = 336.0, tail_quantile: float = 0.95,
+                 budget: BudgetCalibrator | None = None) -> None:
         self.windows = tuple(w for w in windows if w > 1)
         self.bins = MinuteBins()
         self.obs = HourRing(self.windows, "I")
@@ -59,6 +61,8 @@ class PartitionContext:
         self.hist = [0.0] * HIST_BINS
         self.hist_decay = 0.5 ** (1.0 / mood_halflife_hours)
         self.tail: float | None = None
+        #: per-signal thresholds from the false-alert budget (None: the configured ones)
+        self.budget = budget
         self.version = self.VERSION
 
     def add(self, t: float, hour_start: float, keys: tuple[str, ...], sentiment: float | None = None) -> None:

@@ -98,6 +98,8 @@ class RunStats:
     seconds: float = 0.0
     first_ts: float | None = None
     last_ts: float | None = None
+    #: how the calibrated signals spend the false-alert budget (see :meth:`Pipeline.budget_spending`)
+    budget: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -209,5 +211,28 @@ class Pipeline:
             out += e.flush()
         self.stats.alerts += len(out)
         self.stats.late = sum(e.late for e in self.engines)
+        self.stats.budget = self.budget_spending()
         return out
+
+    def budget_spending(self) -> dict[str, Any]:
+        """Per calibrated signal: its share of ``alerts.false_alert_budget`` and the yellow
+        threshold (``-log10 p``) each partition's calibration holds now (min/max over partitions;
+        None until calibrated), with the street-days seen and above it."""
+        signals: dict[str, dict[str, Any]] = {}
+        for e in self.engines:
+            b = e.ctx.budget
+            if b is None:
+                continue
+            for sig, sp in b.spending(self.detect.thresholds_for).items():
+                s = signals.setdefault(sig, {"share": sp["share"], "yellow": [], "street_days": 0.0, "street_days_above": 0.0})
+                s["yellow"].append(sp["yellow"])
+                s["street_days"] += sp["street_days"]
+                s["street_days_above"] += sp["street_days_above"]
+        for s in signals.values():
+            ys = [y for y in s.pop("yellow") if y is not None]
+            s["yellow_min"], s["yellow_max"] = (min(ys), max(ys)) if ys else (None, None)
+            s["street_days"] = round(s["street_days"], 1)
+            s["street_days_above"] = round(s["street_days_above"], 2)
+        return {"false_alert_budget": self.alerts.false_alert_budget if self.alerts.calibration else None,
+                "signals": dict(sorted(signals.items()))}
 

@@ -81,6 +81,18 @@ class Thresholds(msgspec.Struct, frozen=True):
     orange: float = 8.0
     red: float = 12.0
 
+    def level(self, s: float) -> str | None:
+        """The highest level whose threshold ``s`` reaches, or None."""
+        if s >= self.red:
+            return "red"
+        if s >= self.orange:
+            return "orange"
+        if s >= self.yellow:
+            return "yellow"
+        if s >= self.blue:
+            return "blue"
+        return None
+
 
 #: long windows are tested far fewer times a day than hourly ones (a scan statistic's false-alarm
 #: rate grows with span / window), so a lower bar gives them about the same false-alarm rate
@@ -115,6 +127,7 @@ _CATALOGUE: tuple[Signal, ...] = (
     Signal("group_petition", "集体访", group="petition", window="单条记录（规则）", kind="rule"),
     Signal("slow_buildup", "诉求持续累积", group="hotline", window="24–72 小时", thresholds=LONG_WINDOW_THRESHOLDS),
     Signal("risk_buildup", "风险言论持续累积", group="hotline", window="24–72 小时", thresholds=LONG_WINDOW_THRESHOLDS),
+    Signal("entity_repeat", "同一地点或单位被集中反映", group="hotline", window="24–72 小时"),
 )
 SIGNALS: dict[str, Signal] = {s.name: s for s in _CATALOGUE}
 

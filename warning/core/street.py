@@ -89,6 +89,8 @@ class StreetState:
         self.alerts = StreetAlerts()
         self.late = 0
         self.fired: dict[str, int] = {}  # signal → highest level rank detected in the open hour
+        self.daymax: dict[str, float] = {}  # signal → strongest evidence of the open day (for the budget)
+        self.ext: dict[str, Any] = {}  # detector name → that detector's own state of this street
         self.version = self.VERSION
 
     def __getstate__(self) -> dict[str, Any]:
@@ -98,6 +100,8 @@ class StreetState:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("daymax", {})  # saved before the false-alert budget
+        self.__dict__.setdefault("ext", {})  # saved before detectors kept state of their own
 
     @property
     def keys(self) -> KeyTable:
@@ -150,6 +154,24 @@ class StreetState:
     def detected(self, d: Detection, det: DetectSettings, cfg: AlertSettings) -> list[Alert]:
         """The lifecycle's answer to a detection (no open-hour gate: on-arrival rules use this)."""
         return self.alerts.on_detection(d, self.place, det, cfg, self.env.multi, self.env.group_zh)
+
+    def state_of(self, detector: Detector) -> Any:
+        """The detector's own state of this street (made by its ``new_state`` on first use; saved
+        and restored with the street)."""
+        st = self.ext.get(detector.name)
+        if st is None:
+            st = self.ext[detector.name] = detector.new_state()
+        return st
+
+    def level(self, signal: str, s: float, det: DetectSettings, ctx: Any) -> str | None:
+        """The level evidence ``s`` (``-log10 p``, young margin taken off) reaches for ``signal``:
+        against the thresholds the partition's false-alert budget calibrated, else the configured
+        ones. Every test counts toward the signal's strongest evidence of the day."""
+        if s > self.daymax.get(signal, 0.0):
+            self.daymax[signal] = s
+        budget = ctx.budget if ctx is not None else None
+        t = det.thresholds_for(signal)
+        return (budget.thresholds(signal, t) if budget is not None else t).level(s)
 
     # ------------------------------------------------------------------ scan
     def _scan(self, t: float, hour_start: float, keys: tuple[str, ...], det: DetectSettings, ctx: Any) -> list[Detection]:
@@ -217,7 +239,7 @@ class StreetState:
                 s = count_test(o, e * r, phi)
                 if s <= 0.0:
                     continue
-                level = det.thresholds_for(signal).level(s - young)
+                level = self.level(signal, s - young, det, ctx)
                 if level is None:
                     continue
                 if wh < long_from and LEVEL_RANK[level] >= 2:
@@ -275,6 +297,10 @@ class StreetState:
             return out
         w = self.day if self.day is not None and self.day.start == start else WindowAgg(start)
         self.baseline.learn_day(w, self.keys, det)
+        budget = ctx.budget if ctx is not None else None
+        if budget is not None and self.hours_learned >= det.warmup_hours:
+            budget.learn_day(self.daymax)
+        self.daymax = {}
         self.last_closed_day = start
         self.day = None
         return out

@@ -15,9 +15,17 @@ detector                      what it watches                                   
 The pipeline's signals are the detector modules listed in :mod:`.registry`, built on
 :class:`SeasonalCount` and the tests in :mod:`.significance`.
 
-Every ``score_one`` returns a score in ``[0, 1)``: ``s / (s + scale)`` of an evidence
-``s = -log10 p``, so scores stay resolvable at the top (no plateau at 1.0) and ``log10p(x)`` gives
-the evidence itself.
+Every ``score_one`` returns a score in ``[0, 1)``, but the scales differ:
+
+* :class:`SeasonalCount` (and the earlier :class:`~.univariate.ForecastSurprise`): ``s / (s +
+  scale)`` of an evidence ``s = -log10 p``, so scores stay resolvable at the top (no plateau at
+  1.0) and ``log10p(x)`` gives the evidence itself.
+* :class:`UnivariateSurprise` (the ``default``, :class:`~.contextual.ContextNovelty`): not a
+  p-value. The novelty ``m`` of the point's value contexts (``1 / (1 + count)``, averaged) scores
+  ``m ** 2``, scaled down by how often the stream already reached that novelty; a record shift of
+  a fast average from a slow one scores a fixed ``shift_score`` (0.5); a rest period after each
+  alarm scores 0. Its scores rank points for an alarm threshold (about 0.32 on NAB); they are not
+  probabilities and it has no ``log10p``.
 """
 
 from __future__ import annotations

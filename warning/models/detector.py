@@ -17,6 +17,11 @@ optional (the base class returns nothing):
 * :meth:`Detector.after_scan` — tests of other statistics at every released event (e.g. the mean
   sentiment of the windows' texts).
 
+A detector that needs memory of its own per street (e.g. which places the street's records name)
+makes it in :meth:`Detector.new_state`; ``street.state_of(detector)`` returns it, and it is saved
+and restored with the street. Its evidence is leveled with ``street.level(signal, s, det, ctx)``,
+which applies the signal's share of the false-alert budget.
+
 Register a new detector with one line in :mod:`warning.models.registry`; ``detect.detectors``
 selects them (all by default). A detector's own settings are a pydantic ``Params`` class in its
 module, configured under ``detect.detector_params.<name>`` and validated at start (the
@@ -68,6 +73,11 @@ class Detector:
         self.keys = keys
         model = type(self).Params
         self.params = model.model_validate(det.detector_params.get(self.name, {})) if model is not None else None
+
+    def new_state(self) -> Any:
+        """A new street's state of this detector, for detectors that keep their own (picklable,
+        small: it is saved with the street). ``street.state_of(self)`` returns it."""
+        return None
 
     def on_arrival(self, ev: Event) -> list[Detection]:
         return []

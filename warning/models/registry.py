@@ -6,7 +6,7 @@ detectors (each (key, window) pair is claimed by the first that claims it), then
 ``multi_source`` is applied by the alert lifecycle to every detection.
 
 >>> list(DETECTORS)
-['risk_terms', 'group_petition', 'crowd', 'volume', 'category', 'buildup', 'sentiment', 'multi_source']
+['risk_terms', 'group_petition', 'crowd', 'volume', 'category', 'buildup', 'sentiment', 'entity', 'multi_source']
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from warning.models.buildup import Buildup
 from warning.models.category import Theme
+from warning.models.entity import EntityRepeat
 from warning.models.group_petition import GroupPetition
 from warning.models.multi_source import MultiSource
 from warning.models.public_safety import Crowd
@@ -32,6 +33,7 @@ DETECTORS: dict[str, type] = {
     "category": Theme,
     "buildup": Buildup,
     "sentiment": Sentiment,
+    "entity": EntityRepeat,
     "multi_source": MultiSource,
 }
 
@@ -46,7 +48,7 @@ def check(det: Any) -> list[tuple[str, str]]:
 
     >>> from warning.core.detect_config import DetectSettings
     >>> check(DetectSettings(detectors=["volume", "nope"], detector_params={"volume": {"x": 1}}))
-    [('detect.detectors', "unknown detector 'nope' (known: risk_terms, group_petition, crowd, volume, category, buildup, sentiment, multi_source)"), ('detect.detector_params.volume', 'this detector takes no parameters')]
+    [('detect.detectors', "unknown detector 'nope' (known: risk_terms, group_petition, crowd, volume, category, buildup, sentiment, entity, multi_source)"), ('detect.detector_params.volume', 'this detector takes no parameters')]
     """
     out: list[tuple[str, str]] = []
     for n in det.detectors or ():

@@ -1,13 +1,15 @@
 """Sentiment turns (负面情绪明显上升): a street's texts turning angry, in any window.
 
-Three views of the same turn, all reported as ``sentiment``:
+A text's *mood* is its anger score (:mod:`warning.core.text.mood`: emotion lexicons built by
+others, DUTIR 怒/恶, weighted by the online model's P(negative)), so a turn shows in any wording,
+not only in our lexicon's. Three views of the same turn, all reported as ``sentiment``:
 
 * the street's share of texts with anger/escalation wording (risk categories in
   ``detect.sentiment_risk_categories``, e.g. 情绪/升级: 忍无可忍, 投诉到底 …) against its own
   learned share (``K<category>`` keys, scanned like a theme);
-* its share of texts in the partition's upper tail of P(negative) (the ``N`` key;
+* its share of texts in the partition's upper tail of mood (the ``N`` key;
   ``detect.sentiment_tail_quantile``);
-* the mean P(negative) of the trailing windows' texts against the street's long-run mean, shifted
+* the mean mood of the trailing windows' texts against the street's long-run mean, shifted
   by the partition's current deviation from its own (a drift of the sentiment model or a
   city-wide mood is not one street's turn): a normal mean-shift test whose variance includes the
   between-day variance the street has shown.
@@ -55,7 +57,7 @@ class Sentiment(Detector):
                               {"risk_category": key.name}, group)
 
     def after_scan(self, ev: Event, street: "StreetState", ctx: Any) -> list[Detection]:
-        """Mean P(negative) of the trailing windows' texts vs the street's baseline (+ common mode)."""
+        """Mean mood of the trailing windows' texts vs the street's baseline (+ common mode)."""
         if street.keys.mood_of(ev) is None:
             return []
         det = self.det
@@ -79,7 +81,8 @@ class Sentiment(Detector):
             if n < det.sentiment_min_texts:
                 continue
             m = z / n
-            exp_m, v = mu, var / n + tau2
+            # day-to-day swings of the street's mood average out over windows of several days
+            exp_m, v = mu, var / n + tau2 * min(1.0, 24.0 / wh)
             if m - mu < 2.0 * math.sqrt(v):
                 continue  # not even 2 sd above the street's own baseline
             shift = 0.0
@@ -95,7 +98,7 @@ class Sentiment(Detector):
             s = mean_shift_test(n, m, exp_m, v)
             if s <= 0.0:
                 continue
-            level = det.thresholds_for("sentiment").level(s - young)
+            level = street.level("sentiment", s - young, det, ctx)
             if level is None or (best is not None and best[0] >= s):
                 continue
             win = street.hour if wh <= 6 else street.day

@@ -11,9 +11,14 @@ Modules:
   Festival and heating-season profiles; category/type/form/event-type mixes; heavy-tailed street
   weights (stable per street code, independent of the seed).
 - :mod:`~warning.sim.texts` — Chinese texts from templates × slots × phrasing, with personal data
-  (names, mobiles, ID numbers with a valid check digit, room numbers) and benign risk-like words.
+  (names, mobiles, ID numbers with a valid check digit, room numbers), benign risk-like words,
+  angry wording outside the risk lexicon (``ANGRY_UNLEXICAL``) and weather calls.
 - :mod:`~warning.sim.incidents` — the six incident kinds and their labels (grid members report in
-  four of them).
+  four of them); category surges are fast or slow (``detail.shape``), sentiment turns ramp over
+  ~3 days in words outside the lexicon.
+- Traps without a label: a city-wide weather day per 30 days (暴雪/暴雨/大风; runs of ≥ 7 days,
+  listed in ``summary.json`` as ``weather_days``), the heating-season rise of 供暖 calls from early
+  November, a normal 10–20 % share of angry callers on every street.
 - :mod:`~warning.sim.generator` — day-by-day vectorised generation (numpy PCG64) + text
   composition, deterministic by seed; events sorted by event time. Ids and time fields come from
   the feed descriptors (``warning/data/feeds.yaml``); a feed added later has random streams of its

@@ -12,6 +12,24 @@ Per-feed facts (event-time field, id prefix) come from the feed descriptors
 
 Memory stays bounded: one local day (≈84 k records at scale 1) is built, sorted and handed to the
 sink before the next.
+
+Tone: besides the 5 % of complaints that are angry in the risk lexicon's stock words, each street
+has a normal share of fed-up callers who speak *outside* the lexicon
+(:func:`warning.sim.profiles.angry_baseline`, 10–20 % of its hotline records in all), so a
+sentiment turn shows as a change in that share, not as new words.
+
+Weather days (not incidents, no label: a false-alert trap). A run of at least 7 days gets one
+city-wide weather day per 30 days (at least one), on a whole local day after the warm-up, picked
+from the seed: 暴雪 in the heating season, 暴雨 from June to September, else 大风
+(:func:`warning.sim.profiles.weather_kind`). For 12–24 h (snow from the small hours, storms from
+the afternoon, wind from the morning; 2 h rise, 3 h fall) *every* street's hotline volume of the
+weather's categories (:data:`warning.sim.texts.WEATHER_CATEGORY_WEIGHT`: roads/traffic, 城乡建设
+— trees, drains, snow clearing —, heating, power/water, housing) rises: by a city-wide factor
+of 1.5–3× (a street's own factor varies ±12 % around it, kept in 1.5–3×), scaled by the
+category's weight. The extra calls are added records with weather wording
+(:data:`warning.sim.texts.WEATHER`), drawn from a stream of their own; the day's other records
+are untouched. ``summary.json`` lists the weather days (``weather_days``), and
+``SimParams.weather=False`` (``--no-weather``) leaves them out.
 """
 
 from __future__ import annotations
@@ -67,6 +85,7 @@ class SimParams:
     bad_fraction: float = 0.0
     cluster_rate: float = 0.05  # benign bursts of 2–4 notice questions, per street per day
     benign_risky_rate: float = 1 / 4000  # background records with a risk-like word (negations …)
+    weather: bool = True  # city-wide weather day(s) in runs of ≥ 7 days (no label)
 
     @property
     def end(self) -> int:
@@ -76,6 +95,36 @@ class SimParams:
     def warmup_s(self) -> int:
         w = self.warmup_days if self.warmup_days is not None else min(7.0, float(int(self.days) // 4))
         return int(max(0.0, w) * 86400)
+
+
+@dataclass
+class WeatherDay:
+    """A city-wide weather day: extra hotline calls of the weather's categories on every street."""
+
+    date: date
+    kind: str  # 暴雪 | 暴雨 | 大风
+    start: int
+    end: int
+    multiplier: float  # city-wide factor on the weather's categories at full strength
+    street_mult: np.ndarray = field(repr=False)  # per street, in [1.5, 3]
+    rise: int = 2 * 3600
+    fall: int = 3 * 3600
+    extra_by_date: dict = field(default_factory=dict)  # local date → extra calls generated that day
+
+    def level(self, t: np.ndarray) -> np.ndarray:
+        """0..1: trapezoid over [start, end)."""
+        t = t.astype(float)
+        up = np.clip((t - self.start) / self.rise, 0.0, 1.0)
+        down = np.clip((self.end - t) / self.fall, 0.0, 1.0)
+        return np.minimum(up, down)
+
+    def info(self) -> dict:
+        return {"date": self.date.isoformat(), "kind": self.kind, "start": iso(self.start), "end": iso(self.end),
+                "multiplier": round(self.multiplier, 2),
+                "street_multiplier_range": [round(float(self.street_mult.min()), 2),
+                                            round(float(self.street_mult.max()), 2)],
+                "categories": T.WEATHER_CATEGORY_WEIGHT[self.kind], "extra_records": sum(self.extra_by_date.values()),
+                "labelled": False}
 
 
 @dataclass
@@ -121,6 +170,8 @@ class Simulator:
         companions.rnd = random.Random(int(np.random.SeedSequence(params.seed, spawn_key=(6,)).generate_state(1)[0]))
         companions.add_grid_reports(self.incidents)
         self.turns = [inc for inc in self.incidents if inc.turn is not None]
+        self._angry_unlexical = np.clip(P.angry_baseline(params.region) - P.LEXICAL_ANGRY, 0.0, 1.0)
+        self.weather = self._plan_weather()
         self._by_day: dict[date, list[dict]] = {}
         for inc in self.incidents:
             for e in inc.events:
@@ -128,6 +179,38 @@ class Simulator:
 
     def labels(self) -> list[dict]:
         return [I.label(inc, self.pl) for inc in self.incidents]
+
+    def weather_info(self) -> list[dict]:
+        """The weather days (for ``summary.json``; they have no label)."""
+        return [w.info() for w in self.weather]
+
+    def _plan_weather(self) -> list[WeatherDay]:
+        p = self.p
+        if not p.weather or p.days < 7:
+            return []
+        r = random.Random(int(np.random.SeedSequence(p.seed, spawn_key=(7,)).generate_state(1)[0]))
+        lo = p.start + p.warmup_s
+
+        def day_start(d: date) -> int:
+            return int(datetime(d.year, d.month, d.day, tzinfo=BEIJING).timestamp())
+
+        # whole local days after the warm-up, with the next day in the run too (the weather may
+        # last into it)
+        days = [d for d in self.dates() if day_start(d) >= lo and day_start(d) + 2 * 86400 <= p.end]
+        if not days:
+            return []
+        n = min(len(days), max(1, round(p.days / 30)))
+        out = []
+        for d in sorted(r.sample(days, n)):
+            kind = P.weather_kind(d)
+            onset_h = {"暴雪": (0, 8), "暴雨": (12, 18)}.get(kind, (6, 12))
+            t0 = day_start(d) + int(r.uniform(*onset_h) * 3600)
+            t1 = t0 + int(r.uniform(12, 24) * 3600)
+            mult = r.uniform(1.5, 3.0)
+            gen = np.random.default_rng(r.getrandbits(64))
+            street = np.clip(mult * np.exp(0.12 * gen.standard_normal(self.n)), 1.5, 3.0)
+            out.append(WeatherDay(d, kind, t0, t1, mult, street))
+        return out
 
     # ------------------------------------------------------------------ days
     def dates(self) -> list[date]:
@@ -163,6 +246,9 @@ class Simulator:
         for f in SOURCES:
             f_rng, f_rnd = (rng, rnd) if f in P.ORIGINAL_FEEDS else self._own_streams(f, d)
             recs += getattr(self, "_" + f)(d, day_start, t_lo, t_hi, f_rng, f_rnd)
+        for w in self.weather:
+            if w.start < t_hi and w.end > t_lo:
+                recs += self._weather_calls(w, d, day_start, t_lo, t_hi)
         if p.bad_fraction > 0:
             for r in recs:
                 if rnd_bad.random() < p.bad_fraction:
@@ -237,6 +323,8 @@ class Simulator:
         complaint = P.HOTLINE_TYPES.index("投诉")
         mood = ((typ == complaint) & (rng.random(n) < 0.05)).astype(np.int8)
         benign = rng.random(n) < self.p.benign_risky_rate
+        # the street's normal share of fed-up callers who speak outside the lexicon (P.angry_baseline)
+        angry = (rng.random(n) < self._angry_unlexical[st]) & (mood == 0) & ~benign
         keep = (ts >= t_lo) & (ts < t_hi)
         turned = np.full(n, -1, dtype=np.int32)
         for j, inc in enumerate(self.turns):
@@ -246,13 +334,15 @@ class Simulator:
             m = np.flatnonzero(keep & (st == inc.street) & (ts >= t0) & (ts <= t1))
             if len(m):
                 prob = I.turn_probability(inc.turn, ts[m])
-                hit = m[self._rng_turn.random(len(m)) < prob]
+                # records angry already count towards the turn's share (and the draw is made for
+                # every record, so the turn's stream does not depend on the background's tone)
+                hit = m[(self._rng_turn.random(len(m)) < prob) & ~angry[m] & (mood[m] == 0)]
                 turned[hit] = j
         pl = self.pl
         cats, types = P.HOTLINE_CATEGORIES, P.HOTLINE_TYPES
         out = []
         st_l, ts_l, cat_l, typ_l = st.tolist(), ts.tolist(), cat.tolist(), typ.tolist()
-        mood_l, ben_l, turn_l = mood.tolist(), benign.tolist(), turned.tolist()
+        mood_l, ben_l, turn_l, angry_l = mood.tolist(), benign.tolist(), turned.tolist(), angry.tolist()
         for k in self._in_order(ts, keep):
             i = st_l[k]
             c, ty = cats[cat_l[k]], types[typ_l[k]]
@@ -260,10 +350,10 @@ class Simulator:
                 c, ty, content = T.benign_risky_text(pl, i, rnd)
                 title, caller = None, ({"phone": T.mobile(rnd)} if rnd.random() < 0.5 else None)
             else:
-                title, content, caller = T.hotline_text(pl, i, c, ty, rnd, mood_l[k])
+                title, content, caller = T.hotline_text(pl, i, c, ty, rnd, mood_l[k], angry=angry_l[k])
             if turn_l[k] >= 0:  # (its own random stream: the place fields below draw the same)
-                c, title, content, caller = I.turned_text(pl, i, self._rnd_turn, self.turns[turn_l[k]].turn, c)
-                ty = "投诉"
+                c, ty, title, content, caller = I.turned_text(pl, i, self._rnd_turn, self.turns[turn_l[k]].turn,
+                                                              c, ty)
             out.append(self._record("hotline", ts_l[k], i, rnd, type=ty, category=c, title=title, content=content,
                                     caller=caller))
         # benign bursts: several people asking about the same posted notice
@@ -283,6 +373,35 @@ class Simulator:
                     title, content, caller = T.hotline_text(pl, i, cat_, "咨询", rnd, sentence=sent, keyword=kw, **slots)
                     out.append(self._record("hotline", te, i, rnd, type="咨询", category=cat_, title=title,
                                             content=content, caller=caller))
+        return out
+
+    def _weather_calls(self, w: WeatherDay, d: date, day_start: int, t_lo: int, t_hi: int) -> list[dict]:
+        """The extra hotline calls of weather day ``w`` within local date ``d`` (its own streams)."""
+        rng, rnd = self._own_streams("weather:" + w.kind, d)
+        cats = list(T.WEATHER_CATEGORY_WEIGHT[w.kind].items())
+        idx = [P.HOTLINE_CATEGORIES.index(c) for c, _ in cats]
+        cw = P.hotline_category_weights(d)[None, :] * self.prof.hotline_tilt
+        cw = (cw / cw.sum(axis=1, keepdims=True))[:, idx] * np.array([x for _, x in cats])[None, :]  # (streets, cats)
+        daily = P.expected_daily("hotline", d, self.p.scale) * self.prof.share["hotline"]  # (streets,)
+        hours = P.hotline_hours(d)
+        lo, hi = max(t_lo, w.start), min(t_hi, w.end)
+        out: list[dict] = []
+        pl = self.pl
+        t = lo - (lo - day_start) % 3600
+        while t < hi:
+            a, b = max(t, lo), min(t + 3600, hi)
+            h = (a - day_start) // 3600
+            level = float(w.level(np.array([0.5 * (a + b)]))[0])
+            lam = ((w.street_mult - 1.0) * level * daily * float(hours[h]) * (b - a) / 3600)[:, None] * cw
+            counts = rng.poisson(lam)
+            for i, c in zip(*np.nonzero(counts)):
+                for _ in range(int(counts[i, c])):
+                    te = int(a + rng.random() * (b - a))
+                    typ, title, content, caller = T.weather_text(pl, int(i), w.kind, cats[c][0], rnd)
+                    out.append(self._record("hotline", te, int(i), rnd, type=typ, category=cats[c][0], title=title,
+                                            content=content, caller=caller))
+            t += 3600
+        w.extra_by_date[d.isoformat()] = len(out)
         return out
 
     def _petition(self, d, day_start, t_lo, t_hi, rng, rnd) -> list[dict]:

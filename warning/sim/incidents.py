@@ -2,15 +2,30 @@
 
 Kinds (one label each, DESIGN.md labels format):
 
-``category_surge``  one street, one theme (停水/停电/停暖/欠薪/燃气/电梯/施工扰民/商家跑路/食品安全)
-                    at 5–20× the street's usual rate of that category for 3–10 hours.
+``category_surge``  one street, one theme (停水/停电/停暖/欠薪/燃气/电梯/施工扰民/商家跑路/食品安全),
+                    in two shapes (``detail.shape``), alternating so that half of a run's surges
+                    are of each: **fast** — a 3–10 h triangle at 5–20× the street's usual rate of
+                    that category; **slow** — the category's rate ramps up linearly over 12–36 h
+                    to 2.5–6× its usual rate, then decays over 6–24 h (``peak`` = top of the
+                    ramp). Slow ones are meant to be caught *during* the ramp, hours before the
+                    peak; on a small street the extra calls are floored at 10–16 (the effective
+                    peak multiplier, ``detail.peak_multiplier``, is then higher). Sudden outages
+                    (停水/停电/燃气) are only fast.
 ``group_petition``  集体访: one 来访 petition with people_count ≥ 5 on a working day, preceded by
                     related online petitions and hotline calls (organising, 拉横幅 talk).
 ``slow_buildup``    a complaint theme (烂尾楼/退费/物业撤场/长租公寓/欠薪/拆迁) growing over 3–7 days,
                     joined by online petitions; wording hardens towards the end.
-``sentiment_turn``  same volume and category mix, but a growing share of the street's hotline
-                    records turns into furious complaints (threats of escalation, no extreme
-                    terms): applied as a transform of the street's background records.
+``sentiment_turn``  same (flat) volume and category mix, but over about three days (a smooth
+                    ramp of 48–96 h) the street's share of angry hotline texts rises from its
+                    normal 10–20 % (:func:`warning.sim.profiles.angry_baseline`) to 70–90 %,
+                    holds 6–24 h, and eases back over 12–24 h. ``start`` = onset of the rise,
+                    ``peak`` = when the share tops out. The angry texts keep their own topic and
+                    category (a third of those in the theme's category speak of the street's
+                    shared grievance) and speak **outside the risk lexicon**
+                    (:data:`warning.sim.texts.ANGRY_UNLEXICAL`: passing the buck, calling again
+                    and again, going higher up or to the press, sarcasm, exasperation, distrust)
+                    in place of the neutral closing; half of the turned 咨询/建议 become 投诉.
+                    Applied as a transform of the street's background records (no record added).
 ``extreme_threat``  a single call with an extreme term (跳楼/自焚/同归于尽/喝农药); ``min_level``
                     orange; sometimes a relative calls again.
 ``multi_source``    one conflict (讨薪聚集/业主维权/商户清退/拆迁冲突) seen by hotline + petition +
@@ -57,7 +72,7 @@ class Incident:
     min_level: str | None = None
     detail: dict = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)  # partial records with "source" and "_ts"
-    # sentiment_turn only: (t0, t1, peak, p_max, category, sentence pool)
+    # sentiment_turn only: (t0, t1, peak, p_max, category, sentence pool, slots, p0, end of hold)
     turn: tuple | None = None
     slots: dict = field(default_factory=dict, repr=False)  # the names the story uses (community, company …)
 
@@ -77,6 +92,7 @@ class Rates:
 
     def __init__(self, region_code: str, scale: float) -> None:
         self.prof = P.street_profile(region_code)
+        self.region = region_code
         self.scale = scale
 
     def hourly(self, feed: str, i: int, ts: float) -> float:
@@ -101,6 +117,7 @@ class Rates:
 
 # --------------------------------------------------------------------------- themes
 # category_surge: (theme, hotline category, keyword, [(type, sentence)], heating-season only?)
+# Themes that arrive suddenly (outages) are only ever fast surges (see SLOW_SURGE_EXCLUDED).
 SURGE_THEMES = (
     ("停水", "公共服务", "停水", (
         ("投诉", "{community}从{since}开始停水，到现在都没来水，也没有任何通知"),
@@ -157,6 +174,8 @@ SURGE_THEMES = (
     ), False),
 )
 
+SLOW_SURGE_EXCLUDED = frozenset({"停水", "停电", "燃气"})
+
 # group_petition: (theme, hotline category, petition category, group, issue, demand)
 GROUP_THEMES = (
     ("欠薪", "劳动和社会保障", "劳动和社会保障", "农民工", "{company}拖欠工程款和工人工资{money}元", "要求尽快发放工资"),
@@ -211,13 +230,14 @@ BUILDUP_THEMES = (
      ("{village}村拆迁补偿太低，村民们意见很大", "{village}村的村民准备一起去区政府反映拆迁补偿问题")),
 )
 
-# sentiment_turn: (theme, hotline category, sentences) — furious wording, no extreme terms
+# sentiment_turn: (theme, hotline category, sentences) — the street's shared grievance, in plain
+# words (no term of the risk lexicon: the anger is in the wording around it, ANGRY_UNLEXICAL)
 TURN_THEMES = (
-    ("物业", "住房", ("{community}物业什么都不管，还天天催着交物业费", "{community}物业把业主当傻子，问题拖着不解决",
-                    "{community}物业乱收费，投诉了多少次都没用")),
-    ("供水", "公共服务", ("{community}三天两头停水，自来水公司就会敷衍", "{community}水质这么差，谁来负责")),
-    ("施工", "城乡建设", ("{community}旁边的工地天天吵，投诉了都没人管", "{community}附近施工把路都挖烂了，没人管")),
-    ("停车", "交通管理", ("{community}门口停车收费乱涨价", "{community}周边天天贴条，根本没地方停车")),
+    ("物业", "住房", ("{community}物业什么都不管，还天天催着交物业费", "{community}物业把我们当傻子，问题拖着不解决",
+                    "{community}物业乱收费，反映了多少次都没用")),
+    ("供水", "公共服务", ("{community}三天两头没水，自来水公司每次都说在修", "{community}水质这么差，到底谁来负责")),
+    ("施工", "城乡建设", ("{community}旁边的工地天天吵，反映了也没人来看", "{community}附近修路把路都挖烂了，一直没人管")),
+    ("停车", "交通管理", ("{community}门口停车收费说涨就涨", "{community}周边天天贴条，根本没地方停车")),
     ("学校", "教育", ("孩子学校随意调整课后服务收费，家长意见很大", "学校划片一改再改，家长根本没法安排")),
 )
 
@@ -302,6 +322,7 @@ class Planner:
         self.start, self.end, self.warmup = start, end, warmup_s
         self.per_week = per_week
         self.rnd = rnd
+        self._surge_k: int | None = None  # alternates the surges' shapes
 
     # -- helpers
     def _ev(self, source: str, ts: float, i: int, **fields) -> dict:
@@ -369,6 +390,12 @@ class Planner:
         d0 = local_date(self.start + self.warmup)
         heating = P.in_heating_season(d0) or P.in_heating_season(local_date(self.end - 1))
         themes = [t for t in SURGE_THEMES if heating or not t[4]]
+        # shapes alternate from a random first one: half of a run's surges are slow
+        if self._surge_k is None:
+            self._surge_k = r.randrange(2)
+        self._surge_k += 1
+        if self._surge_k % 2 == 0:
+            return self._slow_surge(iid, i, [t for t in themes if t[0] not in SLOW_SURGE_EXCLUDED])
         theme, cat, kw, sents, _ = r.choice(themes)
         dur = r.uniform(3, 10) * HOUR
         t0 = self._onset(dur, 6, 20)
@@ -385,7 +412,53 @@ class Planner:
             sl = dict(slots, bld=str(r.randint(1, 20)), dur2=r.choice(("两天", "三天", "一周")))
             mood = 1 if r.random() < 0.15 else 0
             inc.events.append(self._hotline(self._triangular(t0, tp, t1), i, cat, typ, s, kw, sl, mood))
-        inc.detail = {"category": cat, "multiplier": round(mult, 1), "baseline": round(base, 2)}
+        inc.detail = {"category": cat, "multiplier": round(mult, 1), "baseline": round(base, 2), "shape": "fast"}
+        return inc
+
+    def _slow_surge(self, iid: str, i: int, themes: list) -> Incident:
+        """The category's rate ramps linearly from 1× to ``mult``× over ``ramp`` hours, then back
+        over ``decay`` hours; extra calls hour by hour (Poisson), shaped by the street's hour-of-day
+        profile. Early calls ask, later ones complain."""
+        r = self.rnd
+        theme, cat, kw, sents, _ = r.choice(themes)
+        ramp, decay = r.uniform(12, 36) * HOUR, r.uniform(6, 24) * HOUR
+        avail = self.end - self.start - self.warmup
+        if ramp + decay > 0.8 * avail > 0:  # short runs: shrink to fit
+            f = 0.8 * avail / (ramp + decay)
+            ramp, decay = ramp * f, decay * f
+        t0 = self._onset(ramp + decay, 6, 22)
+        tp = int(min(t0 + ramp, self.end - 1))
+        t1 = int(min(tp + decay, self.end - 1))
+        mult = r.uniform(2.5, 6)
+        share = self.rates.hotline_category_share(i, cat, local_date(t0))
+        hours: list[tuple[float, float, float]] = []  # (a, b, expected extra calls)
+        t = t0 - t0 % HOUR
+        while t < t1:
+            a, b = max(t, t0), min(t + HOUR, t1)
+            mid = 0.5 * (a + b)
+            u = (mid - t0) / max(1.0, tp - t0) if mid <= tp else 1.0 - (mid - tp) / max(1.0, t1 - tp)
+            base_h = self.rates.hourly("hotline", i, a) * share * (b - a) / HOUR
+            hours.append((a, b, (mult - 1) * max(0.0, u) * base_h))
+            t += HOUR
+        base = self.rates.window("hotline", i, t0, t1) * share
+        expected = sum(x[2] for x in hours)
+        floor = r.randint(10, 16)
+        k = floor / expected if 0 < expected < floor else 1.0
+        slots = self._slots(i)
+        inc = Incident(iid, "category_surge", i, t0, tp, t1, theme)
+        gen = np.random.default_rng(r.getrandbits(64))
+        asks = [x for x in sents if x[0] in ("咨询", "求助")] or list(sents)
+        for a, b, lam in hours:
+            late = (a - t0) / max(1.0, tp - t0) > 0.5
+            for _ in range(int(gen.poisson(k * lam))):
+                typ, s = r.choice(sents) if late or r.random() < 0.5 else r.choice(asks)
+                sl = dict(slots, bld=str(r.randint(1, 20)), dur2=r.choice(("两天", "三天", "一周")))
+                mood = 1 if late and r.random() < 0.12 else 0
+                inc.events.append(self._hotline(a + r.random() * (b - a), i, cat, typ, s, kw, sl, mood))
+        inc.events = [e for e in inc.events if self.start <= e["_ts"] < self.end]
+        inc.detail = {"category": cat, "multiplier": round(mult, 1), "baseline": round(base, 2), "shape": "slow",
+                      "ramp_hours": round((tp - t0) / HOUR, 1), "decay_hours": round((t1 - tp) / HOUR, 1),
+                      "peak_multiplier": round(1 + (mult - 1) * k, 1)}
         return inc
 
     def group_petition(self, iid: str, i: int) -> Incident:
@@ -473,20 +546,26 @@ class Planner:
         return inc
 
     def sentiment_turn(self, iid: str, i: int) -> Incident:
+        """Over a 48–96 h ramp the street's angry share rises from its normal ``p0`` to ``p_max``;
+        it holds 6–24 h and eases back to ``p0`` over 12–24 h. Short runs shrink the phases to fit."""
         r = self.rnd
         theme, cat, sents = r.choice(TURN_THEMES)
-        pmax = r.uniform(0.6, 0.9)
-        t0 = self._onset(24 * HOUR, 6, 14)
-        # long enough to hold ~30 of the street's hotline records
-        t1 = t0 + 8 * HOUR
-        while self.rates.window("hotline", i, t0, t1) < 30 / pmax and t1 - t0 < 72 * HOUR:
-            t1 += HOUR
-        t1 = int(min(t1, self.end - 1))
-        tp = int(t0 + (t1 - t0) * r.uniform(0.5, 0.8))
+        pmax = r.uniform(0.7, 0.9)
+        p0 = float(P.angry_baseline(self.rates.region)[i])
+        ramp, hold, ease = r.uniform(48, 96) * HOUR, r.uniform(6, 24) * HOUR, r.uniform(12, 24) * HOUR
+        avail = self.end - self.start - self.warmup
+        if ramp + hold + ease > 0.8 * avail > 0:
+            f = 0.8 * avail / (ramp + hold + ease)
+            ramp, hold, ease = ramp * f, hold * f, ease * f
+        t0 = self._onset(ramp + hold + ease, 6, 14)
+        tp = int(min(t0 + ramp, self.end - 1))
+        th = int(min(tp + hold, self.end - 1))
+        t1 = int(min(th + ease, self.end - 1))
         slots = self._slots(i)
         inc = Incident(iid, "sentiment_turn", i, t0, tp, t1, theme)
-        inc.turn = (t0, t1, tp, pmax, cat, sents, slots)
-        inc.detail = {"p_max": round(pmax, 2), "category": cat,
+        inc.turn = (t0, t1, tp, pmax, cat, sents, slots, p0, th)
+        inc.detail = {"p0": round(p0, 3), "p_max": round(pmax, 2), "category": cat,
+                      "ramp_hours": round((tp - t0) / HOUR, 1), "hold_hours": round((th - tp) / HOUR, 1),
                       "expected_records": round(self.rates.window("hotline", i, t0, t1), 1)}
         return inc
 
@@ -653,28 +732,44 @@ def label(inc: Incident, pl: T.Places) -> dict:
     return out
 
 
-def turned_text(pl: T.Places, i: int, rnd: random.Random, turn: tuple, category: str) -> tuple[str, str | None, str, dict | None]:
-    """Rewrite of one background hotline record during a sentiment turn: (category, title, content, caller).
+def turned_text(pl: T.Places, i: int, rnd: random.Random, turn: tuple, category: str,
+                typ: str) -> tuple[str, str, str | None, str, dict | None]:
+    """Rewrite of one background hotline record during a sentiment turn: (category, type, title,
+    content, caller).
 
-    The category never changes (the category mix and volume stay as they were); records of the
-    theme's category speak of the street's shared grievance, the others of their own topic; all
-    are complaints and furious.
+    The category never changes (the category mix and volume stay as they were) and the topic is
+    the record's own kind of topic; a third of the records in the theme's category speak of the
+    street's shared grievance. The anger is in words outside the risk lexicon
+    (:data:`warning.sim.texts.ANGRY_UNLEXICAL`); half of the 咨询/建议 become 投诉.
     """
-    _t0, _t1, _tp, _pmax, cat, sents, slots = turn
-    if category == cat:
-        title, content, caller = T.hotline_text(pl, i, cat, "投诉", rnd, mood=2, sentence=rnd.choice(sents),
-                                                keyword=None, **slots)
-        return cat, title, content, caller
-    title, content, caller = T.hotline_text(pl, i, category, "投诉", rnd, mood=2)
-    return category, title, content, caller
+    cat, sents, slots = turn[4], turn[5], turn[6]
+    if typ in ("咨询", "建议") and rnd.random() < 0.5:
+        typ = "投诉"
+    if category == cat and rnd.random() < 1 / 3:
+        title, content, caller = T.hotline_text(pl, i, cat, "投诉", rnd, sentence=rnd.choice(sents), keyword=None,
+                                                angry=True, **slots)
+        return cat, "投诉", title, content, caller
+    title, content, caller = T.hotline_text(pl, i, category, typ, rnd, angry=True)
+    return category, typ, title, content, caller
+
+
+def turn_share(turn: tuple, ts: np.ndarray) -> np.ndarray:
+    """The street's share of angry hotline records at times ``ts`` during a turn: ``p0`` at the
+    onset, rising along a smoothstep to ``p_max`` at the peak, held until ``t_hold``, then back
+    linearly to ``p0`` at the end; ``p0`` outside the turn."""
+    t0, t1, tp, pmax = turn[:4]
+    p0, th = turn[7], turn[8]
+    ts = ts.astype(float)
+    u = np.clip((ts - t0) / max(1.0, tp - t0), 0.0, 1.0)
+    up = u * u * (3.0 - 2.0 * u)
+    down = 1.0 - np.clip((ts - th) / max(1.0, t1 - th), 0.0, 1.0)
+    level = np.where(ts <= tp, up, np.where(ts <= th, 1.0, down))
+    p = p0 + (pmax - p0) * level
+    return np.where((ts >= t0) & (ts <= t1), p, p0)
 
 
 def turn_probability(turn: tuple, ts: np.ndarray) -> np.ndarray:
-    """Share of records turned angry at times ``ts``: from 0.35·p_max at the start up to p_max at
-    the peak, easing to 0.8·p_max at the end."""
-    t0, t1, tp, pmax = turn[:4]
-    ts = ts.astype(float)
-    up = np.clip((ts - t0) / max(1.0, tp - t0), 0.0, 1.0)
-    down = 1.0 - 0.2 * np.clip((ts - tp) / max(1.0, t1 - tp), 0.0, 1.0)
-    p = pmax * np.where(ts <= tp, 0.35 + 0.65 * up, down)
-    return np.where((ts >= t0) & (ts <= t1), p, 0.0)
+    """Probability that a record at ``ts`` that is not angry already gets turned, so that the angry
+    share is :func:`turn_share` (the background's own angry records count towards it)."""
+    p0 = turn[7]
+    return np.clip((turn_share(turn, ts) - p0) / (1.0 - p0), 0.0, 1.0)

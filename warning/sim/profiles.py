@@ -262,6 +262,11 @@ def heating_share(d: date) -> float:
     15 Nov a wave of 暖气不热 complaints peaking a few days in and settling by December; a steady
     winter level; easing through March (questions about 停暖 and refunds); low in summer.
 
+    The rise is kept on purpose: from 0.03 on 7 Nov to 0.13 on 18 Nov the 供暖 share grows every
+    day (+10–25 % a day) on every street at once — a city-wide build-up
+    that 24–72 h build-up scans must not mistake for a street's incident. (Cold snaps on top of it
+    come from the weather days, see :mod:`warning.sim.generator`.)
+
     >>> [round(heating_share(date(2024, m, d)), 3) for m, d in ((7, 1), (11, 1), (11, 18), (1, 10), (3, 20))]
     [0.004, 0.026, 0.13, 0.075, 0.022]
     """
@@ -502,3 +507,44 @@ def annual_mean_factor(feed: str, year: int = 2024) -> float:
     d0 = date(year, 1, 1)
     days = (date(year + 1, 1, 1) - d0).days
     return sum(day_factor(feed, d0 + timedelta(days=i)) for i in range(days)) / days
+
+
+# --------------------------------------------------------------------------- tone of the hotline
+#: Share of a street's hotline records whose caller is plainly angry, normally: 10–20 % (a stable
+#: per-street value, see :func:`angry_baseline`). Assumption, not a measured figure: 12345 work
+#: orders often record 来电人情绪激动 / repeated calls, and a sizeable minority of complaints are
+#: angry in tone. About ``LEXICAL_ANGRY`` of all records are angry in the risk lexicon's own stock
+#: words (``mood`` 1 of 5 % of complaints); the rest speak as fed-up callers really do
+#: (:data:`warning.sim.texts.ANGRY_UNLEXICAL`, no lexicon term). A sentiment turn raises the share
+#: to 70–90 % (:mod:`warning.sim.incidents`).
+ANGRY_BASELINE = (0.10, 0.20)
+LEXICAL_ANGRY = 0.02
+
+
+@lru_cache(maxsize=8)
+def angry_baseline(region_code: str = "110000") -> np.ndarray:
+    """Normal share of angry hotline records per street (sorted street codes), in
+    :data:`ANGRY_BASELINE`; stable per street code (independent of the seed).
+
+    >>> a = angry_baseline(); bool(a.min() >= 0.10 and a.max() <= 0.20 and a.std() > 0.02)
+    True
+    """
+    lo, hi = ANGRY_BASELINE
+    codes = street_profile(region_code).codes
+    u = np.array([zlib.crc32(("angry:" + c).encode()) / 2**32 for c in codes])
+    return lo + (hi - lo) * u
+
+
+# --------------------------------------------------------------------------- weather
+def weather_kind(d: date) -> str:
+    """The severe weather a city-wide weather day brings on ``d``: 暴雪 (snow) in the heating season,
+    暴雨 (rainstorm) from June to September, else 大风 (gale, spring dust and autumn wind).
+
+    >>> weather_kind(date(2025, 12, 20)), weather_kind(date(2025, 7, 20)), weather_kind(date(2025, 4, 20))
+    ('暴雪', '暴雨', '大风')
+    """
+    if in_heating_season(d):
+        return "暴雪"
+    if 6 <= d.month <= 9:
+        return "暴雨"
+    return "大风"

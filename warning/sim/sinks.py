@@ -144,13 +144,15 @@ def run(sim: Simulator, *, dir_sink: DirSink | None = None, kafka: KafkaSink | N
         "params": {"start": _iso(p.start), "end": _iso(p.end), "days": p.days, "seed": p.seed, "scale": p.scale,
                    "region": p.region, "incidents_per_week": p.incidents_per_week,
                    "warmup_days": p.warmup_s / 86400, "bad_fraction": p.bad_fraction,
-                   "cluster_rate": p.cluster_rate},
+                   "cluster_rate": p.cluster_rate, "weather": p.weather},
         "records": sum(totals.values()),
         "by_source": totals,
         "bad_records": bad,
         "incidents": {"n": len(sim.incidents), "by_kind": by_kind,
                       "events_by_source": _sum_counts(inc.counts() for inc in sim.incidents)},
         "labels": len(labels),
+        # city-wide weather days: more calls on every street, NOT incidents (no label)
+        "weather_days": sim.weather_info(),
         "per_day": days,
     }
     if dir_sink is not None:

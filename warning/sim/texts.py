@@ -5,6 +5,12 @@ and first-person online messages), so a month holds hundreds of thousands of dis
 Some carry personal data on purpose — names after 我叫/联系人, mobile numbers, ID-card numbers with
 a valid check digit, exact room numbers — so that the masking downstream has something to mask.
 
+Anger comes in two registers: the risk lexicon's stock words (``ANGRY``/``ESCALATE``, ``mood`` 1–2)
+and, in :data:`ANGRY_UNLEXICAL`, the way fed-up callers mostly talk — passing the buck, calling
+again and again, going higher up or to the press, sarcasm, exasperation, distrust — with no
+lexicon term at all (tested against ``warning/data/lexicon.yaml``, every category). Weather days
+speak from :data:`WEATHER`.
+
 All randomness comes from a :class:`random.Random` passed in by the caller (seeded from the run's
 seed), so texts are reproducible.
 """
@@ -333,6 +339,8 @@ class Slots:
             return person_name(rnd)
         if name == "people":
             return str(rnd.randint(5, 40))
+        if name == "times":
+            return rnd.choice(("三", "四", "五", "六", "七", "八", "十几", "二十多", "好几十"))
         return name
 
 
@@ -613,6 +621,99 @@ ESCALATE = (
 )
 GREET = ("", "", "", "您好，", "你好，", "12345您好，", "领导好，", "领导您好，")
 
+# --------------------------------------------------------------------------- anger outside the lexicon
+#: Angry complaint wording that contains **no term of the risk lexicon** (``warning/data/lexicon.yaml``,
+#: every category; ``tests/test_sim.py`` checks it). Real callers who are fed up rarely use the
+#: lexicon's stock words (忍无可忍, 不作为, 踢皮球 …): they blame departments for passing the buck, count
+#: how often they have called, threaten to go higher up or to the press, turn sarcastic, sound tired,
+#: say they no longer believe a word. Sentiment turns (:mod:`warning.sim.incidents`) and the normal
+#: share of annoyed callers in the background both speak this way, so a detector has to notice a
+#: *change in the share* of such texts, not their mere presence.
+#:
+#: One tuple of ``(role, template)``: ``sentence`` — a complete angry remark (≥ 40); ``lead`` — an
+#: opening that goes before the caller's topic; ``tail`` — a closing that replaces the polite
+#: request at the end. Slots: {times} (how many calls), {dur}, {party} (see :class:`Slots`).
+ANGRY_UNLEXICAL: tuple[tuple[str, str], ...] = (
+    # nobody takes responsibility / departments pass the buck
+    ("sentence", "问了一圈，每个部门都说不归自己管，那到底归谁管"),
+    ("sentence", "这个部门让我找那个部门，那个部门又让我回来找这个部门，转来转去没个头"),
+    ("sentence", "皮球踢来踢去，就是没有一个人站出来说这事我来办"),
+    ("sentence", "{party}说是街道的事，街道说是{party}的事，各说各的，谁都不接"),
+    ("sentence", "工单转给属地，属地说没收到，问题就在中间卡着"),
+    ("sentence", "每次都是推来推去，最后吃亏的还是我们老百姓"),
+    ("sentence", "出了问题一个比一个躲得快，收钱的时候一个比一个积极"),
+    ("sentence", "甩锅倒是挺快，办事一点不见快"),
+    ("sentence", "我就想知道这件事到底有没有人负责"),
+    # calling again and again with no result
+    ("sentence", "这已经是我第{times}次打进来了，每次都说会转给相关单位，然后就没有然后了"),
+    ("sentence", "同样的问题反映了不下{times}回，回访电话倒是很勤快，问题一点没动"),
+    ("sentence", "每次打进来都要从头讲一遍，我都讲了{times}遍了"),
+    ("sentence", "说好三个工作日内答复，这都过去{dur}了，连个动静都没有"),
+    ("sentence", "工单一关了之，问题原封不动还在那儿"),
+    ("sentence", "回访时我明确说了没解决，结果还是按已办结处理"),
+    ("sentence", "打了{dur}的电话，换来的就是一句已记录"),
+    ("sentence", "上次来的人看了一眼拍了张照就走了，后来再也没人露面"),
+    ("sentence", "别再跟我说正在协调了，都协调了{dur}了"),
+    ("sentence", "反映问题反映到我自己都烦了，可问题还是老样子"),
+    # going to higher authorities or the press
+    ("sentence", "再没有结果，我就直接写信给市长"),
+    ("sentence", "这事我会整理好材料，一级一级往上反映，总有人能管"),
+    ("sentence", "下一步我就去区里当面反映，看看是不是也这么办事"),
+    ("sentence", "实在不行我就给报社和电视台打电话，让大家都来看看"),
+    ("sentence", "我已经把这些年打电话的记录都存好了，准备往上面递"),
+    ("sentence", "我会把整个经过发到网上，让大家评评这个理"),
+    ("sentence", "你们解决不了，我就找能解决的人，市里总有人管"),
+    ("sentence", "我已经写好了材料，这周就寄到市里"),
+    # sarcasm
+    ("sentence", "真是佩服，这么点小事能拖到现在"),
+    ("sentence", "这办事效率，真让人大开眼界"),
+    ("sentence", "服务热线快成了记录热线，只管记，不管办"),
+    ("sentence", "谢谢你们，让我学会了什么叫耐心"),
+    ("sentence", "办事效率比蜗牛还慢，真是长见识了"),
+    ("sentence", "你们的回复我都能背下来了，一个字都不带改的"),
+    ("sentence", "说得比唱得还好听，就是一件实事都不干"),
+    # exasperation, being fed up
+    ("sentence", "我真的是受够了"),
+    ("sentence", "说了多少遍了，还要我说几遍"),
+    ("sentence", "心累，不想再多说了，你们自己看着办吧"),
+    ("sentence", "这么简单的一件事，怎么就这么难"),
+    ("sentence", "一把年纪了还要为这点事天天操心，烦透了"),
+    ("sentence", "我们的耐心是有限的，不能一直这么拖下去"),
+    ("sentence", "每天回家看见这个样子就一肚子火"),
+    ("sentence", "请你们换位想想，要是自己家碰上这种事能等这么久吗"),
+    # distrust
+    ("sentence", "你们说的话我现在一个字都不信了"),
+    ("sentence", "每次都说马上处理，结果呢"),
+    ("sentence", "所谓的答复全是套话，一点实际内容都没有"),
+    ("sentence", "谁知道这回是不是又在糊弄人"),
+    ("sentence", "当初拍着胸脯保证的，现在连人影都找不着"),
+    ("sentence", "是不是觉得我们好打发，拖一拖就过去了"),
+    ("sentence", "我算是看明白了，根本指望不上"),
+    ("sentence", "你们就是在等我们自己放弃"),
+    # leads: before the caller's topic
+    ("lead", "又是我，还是上次那件事，"),
+    ("lead", "说实话我都不想再打这个电话了，"),
+    ("lead", "这是第{times}次打来了，"),
+    ("lead", "我再说最后一遍，"),
+    ("lead", "不好意思我语气不好，但是实在没法好好说了，"),
+    ("lead", "我也不想这样，可是"),
+    ("lead", "还是那个老问题，"),
+    # tails: instead of the polite closing request
+    ("tail", "你们看着办吧。"),
+    ("tail", "我倒要看看还要拖多久。"),
+    ("tail", "这回别再让我白等了。"),
+    ("tail", "我会一直盯着这件事。"),
+    ("tail", "再没动静我就往上反映。"),
+    ("tail", "请给句准话，别再拖了。"),
+    ("tail", "我的耐心快用完了。"),
+    ("tail", "别再拿套话打发我。"),
+)
+ANGRY_SENTENCES = tuple(t for role, t in ANGRY_UNLEXICAL if role == "sentence")
+ANGRY_LEADS = tuple(t for role, t in ANGRY_UNLEXICAL if role == "lead")
+ANGRY_TAILS = tuple(t for role, t in ANGRY_UNLEXICAL if role == "tail")
+#: How the operator's work order reports the caller's words (third person, then the quote).
+ANGRY_OP_INTRO = ("来电人表示：", "来电人称：", "市民表示：", "来电人原话：")
+
 
 def _kw_sentence(entry: str) -> tuple[str, str]:
     kw, _, sent = entry.partition("|")
@@ -632,14 +733,32 @@ def _title(rnd: random.Random, kw: str, typ: str, loc: str | None) -> str:
     return f"{typ}：{kw}"
 
 
+def _angry_end(sentence: str, rnd: random.Random) -> str:
+    if sentence.endswith(("吗", "呢", "谁管", "归谁管")):
+        return sentence + "？"
+    return sentence + rnd.choice(("！", "。", "！", "……"))
+
+
+def angry_remark(rnd: random.Random, slots: Slots) -> str:
+    """One or two angry remarks from :data:`ANGRY_UNLEXICAL` (no lexicon term), punctuated."""
+    first = fill(rnd.choice(ANGRY_SENTENCES), slots)
+    if rnd.random() < 0.4:
+        second = fill(rnd.choice(ANGRY_SENTENCES), slots)
+        if second != first:
+            return _angry_end(first, rnd) + _angry_end(second, rnd)
+    return _angry_end(first, rnd)
+
+
 def hotline_text(
     pl: Places, i: int, category: str, typ: str, rnd: random.Random, /, mood: int = 0,
-    sentence: str | None = None, keyword: str | None = None, **fixed: str,
+    sentence: str | None = None, keyword: str | None = None, angry: bool = False, **fixed: str,
 ) -> tuple[str | None, str, dict | None]:
     """(title, content, caller) of one hotline record at street index ``i``.
 
-    ``mood`` 0 = ordinary, 1 = annoyed, 2 = furious with threats of escalation (no extreme terms).
-    ``sentence`` overrides the topic sentence (incidents).
+    ``mood`` 0 = ordinary, 1 = annoyed, 2 = furious with threats of escalation (no extreme terms;
+    both use the lexicon's stock words). ``angry``: fed up in words *outside* the risk lexicon
+    (:data:`ANGRY_UNLEXICAL`) — the topic stays the caller's own, the anger replaces the neutral
+    detail and closing (``mood`` is then ignored). ``sentence`` overrides the topic sentence (incidents).
     """
     slots = Slots(pl, i, rnd, **fixed)
     fixed_sentence = sentence is not None
@@ -662,7 +781,10 @@ def hotline_text(
         if rnd.random() < 0.6:
             full = rnd.random() < 0.7
             name = person_name(rnd) if full else polite_name(rnd)
-    if typ not in ("投诉", "求助"):
+    if angry:
+        mood = 0
+        remark = angry_remark(rnd, slots)
+    if angry or typ not in ("投诉", "求助"):
         detail = ""
     elif fixed_sentence:
         detail = rnd.choice(INCIDENT_DETAIL)  # an unfolding event: no "已经半年了"
@@ -674,11 +796,15 @@ def hotline_text(
             emo = rnd.choice(ANGRY)[:-1] + rnd.choice(ANGRY) + (rnd.choice(ESCALATE) if rnd.random() < 0.6 else "")
     elif mood == 1:
         emo = rnd.choice(ANGRY)
+    elif angry:
+        emo = ""
     else:
         emo = rnd.choice(MILD) if typ == "投诉" and rnd.random() < 0.12 else ""
     if rnd.random() < 0.55:
         # Operator-written work order (工单).
-        if typ == "咨询":
+        if angry:  # the operator quotes the caller
+            text = f"{rnd.choice(OP_PREFIX[typ])}：{body}。{rnd.choice(ANGRY_OP_INTRO)}{remark}"
+        elif typ == "咨询":
             text = f"{rnd.choice(OP_PREFIX[typ])}：{body}。"
         elif typ == "建议":
             text = f"{rnd.choice(OP_PREFIX[typ])}：{body}。"
@@ -700,6 +826,8 @@ def hotline_text(
             intro = f"我是{pl.names[i]}的居民，"
         elif u < 0.3 and name and full:
             intro = f"本人{name}，住{pl.home(i, rnd)}，"
+        if angry and rnd.random() < 0.3:
+            intro += fill(rnd.choice(ANGRY_LEADS), slots)
         if typ == "咨询":
             lead = rnd.choice(("想咨询一下，", "请问", "问一下，", "我想了解一下，", "想问问"))
             core = f"{lead}{body}？"
@@ -716,7 +844,13 @@ def hotline_text(
             contact = rnd.choice((f"我的电话是{mobile_text(rnd, phone)}。", f"联系电话：{mobile_text(rnd, phone)}。",
                                   f"联系人：{name or polite_name(rnd)}，电话{mobile_text(rnd, phone)}。",
                                   f"有问题可以打我电话{mobile_text(rnd, phone)}。"))
-        text = f"{rnd.choice(GREET)}{intro}{core}{rnd.choice(FP_REQUEST[typ])}{contact}"
+        if angry:
+            if core.endswith("。"):
+                core = core[:-1] + rnd.choice(("。", "！"))
+            closing = remark + (rnd.choice(ANGRY_TAILS) if rnd.random() < 0.45 else "")
+        else:
+            closing = rnd.choice(FP_REQUEST[typ])
+        text = f"{rnd.choice(GREET)}{intro}{core}{closing}{contact}"
     title = _title(rnd, keyword, typ, loc) if keyword and rnd.random() < 0.6 else None
     caller = None
     if phone or name:
@@ -732,6 +866,102 @@ def benign_risky_text(pl: Places, i: int, rnd: random.Random) -> tuple[str, str,
     """(category, type, content) of a background record that contains a risk-like word."""
     cat, typ, tpl = rnd.choice(BENIGN_RISKY)
     return cat, typ, fill(tpl, Slots(pl, i, rnd))
+
+
+# --------------------------------------------------------------------------- weather days
+#: City-wide weather days (:mod:`warning.sim.generator`): which weather, the hotline categories it
+#: adds calls to (with their relative weight) and what the callers say ("type|keyword|sentence").
+#: Weather calls name real hazards, so some carry 民生急难 terms (停电, 积水严重 …) on every street
+#: at once — exactly the false-alert trap a detector must survive.
+WEATHER: dict[str, dict[str, tuple[str, ...]]] = {
+    "暴雪": {
+        "交通管理": (
+            "投诉|道路结冰|下了一夜雪，{loc}附近路面全结冰了，好几辆车打滑蹭在一起",
+            "咨询|公交|下大雪{loc}附近的公交车一直不来，想问问是不是停运了",
+            "投诉|路口积雪|{loc}路口积雪没人清，车道线和斑马线都看不见了",
+            "求助|车辆打滑|雪太大，车在{loc}附近的坡上打滑上不去，请帮忙联系处理",
+        ),
+        "城乡建设": (
+            "投诉|积雪未清|{loc}门前人行道的积雪没人清扫，老人出门都不敢走",
+            "求助|树枝压断|大雪把{loc}的树枝压断了，横在路上挡住了路",
+            "投诉|除雪|{loc}这条路到现在没人除雪，路面全是冰",
+            "投诉|融雪剂|{loc}附近融雪剂撒得太多，绿化带都被烧坏了",
+        ),
+        "供暖": (
+            "投诉|暖气不热|下雪降温了，{community}暖气还是温的，屋里只有{temp}度",
+            "求助|管道冻裂|{community}楼道里的暖气管道冻裂了，水流了一地",
+            "投诉|室温不达标|这两天雪大风大，{community}家里室温一直上不来",
+        ),
+        "公共服务": (
+            "求助|水管冻住|{community}水管冻住了，家里一滴水都没有",
+            "求助|停电|下雪后{community}停电了，家里取暖的电器都用不了",
+            "咨询|水表冻裂|{community}室外水表冻裂了，应该找谁来换",
+        ),
+        "住房": (
+            "投诉|物业扫雪|{community}物业不扫雪，单元门口滑得没法走",
+            "投诉|屋顶渗水|{community}楼顶的积雪化了往家里渗水",
+            "求助|雨棚压塌|{community}车棚顶上积雪太厚，已经压弯了，下面还停着车",
+        ),
+    },
+    "暴雨": {
+        "城乡建设": (
+            "求助|路面积水|{loc}附近积水快到膝盖了，行人根本过不去",
+            "求助|树木倒伏|暴雨把{loc}的一棵大树刮倒了，压在路边的车上",
+            "投诉|井盖冒水|{loc}的井盖被水顶起来了，路上全是水",
+            "投诉|排水不畅|{loc}每次下大雨都积水，排水口一直是堵的",
+        ),
+        "交通管理": (
+            "求助|车辆熄火|{loc}附近下穿桥积水，有车熄火停在里面",
+            "投诉|信号灯|下大雨{loc}路口信号灯不亮了，车辆乱成一团",
+            "咨询|道路封闭|{loc}附近是不是因为积水封路了，想问问怎么绕行",
+        ),
+        "公共服务": (
+            "求助|停电|下大雨后{community}停电了，到现在还没来电",
+            "投诉|电线|{loc}有电线被风雨刮断了垂在路边，很危险",
+            "求助|泵房进水|{loc}泵房进水了，高层没有水",
+        ),
+        "住房": (
+            "求助|地下室进水|{community}地下室进水了，住户的东西都泡了",
+            "投诉|房屋漏雨|暴雨后{community}家里屋顶漏雨，墙上全是水",
+            "求助|车库进水|{community}地下车库进水，好多车都泡着",
+        ),
+    },
+    "大风": {
+        "城乡建设": (
+            "求助|树木倒伏|大风把{loc}的树刮倒了，挡住了路",
+            "投诉|围挡倒塌|{loc}附近工地的围挡被风吹倒了，压到了人行道",
+            "求助|广告牌|{loc}一块广告牌被风吹得摇摇晃晃，随时可能掉下来",
+            "投诉|扬尘|大风天{loc}附近工地的土没有盖，刮得到处都是",
+        ),
+        "公共服务": (
+            "求助|停电|刮大风后{community}停电了，一直没来电",
+            "投诉|电线刮断|{loc}有电线被大风刮断了，耷拉在路边",
+        ),
+        "住房": (
+            "求助|外墙脱落|{community}外墙保温层被大风刮掉了一大块，砸在楼下",
+            "投诉|彩钢板|{community}楼顶的彩钢板被风掀起来了，物业不管",
+            "求助|窗户|大风把{community}家里的窗户玻璃吹碎了",
+        ),
+        "交通管理": (
+            "投诉|树枝挡路|{loc}附近被风刮断的树枝挡在路上，车过不去",
+            "投诉|共享单车|大风把{loc}附近的共享单车吹得倒了一地，占了车道",
+        ),
+    },
+}
+#: The weather's relative weight among its categories (share of the extra calls, before each
+#: street's own category mix is applied).
+WEATHER_CATEGORY_WEIGHT = {
+    "暴雪": {"交通管理": 1.0, "城乡建设": 1.0, "供暖": 0.8, "公共服务": 0.7, "住房": 0.6},
+    "暴雨": {"城乡建设": 1.0, "交通管理": 0.9, "公共服务": 0.8, "住房": 0.9},
+    "大风": {"城乡建设": 1.0, "公共服务": 0.7, "住房": 0.7, "交通管理": 0.5},
+}
+
+
+def weather_text(pl: Places, i: int, kind: str, category: str, rnd: random.Random) -> tuple[str, str | None, str, dict | None]:
+    """(type, title, content, caller) of one weather call at street ``i``."""
+    typ, kw, sent = rnd.choice(WEATHER[kind][category]).split("|", 2)
+    title, content, caller = hotline_text(pl, i, category, typ, rnd, sentence=sent, keyword=kw)
+    return typ, title, content, caller
 
 
 # --------------------------------------------------------------------------- petitions

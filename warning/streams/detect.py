@@ -176,6 +176,15 @@ class DetectService:
                     counts[level] += 1
         for lv, n in counts.items():
             m.ALERTS_ACTIVE.labels(lv).set(n)
+        for p, e in self.engines.items():
+            b = e.ctx.budget
+            if b is None:
+                continue
+            for sig, sp in b.spending(e.det.thresholds_for).items():
+                m.BUDGET_SHARE.labels(sig).set(sp["share"])
+                if sp["yellow"] is not None:
+                    m.SIGNAL_THRESHOLD.labels(sig, str(p)).set(sp["yellow"])
+                m.BUDGET_ABOVE.labels(sig, str(p)).set(sp["street_days_above"] / max(sp["street_days"], 1.0) * 30.0)
 
 
 def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pipeline) -> DetectService:

@@ -90,6 +90,24 @@ ANOMALY = Gauge(
     ["street", "signal"],
     registry=REGISTRY,
 )
+BUDGET_SHARE = Gauge(
+    "warning_false_alert_budget_share",
+    "误报预算份额 A signal's share of alerts.false_alert_budget (alerts >= yellow per street per 30 days)",
+    ["signal"],
+    registry=REGISTRY,
+)
+SIGNAL_THRESHOLD = Gauge(
+    "warning_signal_yellow_threshold",
+    "校准后的黄色阈值 A signal's calibrated yellow threshold (-log10 p) in one partition",
+    ["signal", "partition"],
+    registry=REGISTRY,
+)
+BUDGET_ABOVE = Gauge(
+    "warning_false_alert_budget_spent",
+    "预算使用 Street-days at or above the calibrated yellow, per street per 30 days (recent, decayed), per partition",
+    ["signal", "partition"],
+    registry=REGISTRY,
+)
 NOTIFICATIONS = Counter(
     "warning_notifications",
     "通知结果 Notification outcomes per receiver (ok|retry|permanent|expired|overflow|deadletter)",

@@ -1,4 +1,4 @@
-"""Text signals for the pure core: personal-data masking, risk terms, online sentiment.
+"""Text signals for the pure core: personal-data masking, risk terms, online sentiment, anger.
 
 Everything here is synchronous and deterministic, so the stream workers and the backtest engine
 compute the same signals from the same text.
@@ -12,14 +12,18 @@ compute the same signals from the same text.
 {'维权/经济': 1, '极端/人身': 1}
 >>> sig.sentiment_neg > 0.5
 True
+>>> 0.0 < sig.anger <= 1.0
+True
 """
 
 from warning.core.text.enrich import TextConfig, TextEnricher, TextSignals
 from warning.core.text.mask import PII_KINDS, find_pii_leaks, mask_pii
+from warning.core.text.mood import AngerScorer
 from warning.core.text.risk import Lexicon, RiskMatcher
 from warning.core.text.sentiment import SentimentModel
 
 __all__ = [
+    "AngerScorer",
     "PII_KINDS",
     "Lexicon",
     "RiskMatcher",

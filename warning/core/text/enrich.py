@@ -1,6 +1,7 @@
-"""Text enrichment: mask personal data, find risk terms, score negative sentiment.
+"""Text enrichment: mask personal data, find risk terms, score negative sentiment and anger.
 
-:class:`TextEnricher` bundles the three steps for the ingest path. Risk terms and sentiment are
+:class:`TextEnricher` bundles the steps for the ingest path. Risk terms, sentiment and anger
+(:mod:`warning.core.text.mood`: DUTIR emotion words + exclamations, scaled by P(negative)) are
 computed on the **masked** text, so contexts, stored texts and model inputs never carry personal
 data, and a label that arrives later with an event's (masked) text trains on what was scored.
 
@@ -38,6 +39,8 @@ Examples
 ({'群体/聚集': 2}, ['业主们在3号楼', '*室门口拉横幅，联系人'])
 >>> [round(s.sentiment_neg, 6) for s in enricher.enrich_many([sig.masked])] == [round(sig.sentiment_neg, 6)]
 True
+>>> 0.0 <= sig.anger <= 1.0
+True
 >>> TextEnricher.from_config({"neutral_weight": 2})
 Traceback (most recent call last):
 ...
@@ -56,6 +59,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from warning.core.text.mask import mask_pii
+from warning.core.text.mood import AngerScorer
 from warning.core.text.risk import Lexicon, RiskMatcher
 from warning.core.text.sentiment import SentimentModel
 
@@ -95,28 +99,33 @@ class TextSignals(msgspec.Struct, frozen=True):
     ``masked``: the text with personal data masked. ``pii``: masked items by kind.
     ``sentiment_neg``: P(negative) in [0, 1]. ``risk``: ``{"hits": {category: count},
     "max_weight": float, "terms": [{"term", "category", "weight", "context"}], "negated": int}``.
+    ``anger``: anger/arousal in [0, 1] (:class:`~warning.core.text.mood.AngerScorer`).
     """
 
     masked: str
     pii: dict[str, int]
     sentiment_neg: float
     risk: dict[str, Any]
+    anger: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"masked": self.masked, "pii": self.pii, "sentiment_neg": self.sentiment_neg, "risk": self.risk}
+        return {"masked": self.masked, "pii": self.pii, "sentiment_neg": self.sentiment_neg, "anger": self.anger,
+                "risk": self.risk}
 
 
 class TextEnricher:
-    """Masking + risk terms + sentiment, with online learning and persistent state.
+    """Masking + risk terms + sentiment + anger, with online learning and persistent state.
 
     Build it with :meth:`from_config` (or :meth:`from_state` to resume from bytes kept in a
     Faust table / changelog).
     """
 
-    def __init__(self, matcher: RiskMatcher, model: SentimentModel, config: TextConfig | None = None) -> None:
+    def __init__(self, matcher: RiskMatcher, model: SentimentModel, config: TextConfig | None = None,
+                 mood: AngerScorer | None = None) -> None:
         self.config = config or TextConfig()
         self.matcher = matcher
         self.model = model
+        self.mood = mood if mood is not None else AngerScorer.default()
 
     # ---------------------------------------------------------------- construction
 
@@ -178,9 +187,10 @@ class TextEnricher:
             m, c = mask_pii(t or "")
             masked.append(m)
             piis.append(c)
-        probs = self.model.predict_many(masked).tolist()
+        probs = self.model.predict_many(masked)
+        angers = self.mood.score_many(masked, probs).tolist()
         match = self.matcher.match
-        return [TextSignals(m, c, p, match(m)) for m, c, p in zip(masked, piis, probs)]
+        return [TextSignals(m, c, p, match(m), a) for m, c, p, a in zip(masked, piis, probs.tolist(), angers)]
 
     def sentiment_many(self, texts: Sequence[str]) -> np.ndarray:
         """P(negative) of each text (masked first, as in :meth:`enrich_many`)."""
