@@ -30,7 +30,7 @@ KNOWN_METRICS = {
     "warning_events_total", "warning_deadletter_total", "warning_unresolved_events_total", "warning_pii_masked_total",
     "warning_event_lag_seconds", "warning_late_events_total", "warning_anomaly_score", "warning_risk_level",
     "warning_alerts_total", "warning_alerts_active", "warning_notifications_total", "warning_notification_seconds",
-    "warning_consumer_lag", "warning_ingest_batch_seconds",
+    "warning_consumer_lag", "warning_ingest_batch_seconds", "warning_false_alert_budget_spent", "warning_signal_yellow_threshold",
 }
 HISTOGRAMS = {"warning_event_lag_seconds", "warning_notification_seconds", "warning_ingest_batch_seconds"}
 

@@ -236,6 +236,18 @@ def build() -> dict[str, Any]:
                    overrides=rename(SIGNAL_NAMES)), 8, 8)
 
     # ------------------------------------------------------------------------------------------
+    L.row("误报预算 False-alert budget")
+    L.add(bargauge("预算使用（按信号）Budget spent by signal",
+                   "近期每街道每30天达到黄色阈值的街道·日（各分区最大）与该信号的预算份额 / street-days at or above the "
+                   "calibrated yellow per street per 30 days (max over partitions) and the signal's share of alerts.false_alert_budget",
+                   [target("sort_desc(max by (signal) (warning_false_alert_budget_spent))", "{{signal}}", instant=True)],
+                   overrides=rename(SIGNAL_NAMES)), 12, 8)
+    L.add(bargauge("校准后黄色阈值 Calibrated yellow threshold",
+                   "各信号当前黄色预警所需的证据强度 −log10 p（各分区最大）/ evidence a signal needs for yellow now",
+                   [target("sort_desc(max by (signal) (warning_signal_yellow_threshold))", "{{signal}}", instant=True)],
+                   overrides=rename(SIGNAL_NAMES)), 12, 8)
+
+    # ------------------------------------------------------------------------------------------
     L.row("数据接入 Ingest")
     L.add(timeseries("各数据源事件 Events per feed", "已接收事件速率 / Accepted events per second by feed",
                      [target(f'sum by (source) (rate(warning_events_total{{outcome="accepted",{S},{D}}}[$__rate_interval]))', "{{source}}")],
