@@ -206,6 +206,10 @@ def anger_corpus(path: Path = ANGER_CORPUS) -> list[tuple[str, bool]]:
     return out
 
 
+HEAD_PARAMS: dict[str, float] = {"lr": 0.02, "intercept_lr": 0.01, "l2": 0.0, "class_balance": 0.5,
+                                  "ngram_max": 3.0, "binary": 1.0}
+
+
 @functools.lru_cache(maxsize=None)
 def anger_head(epochs: int = 3, seed: int = 0) -> "SentimentModel | None":
     """The domain head: the same online model as sentiment (char n-gram TF-IDF + logistic
@@ -217,7 +221,8 @@ def anger_head(epochs: int = 3, seed: int = 0) -> "SentimentModel | None":
     data = anger_corpus()
     if not data:
         return None
-    model = SentimentModel()
+    # pinned, so that tuning the sentiment model's defaults does not silently change the head
+    model = SentimentModel(HEAD_PARAMS)
     rnd = random.Random(seed)
     for _ in range(epochs):
         order = list(data)
