@@ -49,7 +49,7 @@ def event(ts: float, source: str = "hotline", street: str = "110105001", categor
         category=category if source != "public_safety" else "", kind=kind,
         people_count=people if source != "public_safety" else max(people, 0),
         severity=severity if source == "public_safety" else 0, is_repeat=False, text=text, pii={},
-        sentiment_neg=neg, risk=risk,
+        sentiment_neg=neg, anger=neg, risk=risk,  # neg: the text's mood (tests give one score for both)
     )
 
 

@@ -148,3 +148,18 @@ def test_registered_with_its_signal() -> None:
     assert registry.check(DetectSettings(detector_params={"entity": {"min_records": 4}})) == []
     assert registry.check(DetectSettings(detector_params={"entity": {"min_recs": 4}}))[0][1] == "unknown key (typo?)"
     _ = engine()  # builds with the detector selected
+
+
+def test_a_text_naming_more_places_than_the_table_holds_does_not_fail() -> None:
+    d = EntityRepeat(DetectSettings(detector_params={"entity": {"max_entities": 4}}), KeyTable(default_feeds()))
+    st = d.new_state()
+    names = [f"{c}家园" for c in "甲乙丙丁戊己庚辛壬癸"]
+    for i in range(3):
+        kept = d.learn(st, T0 + i * HOUR, "hotline", names)
+        assert len(kept) == 2 and len(st.table) <= 4
+
+
+def test_a_person_masked_elsewhere_in_the_text_is_never_an_entity() -> None:
+    for raw in ("我是张伟，张伟超市卖过期食品，电话13812345678", "我叫王小明，王小明饭店欠我工资"):
+        masked = mask_pii(raw)[0]
+        assert not [n for n in entities(masked) if "伟" in n or "小明" in n], (masked, entities(masked))

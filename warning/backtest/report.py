@@ -124,8 +124,10 @@ def spending_report(budget: dict[str, Any], false_by_signal: dict[str, int], fir
             "yellow_log10p_max": cal["yellow_max"] if cal else None,
             "calibrated": cal is not None,
         }
-    total = sum(v["spent"] for v in signals.values())
-    return {"false_alert_budget": budget.get("false_alert_budget"), "spent": round(total, 4), "signals": signals}
+    total = sum(v["spent"] for v in signals.values() if v["calibrated"])
+    rules = sum(v["spent"] for v in signals.values() if not v["calibrated"])
+    return {"false_alert_budget": budget.get("false_alert_budget"), "spent": round(total, 4),
+            "spent_by_rules": round(rules, 4), "signals": signals}
 
 
 def _count(alerts: list[dict[str, Any]], key: str) -> dict[str, int]:

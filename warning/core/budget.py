@@ -9,10 +9,10 @@ calibrator keeps a decayed histogram of these street-day maxima per signal over 
 partition and sets the yellow threshold at their ``1 − b/30`` quantile. That quantile is far in
 the tail (a few street-days a month), so it is extrapolated from the bulk, peaks-over-threshold
 style: above ``u``, the ``1 − p_u`` quantile (``p_u`` = 5 % or enough samples), the excesses are
-taken as exponential with scale ``β`` estimated from their *median* (robust to the few real
-incidents in the sample), and
+taken as exponential with scale ``β`` estimated from their median and upper quartile (robust to
+the few real incidents in the sample), and with ``f`` the share of street-days above ``u``
 
-    yellow = u + β · ln(p_u / (b / 30))
+    yellow = u + β · ln(f / (b / 30))
 
 clamped to ``[default − calibration_max_lower, default + calibration_max_raise]`` (by default
 never below the catalogue's bar). Orange and red move
@@ -64,7 +64,9 @@ class BudgetCalibrator:
     budget
         Alerts ≥ yellow per street per 30 days, all calibrated signals together.
     weights
-        Relative share of each signal (missing signals weigh 1).
+        Relative share of each signal (missing signals weigh 1). The budget is split over the
+        signals the partition has seen evidence of (a signal first tested later takes its share
+        from then on).
     halflife_days
         Memory of the histograms.
     min_street_days
@@ -118,7 +120,7 @@ class BudgetCalibrator:
             return
         d = self.decay
         self.days = self.days * d + self.pending_days
-        for sig in set(self.hist) | set(self.pending):
+        for sig in sorted(set(self.hist) | set(self.pending)):
             h = self.hist.get(sig) or [0.0] * NBINS
             p = self.pending.get(sig)
             if p is None:
@@ -135,12 +137,12 @@ class BudgetCalibrator:
         self._cache = {}
         if self.days < self.min_street_days:
             return
-        for sig in self.hist:
+        for sig in sorted(self.hist):
             self.yellow[sig] = self._fit(sig)
 
     def _share(self, sig: str, signals: Iterable[str]) -> float:
         w = self.weights
-        total = sum(w.get(s, 1.0) for s in set(signals) | {sig})
+        total = sum(w.get(s, 1.0) for s in sorted(set(signals) | {sig}))  # sorted: the same sum in every process
         return self.budget * w.get(sig, 1.0) / total if total > 0 else self.budget
 
     def _fit(self, sig: str) -> float:
@@ -154,7 +156,9 @@ class BudgetCalibrator:
             return u
         above = [(i, c) for i, c in enumerate(h) if (i + 0.5) * BIN > u and c > 0.0]
         mass = sum(c for _, c in above)
-        if mass <= 0.0:
+        frac = mass / n  # the share of street-days actually above u (u is a bin edge; a signal
+        # tested on few street-days has u = 0 and far fewer than p_u above it)
+        if frac <= p_t:
             return u
         # exponential scale from the median and from the upper quartile of the excesses: equal for
         # an exponential tail, the quartile one larger for a heavier tail — the larger is used
@@ -169,7 +173,7 @@ class BudgetCalibrator:
                 q75 = x
                 break
         beta = max(max(med, BIN) / math.log(2.0), max(q75, BIN) / math.log(4.0))
-        return u + beta * math.log(p_u / p_t)
+        return u + beta * math.log(frac / p_t)
 
     @staticmethod
     def _quantile(h: list[float], n: float, p: float) -> float:
@@ -211,7 +215,7 @@ class BudgetCalibrator:
             y = self.yellow.get(sig)
             if y is not None and defaults is not None:
                 y = self.thresholds(sig, defaults(sig)).yellow
-            above = sum(c for i, c in enumerate(h) if y is not None and i * BIN >= y)
+            above = sum(c for i, c in enumerate(h) if y is not None and (i + 1) * BIN > y)
             out[sig] = {"share": round(self._share(sig, self.hist), 5), "yellow": None if y is None else round(y, 2),
                         "street_days": round(self.days, 1), "street_days_above": round(above, 2)}
         return out

@@ -22,6 +22,7 @@ alerts for the same records.
 from __future__ import annotations
 
 import heapq
+import logging
 import pickle
 from typing import Any, Mapping
 
@@ -39,6 +40,8 @@ from warning.core.timeutil import DAY, HOUR
 from warning.core.window import window_start
 from warning.models.multi_source import MultiSource
 from warning.models.registry import DETECTORS, check, selected
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 3
 #: a backtest (no wall clock) stops waiting for a configured feed it has not seen after this much
@@ -303,10 +306,15 @@ class Engine:
         return out
 
     def restore(self, meta: bytes | None, streets: dict[str, bytes]) -> None:
+        """Take back a snapshot. State written by an incompatible older version (its models learned
+        another scale) is discarded with a warning: the partition relearns from the next events
+        (warm-up, cold budget) instead of failing on every start."""
         if meta:
             m = pickle.loads(meta)
             if m.get("v") != SNAPSHOT_VERSION:
-                raise ValueError(f"engine snapshot version {m.get('v')} is not {SNAPSHOT_VERSION}")
+                log.warning("detection state of version %s is not %s: discarded, the partition relearns "
+                            "(检测状态版本不兼容，已丢弃并重新学习)", m.get("v"), SNAPSHOT_VERSION)
+                return
             self.buffer = list(m.get("buffer") or [])
             heapq.heapify(self.buffer)
             self.max_ts, self.watermark, self.open_hour = m["max_ts"], m["watermark"], m["open_hour"]
@@ -320,7 +328,9 @@ class Engine:
         for k, b in streets.items():
             st = pickle.loads(b)
             if getattr(st, "version", None) != StreetState.VERSION:
-                raise ValueError(f"street state version mismatch for {k}")
+                log.warning("street %s: state of version %s is not %s: discarded, the street relearns",
+                            k, getattr(st, "version", None), StreetState.VERSION)
+                continue
             st.env = self.env
             st.baseline.sync(self.env.keys, self.det)  # the configured feeds may have changed
             self.streets[k] = st

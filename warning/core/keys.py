@@ -139,16 +139,15 @@ class KeyTable:
             if risk is not None and risk.hits:
                 strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
                 keys.extend(RISK + c for c in strong if risk.hits.get(c))
-            m = ev.anger if ev.anger is not None else ev.sentiment_neg
-            if tail is not None and m is not None and m >= tail:
+            if tail is not None and ev.anger is not None and ev.anger >= tail:
                 keys.append(TAIL)
         return tuple(keys)
 
     def mood_of(self, ev: Event) -> float | None:
         """The event's mood if its feed's texts count for mood, else None: its anger score
-        (:mod:`warning.core.text.mood`: emotion lexicons built by others × P(negative)), or
-        P(negative) for events enriched without one."""
+        (:mod:`warning.core.text.mood`). Events without one (enriched by an older worker) have
+        none: P(negative) is another scale and would mix into the street's mood baseline."""
         f = self.feeds.get(ev.source)
         if f is None or not f.has("text"):
             return None
-        return ev.anger if ev.anger is not None else ev.sentiment_neg
+        return ev.anger

@@ -75,7 +75,7 @@ class StreetEnv:
 
 
 class StreetState:
-    VERSION = 3
+    VERSION = 4  # 4: mood is the anger score (baselines learned on P(negative) do not carry over)
 
     def __init__(self, place: dict[str, str], env: StreetEnv, det: DetectSettings) -> None:
         self.place = place

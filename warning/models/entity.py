@@ -204,6 +204,7 @@ class EntityRepeat(Detector):
         p = self.params
         if st.t0 is None:
             st.t0 = t
+        names = names[: p.max_entities // 2]  # a text listing many places cannot flush the table
         if not names:
             return names
         st.total = st.total * st._decay((t - st.ref) / HOUR) + len(names)
@@ -219,7 +220,10 @@ class EntityRepeat(Detector):
         for n in names:
             if n not in st.table:
                 if len(st.table) >= p.max_entities:
-                    weakest = min((k for k in st.table if k not in names), key=lambda k: (st.weight(k, t), k))
+                    weakest = min((k for k in st.table if k not in names), key=lambda k: (st.weight(k, t), k),
+                                  default=None)
+                    if weakest is None:
+                        continue
                     del st.table[weakest]
                 st.table[n] = [0.0, int(t), b""]
             recent = st.refresh(n, t)
@@ -235,7 +239,7 @@ class EntityRepeat(Detector):
 
     def on_event(self, ev: Event, street: "StreetState") -> list[Detection]:
         names = entities(ev.text) if ev.text else []
-        self.learn(street.state_of(self), ev.ts, ev.source, names)
+        names = self.learn(street.state_of(self), ev.ts, ev.source, names)
         self._last = (street.place.get("street_code", ""), ev.event_id, names)
         return []
 

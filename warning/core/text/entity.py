@@ -250,6 +250,9 @@ def _candidates(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_MASKED_NAME = re.compile(r"([\u4e00-\u9fff])\*+")
+
+
 def entities(text: str) -> list[str]:
     """Distinct specific place/organisation names of a masked text, in order of appearance.
 
@@ -257,13 +260,20 @@ def entities(text: str) -> list[str]:
     ['马家峪村']
     >>> entities("")
     []
+
+    A name masked elsewhere in the text (``张*``) may appear unmasked inside a shop's name; a
+    candidate that begins with a masked surname is dropped (privacy before recall):
+
+    >>> entities("我是张*，张伟超市卖过期食品"), entities("王**反映王府井百货门口占道")
+    ([], [])
     """
     if not text:
         return []
     found = sorted(_candidates(text))
+    masked_surnames = set(_MASKED_NAME.findall(text))
     out: list[str] = []
     for _, name in found:
-        if name in out:
+        if name in out or name[0] in masked_surnames:
             continue
         # 天恒嘉园 and 天恒嘉园二期项目 in one text: one place
         if any(name.startswith(o) for o in out):
