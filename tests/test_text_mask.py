@@ -315,3 +315,14 @@ def test_gov_messages_no_phone_or_id_survives():
     assert leaks == []
     assert raw_leaks > 0  # the data does contain numbers to mask
     assert totals["landline"] > 100 and totals["name"] > 100 and totals["house_number"] > 100
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("我是张伟，张伟超市卖过期食品", "我是张*，张*超市卖过期食品"),
+    ("联系人：王芳 电话：0731-88888888，王芳说物业不管", "联系人：王* 电话：0731-****8888，王*说物业不管"),
+    ("我叫王小明，王小明饭店欠我工资，王小明本人也找过", "我叫王**，王**饭店欠我工资，王**本人也找过"),
+])
+def test_a_name_found_once_is_masked_wherever_it_stands(text, expected):
+    """Measured on the gov messages: 116 of 17,100 texts change, nearly all later mentions of a
+    masked name (one false positive in 14 sampled: a town named like a masked person)."""
+    assert mask_pii(text)[0] == expected

@@ -562,6 +562,7 @@ _NAME_LIST = re.compile(
 
 def _mask_names(text: str, counts: dict[str, int]) -> str:
     role_ends: set[int] = set()  # where names after a role label end: a list there continues it
+    found: dict[str, str] = {}  # full name → its masked form (to mask its other mentions too)
 
     def repl_cue(m: re.Match[str]) -> str:
         sur, given = m.group("sur"), m.group("given")
@@ -574,6 +575,7 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
         counts["name"] += 1
         if role:
             role_ends.add(m.start("given") + k)
+        found[sur + given[:k]] = sur + _stars(k)
         return m.group("cue") + m.group("sep") + sur + _stars(k) + given[k:]
 
     def repl_list(m: re.Match[str]) -> str:
@@ -584,6 +586,7 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
         counts["name"] += 1
         if role:
             role_ends.add(m.start("given") + k)
+        found[m.group("sur") + m.group("given")[:k]] = m.group("sur") + _stars(k)
         return m.group("sep") + m.group("sur") + _stars(k) + m.group("given")[k:]
 
     def repl_contact(m: re.Match[str]) -> str:
@@ -591,6 +594,7 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
         if token[:2] in _names.NON_NAMES or _common(token):
             return token
         counts["name"] += 1
+        found[token] = m.group("sur") + _stars(len(m.group("given")))
         return m.group("sur") + _stars(len(m.group("given")))
 
     if _NAME_CUE_HINT.search(text) is not None:
@@ -605,6 +609,11 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
         text = _NAME_BEFORE_CONTACT.sub(repl_contact, text)
     if _GROUP_HINT.search(text) is not None:
         text = _NAME_BEFORE_GROUP.sub(repl_contact, text)
+    # a name found once is masked wherever else it stands ("我是张伟，张伟超市…" → "张*超市"), longest first
+    for name in sorted(found, key=len, reverse=True):
+        if len(name) >= 2 and name in text:
+            counts["name"] += text.count(name)
+            text = text.replace(name, found[name])
     return text
 
 
