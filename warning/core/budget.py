@@ -131,6 +131,15 @@ class BudgetCalibrator:
         self.pending = {}
         self.refit()
 
+    def adopt(self, learned: "BudgetCalibrator | None") -> None:
+        """Take what ``learned`` (e.g. restored from a snapshot, with other settings) has learned,
+        if it is of this version, and refit under this calibrator's settings."""
+        if learned is None or getattr(learned, "version", None) != self.version:
+            return
+        self.days, self.hist = learned.days, learned.hist
+        self.pending_days, self.pending = learned.pending_days, learned.pending
+        self.refit()
+
     def refit(self) -> None:
         """Recompute every signal's yellow from the histograms."""
         self.yellow = {}

@@ -52,15 +52,7 @@ class Thresholds(_M):
         return self
 
     def level(self, s: float) -> str | None:
-        if s >= self.red:
-            return "red"
-        if s >= self.orange:
-            return "orange"
-        if s >= self.yellow:
-            return "yellow"
-        if s >= self.blue:
-            return "blue"
-        return None
+        return signals.threshold_level(self, s)
 
 
 class RiskRule(_M):

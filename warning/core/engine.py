@@ -109,10 +109,7 @@ class Engine:
         b = BudgetCalibrator(c.false_alert_budget, c.budget_weights, c.calibration_halflife_days,
                              c.calibration_min_street_days, c.calibration_min_log10p, c.calibration_max_raise,
                              max_lower=c.calibration_max_lower, cold_margin=c.calibration_cold_margin)
-        if learned is not None and getattr(learned, "version", None) == b.version:
-            b.days, b.hist = learned.days, learned.hist
-            b.pending_days, b.pending = learned.pending_days, learned.pending
-            b.refit()
+        b.adopt(learned)
         return b
 
     # ------------------------------------------------------------------ places

@@ -82,16 +82,24 @@ class Thresholds(msgspec.Struct, frozen=True):
     red: float = 12.0
 
     def level(self, s: float) -> str | None:
-        """The highest level whose threshold ``s`` reaches, or None."""
-        if s >= self.red:
-            return "red"
-        if s >= self.orange:
-            return "orange"
-        if s >= self.yellow:
-            return "yellow"
-        if s >= self.blue:
-            return "blue"
-        return None
+        return threshold_level(self, s)
+
+
+def threshold_level(t: "Thresholds | object", s: float) -> str | None:
+    """The highest level whose threshold (``t.blue`` … ``t.red``) evidence ``s`` reaches, or None.
+
+    >>> threshold_level(Thresholds(), 8.5), threshold_level(Thresholds(), 3.0)
+    ('orange', None)
+    """
+    if s >= t.red:  # type: ignore[attr-defined]
+        return "red"
+    if s >= t.orange:  # type: ignore[attr-defined]
+        return "orange"
+    if s >= t.yellow:  # type: ignore[attr-defined]
+        return "yellow"
+    if s >= t.blue:  # type: ignore[attr-defined]
+        return "blue"
+    return None
 
 
 #: long windows are tested far fewer times a day than hourly ones (a scan statistic's false-alarm
