@@ -111,7 +111,7 @@ def main() -> None:
     with EmbeddedBroker(log_path=tmp / "tansu.log") as b:
         rtt = broker_round_trip(b.bootstrap, 50)
         env = isolated_env(tmp, b.url, prefix="lat", WARNING_RECEIVERS=orjson.dumps(
-            [{"name": "sink", "kind": "generic", "url": sink_url + "generic"}]).decode())
+            [{"name": "sink", "kind": "generic", "url": sink_url + "generic", "allow_unsigned": True}]).decode())
         ensure_topics(load_settings(None, env=env))
         with Worker(env, tmp / "worker.log") as w:
             p = KafkaProducer(bootstrap_servers=b.bootstrap, linger_ms=0)

@@ -79,3 +79,17 @@ TIME_VIOLATIONS: list[tuple[str, bytes, str]] = [
     ("public_safety", enc(public_safety(occurred_at="2099-01-01T00:00:00+08:00")), "time_in_future"),
 ]
 MAX_AGE_VIOLATION = ("petition", enc(petition(received_at="2023-01-01T00:00:00+08:00")), "time_too_old")
+
+
+def gov_texts(gov_dir) -> list[str]:
+    """The non-empty texts of the shared government messages (../shared/data/gov): subjects, details
+    and replies — real wording, with real third-party names, for masking checks."""
+    import csv
+    from pathlib import Path
+
+    texts: list[str] = []
+    for name, cols in (("messages_a.csv", ("留言主题", "留言详情")), ("messages_b.csv", ("留言主题", "留言详情", "答复意见"))):
+        with open(Path(gov_dir) / name, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                texts.extend(row.get(c) or "" for c in cols)
+    return [t for t in texts if t]

@@ -213,16 +213,24 @@ feeds:
     assert again.raw_topics() == s.raw_topics()
 
 
+def out_url(stdout: str, i: int) -> str:
+    return yaml.safe_load(stdout)["receivers"][i]["url"]
+
+
 def test_config_check_prints_effective_config_without_secrets(tmp_path):
     p = _write(tmp_path, """
 receivers:
   - {name: ops, kind: generic, url_env: OPS_URL, secret_env: OPS_SECRET}
-  - {name: dd, kind: dingtalk, url: "http://127.0.0.1:9/robot/send?access_token=inlinetok", mention_min_level: 橙}
+  - {name: dd, kind: dingtalk, url: "http://127.0.0.1:9/robot/send?access_token=inlinetok", mention_min_level: 橙,
+     allow_inline_secret: true}
 routes:
   - {receivers: [dd], match: {min_level: orange}, continue: true}
 """)
     r = run_cli("config", "check", str(p), env={"OPS_URL": "http://127.0.0.1:9/ops?key=urlsecret", "OPS_SECRET": "hmacsecret"})
     assert r.returncode == 0, r.stderr
+    # the accepted inline token is a warning naming the key; the URL is shown without it
+    assert "警告 warning receivers.1.url:" in r.stderr and "allow_inline_secret" in r.stderr
+    assert out_url(r.stdout, 1) == "http://127.0.0.1:9/robot/send?access_token=***"
     out = yaml.safe_load(r.stdout)
     assert out["receivers"][1]["mention_min_level"] == "orange" and out["routes"][0]["continue"] is True
     assert out["detect"]["allowed_lateness_minutes"] == 10 and "grid" in out["feeds"]

@@ -28,10 +28,12 @@ GOOD = Alert(alert_id="ok-1", status="firing", level="orange", signal="hotline_c
 
 async def test_invalid_alert_records_are_dead_lettered(broker, tmp_path) -> None:
     got: list[dict] = []
-    runner, url = await start_sink("127.0.0.1", 0, on_alert=got.append)
+    runner, url = await start_sink("127.0.0.1", 0, on_alert=got.append, secret="dlv-signing-secret")  # verifies
     prefix = f"dlv{int(time.time() * 1000) % 10**8}"
     env = isolated_env(tmp_path, broker.url, prefix=prefix, WARNING_WORKER__AGENTS='["deliver"]',
-                       WARNING_RECEIVERS=orjson.dumps([{"name": "ops", "kind": "generic", "url": url + "generic"}]).decode())
+                       WARNING_OPS_SECRET="dlv-signing-secret",
+                       WARNING_RECEIVERS=orjson.dumps([{"name": "ops", "kind": "generic", "url": url + "generic",
+                                                        "secret_env": "WARNING_OPS_SECRET"}]).decode())
     ensure_topics(load_settings(None, env=env))
     bad = [b"\xff\xfe not json", orjson.dumps({"alert_id": "half", "status": "firing"}),
            orjson.dumps({**GOOD.to_dict(), "alert_id": "lvl", "level": "purple"})]

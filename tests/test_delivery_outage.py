@@ -29,7 +29,7 @@ async def test_receiver_outage_then_back(broker, tmp_path) -> None:
     port = free_port()
     prefix = f"out{int(time.time() * 1000) % 10**8}"
     env = isolated_env(tmp_path, broker.url, prefix=prefix,
-                       WARNING_RECEIVERS=orjson.dumps([{"name": "ops", "kind": "generic",
+                       WARNING_RECEIVERS=orjson.dumps([{"name": "ops", "kind": "generic", "allow_unsigned": True,
                                                         "url": f"http://127.0.0.1:{port}/generic"}]).decode(),
                        WARNING_DELIVERY__RETRY_BASE_S="0.2", WARNING_DELIVERY__RETRY_CAP_S="1.5")
     ensure_topics(load_settings(None, env=env))

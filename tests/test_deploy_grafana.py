@@ -31,6 +31,7 @@ KNOWN_METRICS = {
     "warning_event_lag_seconds", "warning_late_events_total", "warning_anomaly_score", "warning_risk_level",
     "warning_alerts_total", "warning_alerts_active", "warning_notifications_total", "warning_notification_seconds",
     "warning_consumer_lag", "warning_ingest_batch_seconds", "warning_false_alert_budget_spent", "warning_signal_yellow_threshold",
+    "warning_events_unprocessed", "warning_reorder_buffered", "warning_watermark_delay_seconds",
 }
 HISTOGRAMS = {"warning_event_lag_seconds", "warning_notification_seconds", "warning_ingest_batch_seconds"}
 

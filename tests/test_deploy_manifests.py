@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -147,6 +148,70 @@ def test_k8s_configmap_is_default_yaml_and_valid(tmp_path: Path) -> None:
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     s = load_settings(f, env=env)
     assert s.kafka.broker == env["WARNING_KAFKA__BROKER"]
+
+
+# Oldest Kubernetes minor still widely run (EKS/GKE extended support) and the newest the installed
+# kubernetes-validate bundles; both schema sets ship inside the package (no network).
+K8S_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
+
+
+def k8s_objects() -> list[tuple[str, dict]]:
+    """(file name, object) for every object of every manifest applied to the cluster."""
+    return [(f.name, doc) for f in sorted(K8S.glob("*.yaml")) if f.name != "kustomization.yaml"
+            for doc in yaml.safe_load_all(f.read_text(encoding="utf-8")) if doc]
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_k8s_manifests_match_the_kubernetes_schemas(version: str) -> None:
+    """Every object against the API server's OpenAPI schema of ``version``, strictly: an unknown
+    or misspelt field is an error, as ``kubectl apply --validate=strict`` would make it."""
+    objs = k8s_objects()
+    assert {d["kind"] for _, d in objs} >= {"Namespace", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"}
+    for name, doc in objs:
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            pytest.fail(f"{name}: {doc['kind']} {doc['metadata']['name']} is invalid for Kubernetes {version}: {e.message} at {list(e.path)}")
+    # the validator is live: a misspelt field of the same Deployment is refused
+    dep = next(d for _, d in objs if d["kind"] == "Deployment")
+    broken = {**dep, "spec": {**dep["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def test_k8s_network_policy_admits_only_prometheus_to_the_metrics_port() -> None:
+    """The workers bind 0.0.0.0 in the pod (Prometheus must reach them): the NetworkPolicy lets only
+    the monitoring namespace in, and only on the metrics port."""
+    docs = k8s_docs()
+    pol, dep = docs["NetworkPolicy"], docs["Deployment"]
+    assert pol["spec"]["podSelector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+    assert pol["spec"]["policyTypes"] == ["Ingress"]
+    [rule] = pol["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    [container] = dep["spec"]["template"]["spec"]["containers"]
+    [port] = container["ports"]
+    assert [(p["port"], p["protocol"]) for p in rule["ports"]] == [(port["name"], "TCP")]
+    # Prometheus of deploy/prometheus/prometheus.kubernetes.yml lives in that namespace
+    prom = (DEPLOY / "prometheus" / "prometheus.kubernetes.yml").read_text(encoding="utf-8")
+    assert ".monitoring.svc" in prom
+
+
+def test_compose_matches_the_compose_spec(tmp_path: Path) -> None:
+    """deploy/compose.yaml against the Compose specification's JSON schema bundled with
+    check-jsonschema (``--builtin-schema vendor.compose-spec``: no download)."""
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+                              capture_output=True, text=True, timeout=120)
+
+    p = check(DEPLOY / "compose.yaml")
+    assert p.returncode == 0, p.stdout + p.stderr
+    # the check is live: an unknown service key is refused
+    c = compose()
+    c["services"]["worker-1"]["restart_policy"] = "always"
+    bad = tmp_path / "compose.yaml"
+    bad.write_text(yaml.safe_dump(c), encoding="utf-8")
+    p = check(bad)
+    assert p.returncode == 1 and "restart_policy" in p.stdout + p.stderr, p.stdout + p.stderr
 
 
 def test_kustomization_lists_every_manifest() -> None:

@@ -101,7 +101,7 @@ async def test_grid_reports_reach_the_webhook(broker, tmp_path) -> None:
     # they have been silent for source_idle_seconds (and a quiet partition's event time runs on after
     # idle_flush_seconds) — 300 s / 60 s in production, shortened so the test does not wait a minute.
     env = isolated_env(tmp_path, broker.url, prefix=prefix, WARNING_RECEIVERS=orjson.dumps(
-        [{"name": "ops", "kind": "generic", "url": sink_url + "generic"}]).decode(),
+        [{"name": "ops", "kind": "generic", "url": sink_url + "generic", "allow_unsigned": True}]).decode(),
         WARNING_WINDOWS__SOURCE_IDLE_SECONDS="15", WARNING_WINDOWS__IDLE_FLUSH_SECONDS="15")
     settings = load_settings(None, env=env)
     topic = settings.raw_topics()["grid"]

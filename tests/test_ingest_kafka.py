@@ -67,7 +67,7 @@ def test_ingest_end_to_end(broker, tmp_path):
     env = isolated_env(tmp_path, broker.url, prefix=prefix, WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE="1")
     good = good_records(prefix)
     bad = [(f"{prefix}.{src}", data, None) for src, data, _ in VIOLATIONS]
-    # ~1 MB record (ASCII text, under the broker's default 1 MiB message limit) → text_too_long
+    # ~1 MB record (under the broker's default 1 MiB message limit, over ingest.max_record_bytes) → too_large
     huge = (f"{prefix}.hotline", enc(hotline(999, content="a" * 1_000_000)), b"big")
     bad.append(huge)
     # Exact duplicates (same source + id) re-sent on the same partition key → dropped.
@@ -96,7 +96,7 @@ def test_ingest_end_to_end(broker, tmp_path):
             ("中关村街道", "海淀区", "address")}
 
         # Dead letters: original bytes unchanged, reason and coordinates in headers.
-        expected_reasons = sorted([r for _, _, r in VIOLATIONS] + ["text_too_long"])
+        expected_reasons = sorted([r for _, _, r in VIOLATIONS] + ["too_large"])
         got = [DeadLetter.from_headers(m.headers, m.value) for m in dead]
         assert sorted(d.reason for d in got) == expected_reasons
         originals = {data for _, data, _ in bad}
@@ -116,7 +116,8 @@ def test_ingest_end_to_end(broker, tmp_path):
                 break
             time.sleep(0.5)
         assert (acc, dl, dup) == (len(good), len(bad), len(dups)), w.log_tail()
-        assert metric_value(text, "warning_deadletter_total", reason="text_too_long") == 2
+        assert metric_value(text, "warning_deadletter_total", reason="text_too_long") == 1
+        assert metric_value(text, "warning_deadletter_total", reason="too_large") == 1
         assert "13812345678" not in text and "王小明" not in text
         # Nothing more on events after the duplicates were processed.
         assert len(read(broker.bootstrap, f"{prefix}.events", expected=len(good) + 1, timeout=3)) == len(good)
@@ -159,3 +160,59 @@ def test_partition_mismatch_fails_fast(broker, tmp_path):
     r = subprocess.run([sys.executable, "-m", "warning", "worker"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert f"{prefix}.hotline has 3 partitions" in r.stderr
+
+
+def test_resends_with_other_keys_are_dropped(broker, tmp_path):
+    """Dedup holds across partitions (issue 11, defect 6): producers in the field send keyless or
+    keyed by something else (a street, a batch number); a record re-sent that way lands on another
+    raw partition, and must still be recognised as a duplicate."""
+    prefix = f"rk{int(time.time() * 1000) % 10**8}"
+    env = isolated_env(tmp_path, broker.url, prefix=prefix)
+    n = 30
+    first = [(f"{prefix}.hotline", enc(hotline(i)), None) for i in range(n)]  # keyless: spread over partitions
+    ensure_topics(load_settings(None, env=env))
+    with Worker(env, tmp_path / "w.log") as w:
+        produce(broker.bootstrap, first)
+        assert len(read(broker.bootstrap, f"{prefix}.events", expected=n)) == n, w.log_tail()
+        # the same records again, each once keyless and once under two other keys
+        again = [(f"{prefix}.hotline", enc(hotline(i)), key) for i in range(n)
+                 for key in (None, f"batch-{i}".encode(), b"x" * (i + 1))]
+        produce(broker.bootstrap, again)
+        deadline = time.monotonic() + 60
+        while True:
+            text = w.metrics()
+            dup = metric_value(text, "warning_events_total", outcome="duplicate")
+            if dup >= len(again) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        evs = read(broker.bootstrap, f"{prefix}.events", expected=n + 1, timeout=3)
+        ids = [orjson.loads(m.value)["id"] for m in evs]
+        assert sorted(ids) == sorted(f"h{i}" for i in range(n)), (len(ids), w.log_tail())
+        assert dup == len(again)
+        assert metric_value(text, "warning_ingest_rekeyed_total", source="hotline") > 0
+
+
+def test_record_larger_than_a_produce_request_is_dead_lettered(broker, tmp_path):
+    """A raw record bigger than ``kafka.max_request_size`` (a broker that accepts it: Tansu) is
+    dead-lettered ``too_large`` with its first ``ingest.max_record_bytes`` — it once crashed the
+    worker, again after every restart — and the records after it are ingested."""
+    if broker.kind != "tansu":
+        pytest.skip("Apache Kafka refuses records over max.message.bytes (1 MiB) at produce time")
+    prefix = f"big{int(time.time() * 1000) % 10**8}"
+    env = isolated_env(tmp_path, broker.url, prefix=prefix)
+    ensure_topics(load_settings(None, env=env))
+    recs = [orjson.dumps(hotline(1)), orjson.dumps(hotline(2, attachment="A" * 3_000_000)), orjson.dumps(hotline(3))]
+    with Worker(env, tmp_path / "w.log") as w:
+        p = KafkaProducer(bootstrap_servers=broker.bootstrap, max_request_size=8 << 20)
+        for r in recs:
+            p.send(f"{prefix}.hotline", value=r, key=b"k").get(30)
+        p.close()
+        dead = read(broker.bootstrap, f"{prefix}.deadletter", expected=1)
+        events = read(broker.bootstrap, f"{prefix}.events", expected=2)
+        alive = w.proc.poll() is None
+        log = w.log_tail()
+    assert alive, log
+    assert len(events) == 2, log
+    [d] = [DeadLetter.from_headers(m.headers, m.value) for m in dead]
+    assert d.reason == "too_large" and "3000" in d.detail, d.detail
+    assert d.original == recs[1][: 256 * 1024]

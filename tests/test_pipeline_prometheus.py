@@ -34,7 +34,7 @@ async def test_incident_reaches_webhook_and_alertmanager(tansu, tmp_path) -> Non
     runner, sink_url = await start_sink("127.0.0.1", 0, on_alert=generic.append, on_message=inbox.on_message)
     prefix = f"pp{int(time.time() * 1000) % 10**8}"
     env = isolated_env(tmp_path, tansu.url, prefix=prefix, WARNING_RECEIVERS=orjson.dumps(
-        [{"name": "ops", "kind": "generic", "url": sink_url + "generic"}]).decode())
+        [{"name": "ops", "kind": "generic", "url": sink_url + "generic", "allow_unsigned": True}]).decode())
     ensure_topics(load_settings(None, env=env))
     w = Worker(env, tmp_path / "worker.log").start()
     am = Alertmanager(sink_url + "alertmanager", deploy_config=True, workdir=tmp_path / "am")

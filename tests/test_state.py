@@ -66,22 +66,25 @@ def test_checkpoint_failed_delivery_writes_no_state():
 
 # ---------------------------------------------------------------------- the ingest service
 class FakeSender:
-    """Collects events; ``flush`` hands them over as undelivered futures the test resolves."""
+    """Collects records; ``take``/``send`` hand them over as undelivered futures the test resolves."""
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
         self.inflight: list[tuple[asyncio.Future, list[bytes]]] = []
         self.delivered: list[bytes] = []
 
-    def add(self, key: bytes | None, value: bytes, timestamp_ms: int | None = None) -> None:
+    def add(self, key: bytes | None, value: bytes, timestamp_ms: int | None = None, headers: list | None = None) -> None:
         self.pending.append(value)
 
-    async def flush(self) -> list[asyncio.Future]:
-        if not self.pending:
+    def take(self) -> list[bytes]:
+        b, self.pending = self.pending, []
+        return b
+
+    async def send(self, batch: list[bytes]) -> list[asyncio.Future]:
+        if not batch:
             return []
         fut = asyncio.get_running_loop().create_future()
-        self.inflight.append((fut, self.pending))
-        self.pending = []
+        self.inflight.append((fut, batch))
         return [fut]
 
     def deliver(self) -> None:
@@ -91,15 +94,14 @@ class FakeSender:
         self.inflight = []
 
 
-class FakeDLQ:
-    def send_soon(self, **kw) -> None:
-        raise AssertionError("no record of this test is invalid")
+def raw_batch(ids: range, values: list[bytes] | None = None) -> list:
+    """Records keyed by id, each on its id's home partition (of 2), as a Java producer writes them."""
+    from warning.core.pipeline import partition_for_bytes
 
-
-def raw_batch(ids: range, partition: int = 0) -> list:
-    return [SimpleNamespace(message=SimpleNamespace(value=enc(hotline(i)), timestamp=None, partition=partition,
+    return [SimpleNamespace(message=SimpleNamespace(value=values[n] if values else enc(hotline(i)), timestamp=None,
+                                                    partition=partition_for_bytes(f"h{i}".encode(), 2),
                                                     topic="raw.hotline", offset=i, key=f"h{i}".encode()))
-            for i in ids]
+            for n, i in enumerate(ids)]
 
 
 def ingest_service(table: FakeTable) -> tuple[IngestService, FakeSender]:
@@ -107,9 +109,25 @@ def ingest_service(table: FakeTable) -> tuple[IngestService, FakeSender]:
 
     settings = load_settings(None, env={})
     pipe = Pipeline(ingest=settings.ingest, detect=DetectSettings(), alerts=AlertSettings(), partitions=2)
-    svc = IngestService(pipe, StateTable(table))
-    svc.sender = FakeSender()
+    svc = IngestService(pipe, StateTable(table), partitions=2)
+    svc.sender, svc.rekey, svc.dlq = FakeSender(), FakeSender(), FakeSender()
     return svc, svc.sender
+
+
+def ingest(svc: IngestService, batch: list) -> None:
+    """A raw batch through both ingest stages: the raw agent hands every event on to its home
+    partition of the rekey topic; the rekey agent (here at once) dedups them into events."""
+    from warning.core.pipeline import partition_for_bytes
+
+    svc.process("hotline", batch)
+    handed = svc.rekey.take()
+    svc.rekey.delivered += handed
+    msgs = []
+    for off, value in enumerate(handed):
+        rid = EVENT_DECODER.decode(value).id
+        msgs.append(SimpleNamespace(message=SimpleNamespace(value=value, timestamp=None, topic="rekey", offset=off,
+                                                            partition=partition_for_bytes(rid.encode(), 2), key=rid.encode())))
+    svc.process_rekeyed(msgs)
 
 
 def test_ingest_marks_ids_seen_only_after_their_events_are_delivered():
@@ -117,8 +135,8 @@ def test_ingest_marks_ids_seen_only_after_their_events_are_delivered():
     svc, sender = ingest_service(table)
 
     async def scenario() -> None:
-        svc.process("hotline", raw_batch(range(5)), FakeDLQ())
-        commit = asyncio.create_task(svc.commit("hotline"))
+        ingest(svc, raw_batch(range(5)))
+        commit = asyncio.create_task(svc.commit())
         for _ in range(5):
             await asyncio.sleep(0)
         assert not commit.done() and sender.inflight
@@ -128,10 +146,30 @@ def test_ingest_marks_ids_seen_only_after_their_events_are_delivered():
 
     asyncio.run(scenario())
     assert len(sender.delivered) == 5
-    rows = StateTable(table).rows("dedup.hotline", 0)
-    assert len(rows) == 1 and len(table.changelog) == 1
+    rows = {p: StateTable(table).rows("dedup.hotline", p) for p in (0, 1)}
+    assert sum(len(r) for r in rows.values()) == len(table.changelog) == len([r for r in rows.values() if r])
     s = svc.pipe.stats
     assert (s.records, s.accepted, s.duplicates) == (5, 5, 0)
+
+
+def test_dead_letters_are_delivered_before_the_batch_is_acked():
+    """A rejected record's dead letter is part of the checkpoint: commit (after which the agent
+    acks) does not return before it is on the broker."""
+    table = FakeTable()
+    svc, _sender = ingest_service(table)
+
+    async def scenario() -> None:
+        ingest(svc, raw_batch(range(2), values=[b"{not json", enc(hotline(1))]))
+        commit = asyncio.create_task(svc.commit())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not commit.done(), "the batch could be acked before its dead letter was delivered"
+        svc.dlq.deliver()
+        svc.sender.deliver()
+        await commit
+
+    asyncio.run(scenario())
+    assert svc.dlq.delivered == [b"{not json"]
 
 
 def test_crash_between_events_and_marks_loses_nothing():
@@ -147,10 +185,10 @@ def test_crash_between_events_and_marks_loses_nothing():
         raise Crash
 
     async def first_run() -> None:
-        svc.process("hotline", raw_batch(range(5)), FakeDLQ())
+        ingest(svc, raw_batch(range(5)))
         loop = asyncio.get_running_loop()
         loop.call_soon(sender.deliver)
-        await svc.commit("hotline")
+        await svc.commit()
 
     state.FAILPOINTS["ingest.between_writes"] = crash
     try:
@@ -163,11 +201,11 @@ def test_crash_between_events_and_marks_loses_nothing():
     svc2, sender2 = ingest_service(table)  # restart: the table is what the changelog holds
 
     async def second_run() -> None:
-        svc2.process("hotline", raw_batch(range(5)), FakeDLQ())  # Kafka redelivers the unacked batch
+        ingest(svc2, raw_batch(range(5)))  # Kafka redelivers the unacked batch
         asyncio.get_running_loop().call_soon(sender2.deliver)
-        await svc2.commit("hotline")
-        svc2.process("hotline", raw_batch(range(5)), FakeDLQ())  # now they are duplicates
-        await svc2.commit("hotline")
+        await svc2.commit()
+        ingest(svc2, raw_batch(range(5)))  # now they are duplicates
+        await svc2.commit()
 
     asyncio.run(second_run())
     again = {EVENT_DECODER.decode(v).id for v in sender2.delivered}
@@ -221,3 +259,41 @@ def test_detect_checkpoint_writes_state_only_after_its_alerts_are_delivered():
     asyncio.run(scenario())
     st = StateTable(table)
     assert "engine" in st.rows("meta", 0) and ev.key in st.rows("street", 0)
+
+
+def test_detect_counts_an_event_produced_twice_once():
+    """Ingest is at-least-once: after a crash the same event can be on warning.events twice. The
+    detection state counts it once — also across a restart — and two copies redelivered into a
+    restored reorder buffer do not crash it (once: TypeError comparing two Events in the heap)."""
+    from warning.config import load_settings
+    from warning.core.events import EVENT_ENCODER
+    from warning.core.pipeline import Pipeline
+    from warning.streams.detect import DetectService
+
+    settings = load_settings(None, env={})
+    pipe = Pipeline.from_settings(settings)
+    table = FakeTable()
+    evs = [pipe.ingestor.parse("hotline", enc(hotline(i))) for i in range(3)]
+    copies = [evs[0], evs[1], evs[0], evs[2], evs[1]]  # two repeats, later offsets
+
+    def batch(items, start=0):
+        return [SimpleNamespace(message=SimpleNamespace(partition=0, offset=start + i, value=EVENT_ENCODER.encode(e)))
+                for i, e in enumerate(items)]
+
+    def run(svc, b) -> None:
+        async def go():
+            svc.process(b)
+            FakeAlertsTopic.deliver(svc.alerts_topic)
+            await svc.checkpoint()
+        asyncio.run(go())
+
+    svc = DetectService(settings, StateTable(table), FakeAlertsTopic(), pipe)
+    run(svc, batch(copies))
+    e = svc.engines[0]
+    assert len(e.buffer) == 3, "a repeated event entered the reorder buffer"
+    # restart: everything is redelivered (nothing released yet, so nothing was acked)
+    svc2 = DetectService(settings, StateTable(table), FakeAlertsTopic(), Pipeline.from_settings(settings))
+    run(svc2, batch(copies))
+    assert sorted(x[1] for x in svc2.engines[0].buffer) == sorted(ev.event_id for ev in evs)
+    run(svc2, batch([evs[2]], start=5))  # and once more, after the restart
+    assert len(svc2.engines[0].buffer) == 3

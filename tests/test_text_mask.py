@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from warning.core.text import PII_KINDS, find_pii_leaks, mask_pii
 from warning.core.text.mask import id_checksum_ok, luhn_ok
+from warning.core.text.normalize import normalize
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GOV = SHARED / "gov"
@@ -240,7 +241,9 @@ def test_id_always_masked(before, id_number, after):
     masked, counts = mask_pii(before + id_number + "。" + after)
     assert counts["id_number"] == 1
     assert id_number not in masked
-    assert masked == before + id_number[:3] + "*" * 13 + id_number[-2:] + "。" + after
+    expected = before + id_number[:3] + "*" * 13 + id_number[-2:] + "。" + after
+    # the random characters around may read as a person's name: masked in place, same length
+    assert len(masked) == len(expected) and all(a == b or a == "*" for a, b in zip(masked, expected)), masked
     assert find_pii_leaks(masked) == []
 
 
@@ -278,21 +281,22 @@ def test_no_leaks_and_idempotent(text):
 @given(st.text(alphabet=st.characters(blacklist_categories=("Nd", "Cs")), max_size=80))
 @settings(max_examples=200, deadline=None)
 def test_text_without_digits_or_cues_is_unchanged(text):
+    """Unchanged up to normalisation (invisible characters dropped, full-width letters in ASCII)
+    when no cue of any rule is present (cue words, titles 同志/医生…, 男/女, form labels 人：,
+    organisation words before a name, a redacted X, 扣扣/QQ/微信)."""
     masked, counts = mask_pii(text)
-    if "@" not in text and not any(c in text for c in "叫名人主户话机长任记师员民生属亲父母夫妻子女哥姐弟妹居友事板东客"):
-        assert masked == text
+    cues = "叫名人主户话机长任记师员民生属亲父母夫妻子女哥姐弟妹居友事板东客同志授官计席警男者方学校院园所局府办会区业行店团XxQq扣企信"
+    if "@" not in text and not any(c in normalize(text) for c in cues):
+        assert masked == normalize(text)
 
 
 # ------------------------------------------------------------------------------------ real data
 
 
 def _gov_texts() -> list[str]:
-    texts: list[str] = []
-    for name, cols in (("messages_a.csv", ("留言主题", "留言详情")), ("messages_b.csv", ("留言主题", "留言详情", "答复意见"))):
-        with open(GOV / name, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                texts.extend(row.get(c) or "" for c in cols)
-    return texts
+    from samples import gov_texts
+
+    return gov_texts(GOV)
 
 
 @pytest.mark.skipif(not (GOV / "messages_a.csv").is_file(), reason="shared gov data not present")

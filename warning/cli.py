@@ -39,6 +39,10 @@ def _register() -> None:
     cli.add_command(backtest)
     from warning.commands.sentiment import sentiment
     cli.add_command(sentiment)
+    from warning.commands.text import text
+    cli.add_command(text)
+    from warning.commands.feedback import feedback
+    cli.add_command(feedback)
 
 
 _register()

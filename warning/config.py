@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.feeds import Feed, default_feeds
-from warning.core.ingest import IngestSettings
+from warning.core.ingest import KAFKA_HEADROOM_BYTES, IngestSettings
 from warning.core.text.enrich import TextConfig
+from warning.core.text.feedback_guard import FeedbackSettings
 from warning.models.registry import check as check_detectors
 from warning.notify.router import Route, check_routing
 from warning.notify.wiring import KINDS, ReceiverConfig
@@ -99,6 +100,9 @@ class TopicsConfig(_Section):
     alerts: str = "warning.alerts"
     alerts_deadletter: str = "warning.alerts.deadletter"
     feedback: str = "warning.feedback"
+    feedback_audit: str = Field("", description="audit trail of every feedback record (accepted or not, no texts); empty: '<feedback>.audit'")
+    rekey: str = Field("", description="internal: raw records that arrived on another partition than their id's "
+                       "home partition are handed on here, so duplicates meet one filter; empty: '<app_id>-ingest-rekey'")
 
 
 class WindowsConfig(_Section):
@@ -106,6 +110,8 @@ class WindowsConfig(_Section):
 
     idle_flush_seconds: float = Field(60.0, gt=0, description="no events at all for this long (wall clock): event time runs on with the wall clock, so quiet windows close")
     source_idle_seconds: float = Field(300.0, gt=0, description="a feed silent for this long (wall clock) stops holding the watermark back")
+    max_buffered: int = Field(10_000, ge=1, description="events a partition's reorder buffer holds at most; beyond it the oldest are released by moving the watermark (the backtest applies the same limit)")
+    max_unacked: int = Field(30_000, ge=1, description="events of warning.events a worker holds unacked at most: at this bound it stops taking input until a checkpoint acks what is done")
 
 
 class WorkerConfig(_Section):
@@ -144,6 +150,8 @@ class Settings(_Section):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     receivers: list[ReceiverConfig] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    #: who may send sentiment labels on topics.feedback, and how much (warning/core/text/feedback_guard.py)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
 
     @field_validator("feeds", mode="before")
     @classmethod
@@ -163,6 +171,12 @@ class Settings(_Section):
         check_routing(self.receivers, self.routes)
         own = {getattr(self.topics, k): f"topics.{k}" for k in TopicsConfig.model_fields}
         errors = [f"{key}: {msg}" for key, msg in check_detectors(self.detect)]
+        # A record up to the limit is dead-lettered whole (or becomes an event of about its size): it
+        # must fit in one producer request with its headers.
+        if self.kafka.max_request_size < self.ingest.max_record_bytes + KAFKA_HEADROOM_BYTES:
+            errors.append(f"kafka.max_request_size: {self.kafka.max_request_size} bytes cannot carry a record of "
+                          f"ingest.max_record_bytes ({self.ingest.max_record_bytes}) with its headers: at least "
+                          f"{self.ingest.max_record_bytes + KAFKA_HEADROOM_BYTES}")
         for name, feed in self.feeds.items():
             if feed.topic in own:
                 errors.append(f"feeds.{name}.topic: {feed.topic!r} is already {own[feed.topic]}")
@@ -170,6 +184,14 @@ class Settings(_Section):
         if errors:
             raise ValueError("; ".join(errors))
         return self
+
+    def rekey_topic(self) -> str:
+        """The internal topic that brings a raw record to its id's home partition (see warning/streams/app.py)."""
+        return self.topics.rekey or f"{self.worker.app_id}-ingest-rekey"
+
+    def feedback_audit_topic(self) -> str:
+        """Where the feedback worker writes its audit entries (see warning/streams/feedback.py)."""
+        return self.topics.feedback_audit or f"{self.topics.feedback}.audit"
 
     def raw_topics(self) -> dict[str, str]:
         """Feed name → its raw topic."""
@@ -248,7 +270,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any], ann: Any) -> dict[str, An
         else:
             raw, parsed = val
             # A string field keeps the literal text (e.g. "110000", "007").
-            merged[key] = raw if _unwrap(sub) in (str, Path) else parsed
+            merged[key] = raw if _unwrap(sub) in (str, Path, SecretStr) else parsed
     return merged
 
 

@@ -102,8 +102,10 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
             "WARNING_KAFKA__REBALANCE_TIMEOUT_S": "3", "WARNING_KAFKA__FETCH_MAX_WAIT_MS": "50",
             "WARNING_WORKER__DATA_DIR": str(work / "data"), "WARNING_WORKER__WEB_PORT": str(web_port),
             "WARNING_WORKER__LOG_LEVEL": "warning",
+            # signed like a real receiver (the secret lives only in the worker's environment)
+            "WARNING_DEMO_SINK_SECRET": os.urandom(16).hex(),
             "WARNING_RECEIVERS": orjson.dumps([{"name": "demo-sink", "kind": "generic", "url": sink_url + "generic",
-                                                "send_resolved": True}]).decode(),
+                                                "secret_env": "WARNING_DEMO_SINK_SECRET", "send_resolved": True}]).decode(),
         }
         demo_settings = settings.model_copy(deep=True)
         demo_settings.kafka.broker = broker.url

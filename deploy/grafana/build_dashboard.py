@@ -284,6 +284,15 @@ def build() -> dict[str, Any]:
     L.add(timeseries("Kafka 消费积压 Consumer lag", "各主题分区未消费的消息数 / Messages behind, per topic and partition",
                      [target("max by (topic, partition) (warning_consumer_lag)", "{{topic}} [{{partition}}]")],
                      unit="short", stack=True), 8, 8)
+    L.add(timeseries("检测进度 Detection progress",
+                     "未处理 = 尚未读入检测的事件（排空后≈0；居高不下即卡住）；缓冲 = 等水位线的事件（提交积压≈它） / "
+                     "Unprocessed: not yet read into detection (≈0 once drained; staying up = stuck). "
+                     "Buffered: waiting for the watermark (the commit lag of warning.events waits for them)",
+                     [target("max by (partition) (warning_events_unprocessed)", "未处理 unprocessed [{{partition}}]"),
+                      target("max by (partition) (warning_reorder_buffered)", "缓冲 buffered [{{partition}}]")],
+                     unit="short"), 12, 8)
+    L.add(timeseries("水位线延迟 Watermark delay", "墙钟 − 各分区水位线 / Wall clock − watermark, per partition",
+                     [target("max by (partition) (warning_watermark_delay_seconds)", "[{{partition}}]")], unit="s"), 12, 8)
 
     return {
         "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "warning 的 Prometheus / Prometheus scraping the warning workers",

@@ -5,7 +5,8 @@ go through the same :class:`~warning.core.ingest.Ingestor` (parse, validate, mas
 are deduplicated by (source, id), and are routed to one :class:`~warning.core.engine.Engine` per
 partition — the partition Kafka's default partitioner (murmur2 of the street key) would give them
 on ``warning.events`` with ``kafka.partitions`` partitions — so the backtest's alerts are those the
-stream workers emit for the same records.
+stream workers emit for the same records. Each engine's reorder buffer gets the workers' limit
+(``windows.max_buffered``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def run(settings: Settings, lines: Iterable[bytes], start: float | None = None, 
     """Run the pipeline over raw JSONL lines; returns (alerts in emission order, stats)."""
     t0 = time.perf_counter()
     pipe = Pipeline.from_settings(settings, enricher=enricher)
+    for e in pipe.engines:  # the reorder-buffer limit the stream workers apply (windows.max_buffered)
+        e.max_buffered = settings.windows.max_buffered
     alerts = pipe.feed_all(lines, start, end, progress)
     alerts += pipe.flush()
     pipe.stats.seconds = time.perf_counter() - t0

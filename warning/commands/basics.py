@@ -21,8 +21,19 @@ def load_or_exit(config: str | None, broker: str | None = None) -> Settings:
     try:
         return load_settings(config, env=env)
     except ConfigError as e:
-        click.echo(f"配置错误 / {e}", err=True)
+        from warning.notify.redact import redact_text
+
+        # An error may quote a value (a malformed WARNING_RECEIVERS, say): never print a URL's key.
+        click.echo(redact_text(f"配置错误 / {e}"), err=True)
         sys.exit(2)
+
+
+def receiver_findings(settings: Settings) -> tuple[list[Any], list[Any]]:
+    """(errors, warnings) of the receivers' transport safety (:mod:`warning.notify.safety`)."""
+    from warning.notify.safety import check_receivers, errors_of, warnings_of
+
+    found = check_receivers(settings.receivers)
+    return errors_of(found), warnings_of(found)
 
 
 def default_config() -> str | None:
@@ -90,6 +101,15 @@ def run_worker(settings: Settings, **faust_overrides: Any) -> None:
     from warning.streams.topics import TopicLayoutError
 
     logging.basicConfig(level=settings.worker.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    errors, warnings = receiver_findings(settings)
+    if errors:  # fail fast: no alert leaves unsigned, in clear text or from a leaked key unless allowed
+        for f in errors:
+            click.echo(f.line(), err=True)
+        click.echo("worker 拒绝启动 refusing to start: 接收端不安全 unsafe receivers (设置对应的 allow_* 键可降为警告 "
+                   "set the named allow_* key to accept the risk)", err=True)
+        sys.exit(2)
+    for f in warnings:  # accepted risks: said once, at start
+        logging.getLogger("warning.notify").warning("%s", f.line())
     try:
         ensure_topics(settings)
     except (TopicLayoutError, RuntimeError) as e:
@@ -109,10 +129,28 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
-    """校验并打印生效配置 — validate FILE (+ WARNING_* env) and print the resolved config."""
+    """校验并打印生效配置 — validate FILE (+ WARNING_* env) and print the resolved config.
+
+    \b
+    退出码 exit status: 0 有效 valid (接收端的已允许风险只警告 accepted receiver risks are warnings);
+    2 配置无效，或接收端不安全 invalid config, or an unsafe receiver — generic 未签名 unsigned,
+    明文 http:// 发往非本机 plain http to a non-loopback host, url 内联密钥 key inline in url —
+    未设置 allow_unsigned / allow_insecure_http / allow_inline_secret (worker 同样拒绝启动 the worker
+    refuses to start too). 密钥不会打印 secrets are never printed (URL 显示为 shown as …?key=***).
+    """
+    from warning.notify.redact import scrub
+
     s = load_or_exit(file)
-    click.echo(dump_settings(s), nl=False)
-    click.echo(f"# OK: {file} 配置有效 valid", err=True)
+    secrets = [v for r in s.receivers for v in r.secret_values()]
+    click.echo(scrub(dump_settings(s), secrets), nl=False)
+    errors, warnings = receiver_findings(s)
+    for f in [*errors, *warnings]:
+        click.echo(f.line(), err=True)
+    if errors:
+        click.echo(f"# 拒绝 refused: {file} 有 {len(errors)} 个接收端安全问题，worker 不会启动 / "
+                   f"{len(errors)} unsafe receiver setting(s); the worker will not start", err=True)
+        sys.exit(2)
+    click.echo(f"# OK: {file} 配置有效 valid" + (f"（{len(warnings)} 个警告 warning(s)）" if warnings else ""), err=True)
 
 
 @click.command()

@@ -10,6 +10,12 @@
 * An event older than the watermark whose hourly window is already closed is *late*: it is
   counted (per street and in total) and kept in the daily rollup when that is still open; it is
   never silently dropped.
+* The buffer is bounded: with ``max_buffered`` set (``windows.max_buffered``; the stream and
+  ``warning backtest`` set the same), an event that makes it hold more than that many releases
+  the oldest by moving the watermark up to its event time — so a burst, a backlog or a feed
+  that stops cannot make a worker hold the whole backlog in memory (and unacked). The limit is a
+  function of the events in arrival order, never of the wall clock; events it makes late are
+  counted late like any other. Reaching it is counted in :attr:`forced`.
 * Hourly windows close when the watermark passes their end (all streets share aligned windows);
   a quiet partition is closed by :meth:`idle` (the stream layer calls it with the wall time
   elapsed since the last event) and everything by :meth:`flush` at the end of a backtest.
@@ -68,7 +74,7 @@ def street_env(det: DetectSettings, feeds: Mapping[str, Feed]) -> StreetEnv:
 
 class Engine:
     def __init__(self, det: DetectSettings, cfg: AlertSettings, registry: Registry, idle_s: float = 60.0,
-                 feeds: Mapping[str, Feed] | None = None) -> None:
+                 feeds: Mapping[str, Feed] | None = None, max_buffered: int | None = None) -> None:
         self.det = det
         self.cfg = cfg
         self.registry = registry
@@ -77,6 +83,11 @@ class Engine:
         self.lateness = det.allowed_lateness_minutes * 60.0
         self.streets: dict[str, StreetState] = {}
         self.buffer: list[tuple[float, str, Event]] = []
+        #: at most this many events wait in the reorder buffer (None: no limit); beyond it the
+        #: oldest are released by moving the watermark (:meth:`_shed`) — a function of the events
+        #: in arrival order only, so a backtest that sets the same limit does the same
+        self.max_buffered = max_buffered
+        self.forced = 0  # times the limit moved the watermark
         self.max_ts = float("-inf")
         self.src_max: dict[str, float] = {}
         self.src_wall: dict[str, float] = {}
@@ -153,7 +164,7 @@ class Engine:
             self._late(ev)
             return out
         heapq.heappush(self.buffer, (ev.ts, ev.event_id, ev))
-        lane = f"{ev.source}:{ev.raw_partition}"
+        lane = f"{ev.source}:{ev.raw_partition}" if ev.via < 0 else f"{ev.source}:{ev.raw_partition}>{ev.via}"
         if wall is not None:
             self.src_wall[lane] = wall
         if self.first_ts is None or ev.ts < self.first_ts:
@@ -164,11 +175,14 @@ class Engine:
             if ev.ts > self.max_ts:
                 self.max_ts = ev.ts
             out += self.advance(self._source_watermark(wall))
+        if self.max_buffered is not None and len(self.buffer) > self.max_buffered:
+            out += self._shed()
         return out
 
     def _source_watermark(self, wall: float | None) -> float:
         """The slowest lane's newest event time minus lateness. A lane is one feed read from one
-        raw partition (each is in order; lanes are not in step with each other). A feed not seen
+        raw partition, directly or handed on through one rekey partition (each is in order; lanes
+        are not in step with each other). A feed not seen
         yet holds the watermark back too (its first records may still be on their way) — in the
         stream only until it has been silent for ``idle_s`` since the engine started; so does a
         lane, until it has been silent for ``idle_s``."""
@@ -204,10 +218,27 @@ class Engine:
 
     def advance(self, watermark: float) -> list[Alert]:
         """Move the watermark forward (never back): release events, close passed hours."""
-        out: list[Alert] = []
         if watermark <= self.watermark:
-            return out
+            return []
         self.watermark = watermark
+        return self._drain()
+
+    def _shed(self) -> list[Alert]:
+        """The buffer holds more than ``max_buffered`` events: release the oldest by moving the
+        watermark up to its event time (or, if it is already at or below the watermark — it came
+        after the watermark had passed it, its hour still open — by releasing up to the watermark).
+        Events of closed hours that arrive later are counted late, as always."""
+        out: list[Alert] = []
+        while self.max_buffered is not None and len(self.buffer) > self.max_buffered:
+            self.forced += 1
+            oldest = self.buffer[0][0]
+            out += self.advance(oldest) if oldest > self.watermark else self._drain()
+        return out
+
+    def _drain(self) -> list[Alert]:
+        """Release the buffered events at or below the watermark, close the hours it has passed."""
+        out: list[Alert] = []
+        watermark = self.watermark
         buf = self.buffer
         while buf and buf[0][0] <= watermark:
             ts, _, ev = heapq.heappop(buf)
@@ -293,7 +324,7 @@ class Engine:
             "watermark": self.watermark,
             "src_max": self.src_max,
             "open_hour": self.open_hour, "late": self.late, "released": self.released, "ctx": self.ctx,
-            "first_ts": self.first_ts,
+            "first_ts": self.first_ts, "forced": self.forced,
         }, protocol=5)
 
     def take_dirty(self) -> dict[str, bytes]:
@@ -318,6 +349,7 @@ class Engine:
             self.late, self.released = m["late"], m["released"]
             self.src_max = dict(m["src_max"])
             self.first_ts = m.get("first_ts")
+            self.forced = m.get("forced", 0)
             self.seen_sources = {lane.split(":", 1)[0] for lane in self.src_max}
             ctx = m.get("ctx")
             self.ctx = ctx if isinstance(ctx, PartitionContext) else self._new_ctx()

@@ -51,6 +51,7 @@ class Event(msgspec.Struct, omit_defaults=False):
     anger: Optional[float] = None  # anger/arousal in [0, 1] (warning.core.text.mood)
     risk: Optional[Risk] = None
     raw_partition: int = -1  # partition of the raw topic it came from (-1: a file)
+    via: int = -1  # partition of the ingest rekey topic it was handed on through (-1: none)
 
 
 def example_event(**fields: Any) -> Event:

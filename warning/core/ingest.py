@@ -7,8 +7,9 @@ the wall clock. Every failure is a :class:`Rejected` with a machine-readable ``r
 =====================  ==========================================================
 reason                 meaning
 =====================  ==========================================================
-``invalid_utf8``       bytes are not UTF-8
-``invalid_json``       not parseable JSON
+``too_large``          the record has more than ``ingest.max_record_bytes`` bytes (checked first)
+``invalid_utf8``       bytes are not UTF-8, anywhere in the record (values, keys, ignored fields)
+``invalid_json``       not parseable JSON, or arrays/objects nested deeper than :data:`MAX_NESTING`
 ``not_object``         JSON, but not an object
 ``missing_field``      a required field is absent
 ``wrong_type``         a field has the wrong JSON type (e.g. ``"severity": "3"``)
@@ -30,20 +31,77 @@ reason                 meaning
 ('建外街道', '朝阳区', '110105001', '我叫王**，电话138****5678，家里不热')
 >>> ing.parse("hotline", b'{"id": 1}').reason
 'wrong_type'
+
+The record as a whole is screened before it is parsed (size, encoding, nesting), so an invalid
+byte in a field the feed ignores, or in a key, is ``invalid_utf8`` and never ``missing_field``
+or accepted:
+
+>>> ing.parse("hotline", b'{"id": "h2", "\\xff": 1}').reason
+'invalid_utf8'
+>>> ing.parse("hotline", b'[' * 100 + b']' * 100).detail
+'arrays/objects nested deeper than 64 levels'
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Protocol
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warning.core.events import Event, Risk
 from warning.core.feeds import Feed, default_feeds
 from warning.core.registry import Registry
 from warning.core.timeutil import iso, parse_time
+
+#: Deepest nesting of JSON arrays/objects a record may have (the feeds are flat objects). A fixed
+#: bound keeps the decision independent of the interpreter's recursion limit and of how deep the
+#: caller's stack is (msgspec recurses through C, bounded by that limit), so a replay decides as
+#: the live worker did.
+MAX_NESTING = 64
+
+#: What a Kafka request needs beyond the record: dead-letter headers (reason, detail ≤ 500
+#: characters, source, offsets...), or an event's enrichment fields, and the batch framing.
+KAFKA_HEADROOM_BYTES = 64 * 1024
+
+_JSON_TOKEN = re.compile(rb'\\.|["\[\]{}]', re.S)  # an escape pair, a quote or a bracket
+
+
+def nesting_exceeds(data: bytes, limit: int = MAX_NESTING) -> bool:
+    """True if JSON ``data`` nests arrays/objects deeper than ``limit`` (brackets inside strings
+    do not count). Cheap for real records: only one with more than ``limit`` opening brackets
+    in all is scanned — in one linear pass (escapes skipped, quotes toggle "in a string") — and
+    the scan stops at the first level past the limit.
+
+    >>> nesting_exceeds(b'{"a": [[1], {"b": 2}]}', limit=3), nesting_exceeds(b'[[[[]]]]', limit=3)
+    (False, True)
+    >>> nesting_exceeds(b'{"text": "' + b'[' * 100 + b'"}', limit=3)
+    False
+    >>> esc = bytes([92, 34])  # an escaped quote inside a string does not end it
+    >>> nesting_exceeds(b'{"t": "' + esc + b'[[[[' + esc + b'"}', limit=3), nesting_exceeds(b'[[[["' + esc * 50_000, limit=3)
+    (False, True)
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    for m in _JSON_TOKEN.finditer(data):
+        tok = m.group()
+        if len(tok) == 2:  # an escape pair: inside a string it is text; outside, invalid JSON anyway
+            continue
+        if tok == b'"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif tok == b"[" or tok == b"{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 class IngestSettings(BaseModel):
@@ -54,6 +112,10 @@ class IngestSettings(BaseModel):
     dedup_horizon_hours: float = Field(72.0, gt=0, description="exact duplicates by (source, id) within this event-time horizon are dropped")
     dedup_max_ids: int = Field(500_000, ge=1000, description="bound on remembered ids per raw partition")
     max_text_chars: int = Field(20_000, ge=100, description="longer texts are dead-lettered (text_too_long)")
+    max_record_bytes: int = Field(
+        256 * 1024, ge=4096,
+        description="larger raw records are dead-lettered (too_large) before they are parsed; must hold a text "
+                    "of max_text_chars (3 bytes per Chinese character in UTF-8) and stay below kafka.max_request_size")
     max_future_minutes: float = Field(10.0, ge=0, description="event time later than the record's Kafka timestamp by more than this is dead-lettered")
     max_age_days: Optional[float] = Field(None, gt=0, description="if set, event time older than the record's Kafka timestamp by more than this is dead-lettered (off by default: replays of old data carry new timestamps)")
     min_event_time: str = Field("2000-01-01T00:00:00+08:00", description="absolute floor for event time")
@@ -65,6 +127,14 @@ class IngestSettings(BaseModel):
     def _time(cls, v: str) -> str:
         parse_time(v)
         return v
+
+    @model_validator(mode="after")
+    def _record_holds_text(self) -> "IngestSettings":
+        need = 3 * self.max_text_chars + 4096
+        if self.max_record_bytes < need:
+            raise ValueError(f"max_record_bytes ({self.max_record_bytes}) must hold a text of max_text_chars "
+                             f"({self.max_text_chars} characters, 3 bytes each in UTF-8) and the other fields: at least {need}")
+        return self
 
 
 class Rejected(msgspec.Struct):
@@ -110,6 +180,7 @@ class Ingestor:
         self.feeds = dict(feeds) if feeds is not None else default_feeds()
         self.enricher = enricher
         self.max_text = ingest.max_text_chars
+        self.max_bytes = ingest.max_record_bytes
         self.max_future_s = ingest.max_future_minutes * 60.0
         self.max_age_s = ingest.max_age_days * 86400.0 if ingest.max_age_days else None
         self.floor_ts = parse_time(ingest.min_event_time).timestamp()
@@ -128,6 +199,8 @@ class Ingestor:
             out, text = self._parse(source, data, timestamp_ms)
         except UnicodeDecodeError as e:  # msgspec raises it for bad UTF-8 inside strings
             out, text = Rejected("invalid_utf8", f"invalid UTF-8 at byte {e.start}"), ""
+        except RecursionError:  # a backstop: precheck bounds the nesting well below the recursion limit
+            out, text = Rejected("invalid_json", "arrays/objects nested too deep"), ""
         except Exception as e:  # never let one record stop the worker: dead-letter it, say why
             out, text = Rejected("processing_error", f"{type(e).__name__}: {e}"[:500]), ""
         if isinstance(out, Rejected):
@@ -148,10 +221,17 @@ class Ingestor:
         items: list[tuple[str, bytes, int | None]] = []
         where: list[int] = []
         for line in lines:
+            bad = self.precheck(line)
+            if bad is not None:
+                out.append(("unknown", self._count(bad)))
+                continue
             try:
                 obj = self._any.decode(line)
             except (msgspec.DecodeError, UnicodeDecodeError) as e:
                 out.append(("unknown", self._count(self._decode_error(line, e))))
+                continue
+            except RecursionError:
+                out.append(("unknown", self._count(Rejected("invalid_json", "arrays/objects nested too deep"))))
                 continue
             source = obj.get("source") if isinstance(obj, dict) else None
             if not isinstance(source, str) or source not in self.feeds:
@@ -210,6 +290,30 @@ class Ingestor:
         return out
 
     # ------------------------------------------------------------------ steps
+    def precheck(self, data: bytes) -> Rejected | None:
+        """Screen a whole raw record before it is decoded: size (``too_large``), encoding
+        (``invalid_utf8``: msgspec skips the fields a feed does not declare, keys included, without
+        checking them) and nesting (``invalid_json``). None if it may be decoded.
+
+        >>> from warning.core.registry import Registry
+        >>> ing = Ingestor(IngestSettings(max_record_bytes=70_000, max_text_chars=20_000), Registry.load("110000"))
+        >>> ing.precheck(b'{"id": "' + b'x' * 80_000 + b'"}')
+        Rejected(reason='too_large', detail='record has 80010 bytes (max 70000: ingest.max_record_bytes)')
+        >>> ing.precheck('{"内容": "好"}'.encode()) is None
+        True
+        """
+        n = len(data)
+        if n > self.max_bytes:
+            return Rejected("too_large", f"record has {n} bytes (max {self.max_bytes}: ingest.max_record_bytes)")
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return Rejected("invalid_utf8", f"invalid UTF-8 at byte {e.start}")
+        if nesting_exceeds(data):
+            return Rejected("invalid_json", f"arrays/objects nested deeper than {MAX_NESTING} levels")
+        return None
+
     @staticmethod
     def _decode_error(data: bytes, e: Exception) -> Rejected:
         try:
@@ -222,6 +326,9 @@ class Ingestor:
         dec = self._decoders.get(source)
         if dec is None:
             return Rejected("unknown_source", f"unknown source {source!r}"), ""
+        bad = self.precheck(data)
+        if bad is not None:
+            return bad, ""
         try:
             rec = dec.decode(data)
         except msgspec.ValidationError as e:

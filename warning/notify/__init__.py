@@ -9,6 +9,8 @@
 * :mod:`.ratelimit` — sliding-window limiter and digest planning
 * :mod:`.dispatch` — :class:`Dispatcher`: per-receiver queues, retries, outcome hooks
 * :mod:`.sink` — a local webhook sink printing alerts as Chinese text
+* :mod:`.safety` — transport-safety findings of receivers (unsigned, plain http, inline secrets)
+* :mod:`.redact` — secrets out of every printed text (URLs as ``…?key=***``)
 
 Everything works on :class:`warning.core.events.Alert`. The names below are imported on first use
 (this package imports none of its modules, so importing one module never imports the others).
@@ -32,8 +34,10 @@ _EXPORTS = {
     "Router": "router",
     "RoutingConfig": "router",
     "build_notifier": "wiring",
+    "check_receivers": "safety",
     "load_routing": "router",
     "parse_receiver": "wiring",
+    "redact_text": "redact",
     "start_sink": "sink",
     "verify_signature": "kinds.generic",
 }

@@ -16,26 +16,32 @@ Classification of a response (:class:`DeliveryResult`):
   with the HTTP status and the (truncated) response body.
 
 Secrets (HMAC keys, and robot URLs which embed their access token) are read from environment
-variables or files only, held as :class:`pydantic.SecretStr`, and never appear in ``repr``, logs,
-errors or ``model_dump``.
+variables or files (an inline ``url:`` carrying a token is refused unless ``allow_inline_secret``),
+held as :class:`pydantic.SecretStr`, and never appear in ``repr``, logs, errors or ``model_dump``
+(URLs are shown redacted, :mod:`.redact`). :meth:`ReceiverBase.findings` reports unsafe transport
+(:mod:`.safety`).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo, field_serializer, field_validator,
+                      model_validator)
 
 from warning import __version__
+from warning.notify.redact import inline_secret_params, redact_text, redact_url, url_secrets
+from warning.notify.safety import Finding, is_loopback
 
 if TYPE_CHECKING:
     from warning.core.events import Alert
@@ -73,6 +79,10 @@ class DeliveryResult:
             parts.append(self.error)
         return " ".join(parts)
 
+    def redacted(self, redact: Callable[[str], str]) -> "DeliveryResult":
+        """This result with ``redact`` applied to its texts (the error at most 300 characters)."""
+        return dataclasses.replace(self, body=redact(self.body), error=None if self.error is None else redact(self.error)[:300])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -86,20 +96,6 @@ class DeliveryResult:
 
 def truncate_body(text: str, limit: int = MAX_RESPONSE_BODY) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def redact_url(url: str) -> str:
-    """``https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET`` →
-    ``https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***``; user:password dropped."""
-    try:
-        p = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    host = p.hostname or ""
-    if p.port:
-        host = f"{host}:{p.port}"
-    query = "&".join((kv.split("=", 1)[0] + "=***") if kv else kv for kv in p.query.split("&")) if p.query else ""
-    return urlunsplit((p.scheme, host, p.path, query, ""))
 
 
 # --------------------------------------------------------------------------------------- config
@@ -152,8 +148,17 @@ class ReceiverBase(BaseModel):
     send_resolved: bool = Field(True, description="also deliver status=resolved (已解除)")
     rate_limit_per_minute: int | None = Field(None, ge=1, le=100_000, description="default 20 for wecom/dingtalk, none otherwise")
     rate_limit_window_s: float = Field(60.0, gt=0, le=3600, description="the rate-limit window (60 s; shorter only in tests)")
+    allow_insecure_http: bool = Field(False, description="accept plain http:// to a non-loopback host (a warning, not an error)")
+    allow_inline_secret: bool = Field(False, description="accept a key/token in an inline url: (a warning, not an error)")
 
     _url: str = PrivateAttr("")
+    #: the inline url: of a robot is its credential even without a recognised parameter name
+    url_is_credential: ClassVar[bool] = False
+
+    @field_serializer("url")
+    def _dump_url(self, v: SecretStr | None) -> str | None:
+        """Dumps (``config check``) show where alerts go, never the token: ``…/send?key=***``."""
+        return None if v is None else redact_url(v.get_secret_value().strip())
 
     # Presence checks per key, so an error names the exact key (receivers.2.url_env); also for the
     # signing secret of the kinds that have one.
@@ -207,6 +212,45 @@ class ReceiverBase(BaseModel):
     @property
     def has_secret(self) -> bool:
         return self.secret_value is not None
+
+    @property
+    def url_key(self) -> str:
+        """Which of ``url``, ``url_env``, ``url_file`` gave the URL."""
+        return "url" if self.url is not None else "url_env" if self.url_env is not None else "url_file"
+
+    def secret_values(self) -> list[str]:
+        """Every secret of this receiver (URL and its credential parts, signing secret): what
+        :meth:`redact` removes from texts."""
+        return [*url_secrets(self._url), *([self.secret_value] if self.secret_value else [])]
+
+    def redact(self, text: str) -> str:
+        """``text`` without this receiver's secrets (nor any URL credential): for logs, errors,
+        dead letters."""
+        return redact_text(text, self.secret_values())
+
+    def findings(self) -> list[Finding]:
+        """Transport-safety findings (:mod:`warning.notify.safety`), keys relative to the receiver."""
+        out: list[Finding] = []
+        p = urlsplit(self._url)
+        host = p.hostname or ""
+        if p.scheme == "http" and not is_loopback(host):
+            out.append(Finding(
+                self.name, self.url_key, "insecure_http", self.allow_insecure_http,
+                f"接收端 {self.name!r} 使用明文 http:// 发往非本机地址 {host}，预警内容{'和密钥' if self.url_is_credential else ''}"
+                f"可被窃听、篡改；请改用 https://，确需明文时设置 allow_insecure_http: true",
+                f"receiver {self.name!r} sends over plain http:// to the non-loopback host {host} (readable and alterable "
+                f"in transit); use https://, or set allow_insecure_http: true"))
+        if self.url is not None:
+            params = inline_secret_params(self._url)
+            if params or self.url_is_credential:
+                what = ", ".join(params) if params else "the URL"
+                out.append(Finding(
+                    self.name, "url", "inline_secret", self.allow_inline_secret,
+                    f"接收端 {self.name!r} 的 url 内联了密钥（{what}）：配置文件因此成为机密，容易被提交、粘贴或打印；"
+                    f"请改用 url_env（环境变量名）或 url_file（文件路径），确需内联时设置 allow_inline_secret: true",
+                    f"receiver {self.name!r} has a credential ({what}) inline in url: the config file becomes a secret, easily "
+                    f"committed, pasted or printed; give it with url_env or url_file, or set allow_inline_secret: true"))
+        return out
 
     @property
     def rate_limit(self) -> int | None:
@@ -290,10 +334,10 @@ class Notifier(abc.ABC):
         except asyncio.TimeoutError:
             return DeliveryResult("retry", error=f"timeout after {self.receiver.timeout_s:g}s"), ""
         except aiohttp.ClientConnectorError as e:
-            return DeliveryResult("retry", error=f"connection failed: {e.os_error or type(e).__name__}"), ""
+            return DeliveryResult("retry", error=self.receiver.redact(f"connection failed: {e.os_error or type(e).__name__}")), ""
         except (aiohttp.ClientError, OSError) as e:
-            return DeliveryResult("retry", error=f"{type(e).__name__}: {_strip_urls(str(e), url)}"), ""
-        body_txt = truncate_body(text)
+            return DeliveryResult("retry", error=self.receiver.redact(f"{type(e).__name__}: {e}")), ""
+        body_txt = truncate_body(self.receiver.redact(text))
         if 200 <= status < 300:
             return DeliveryResult("ok", http_status=status, body=body_txt), text
         transient = status >= 500 or status in RETRY_HTTP
@@ -301,10 +345,6 @@ class Notifier(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.receiver!r})"
-
-
-def _strip_urls(msg: str, url: str) -> str:
-    return msg.replace(url, redact_url(url)) if url else msg
 
 
 def _parse_retry_after(v: str | None) -> float | None:

@@ -34,6 +34,7 @@ import inspect
 import logging
 import random
 import time
+import traceback
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterable, Callable, Literal, Mapping
@@ -42,6 +43,7 @@ from warning.core.events import Alert
 from warning.core.signals import level_rank
 from warning.notify.base import DeliveryResult, Notifier
 from warning.notify.ratelimit import RateLimiter, plan
+from warning.notify.redact import redact_text
 from warning.notify.router import Router
 from warning.notify.wiring import build_notifier
 
@@ -208,6 +210,14 @@ class _Worker:
     def __len__(self) -> int:
         return len(self.heap) + self.in_flight + sum(len(q) for q in self.parked.values())
 
+    def _redact(self, text: str) -> str:
+        rcv = self.notifier.receiver
+        return rcv.redact(text) if hasattr(rcv, "redact") else redact_text(text)
+
+    def _traceback(self, e: BaseException) -> str:
+        """A formatted traceback without the receiver's secrets (exception texts may quote URLs)."""
+        return self._redact("".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip())
+
     def push(self, item: _Item) -> None:
         key = item.alert.alert_id
         if key in self.live:
@@ -244,8 +254,8 @@ class _Worker:
                 await self._loop()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep the receiver alive whatever happens
-                log.exception("receiver %s: delivery loop failed; restarting it in 1s", self.name)
+            except Exception as e:  # noqa: BLE001 - keep the receiver alive whatever happens
+                log.error("receiver %s: delivery loop failed; restarting it in 1s\n%s", self.name, self._traceback(e))
                 await asyncio.sleep(1.0)
 
     async def _loop(self) -> None:
@@ -294,9 +304,12 @@ class _Worker:
             self.in_flight = 0
             raise
         except Exception as e:  # noqa: BLE001 - a bug rendering one alert must not stop the receiver
-            log.exception("receiver %s: notifier failed on alert(s) %s", self.name, [it.alert.alert_id for it in batch])
+            log.error("receiver %s: notifier failed on alert(s) %s\n%s", self.name, [it.alert.alert_id for it in batch], self._traceback(e))
             # Deterministic for this input: retrying cannot help; report it for the dead letter.
-            result = DeliveryResult("permanent", error=f"internal error: {type(e).__name__}: {e}"[:300])
+            result = DeliveryResult("permanent", error=f"internal error: {type(e).__name__}: {e}")
+        # Whatever a notifier returns goes to logs, hooks and dead letters: without the receiver's
+        # secrets (a URL with its key quoted in an error text, an echoing response body).
+        result = result.redacted(self._redact)
         seconds = time.perf_counter() - t0
         self.in_flight = 0
         d.stats.attempts[(self.name, result.status)] += 1

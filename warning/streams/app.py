@@ -3,14 +3,18 @@
 The agents only move records: bytes from a raw topic go through the core pipeline
 (:class:`warning.core.pipeline.Pipeline`: parse, validate, mask, then drop duplicate ids) and out
 to ``warning.events`` (keyed by street) or ``warning.deadletter``. Duplicate ids are remembered per
-feed and raw partition; the ids first seen in a batch are written to a changelog-backed table as
-one delta row (:mod:`warning.streams.state`) *after* the batch's events are delivered, so a
+feed and *home* partition of the id (every record is handed on to it through an internal topic,
+see :class:`IngestService`); the ids first seen are written to a changelog-backed table as
+delta rows (:mod:`warning.streams.state`) *after* the events they stand for are delivered, so a
 restarted worker still recognises records it has already passed on, and never one it has not.
+
+The web server serves ``/metrics`` and ``/healthz`` only (Faust's own pages are off).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -20,15 +24,18 @@ from prometheus_client import generate_latest
 
 from warning.config import Settings
 from warning.core.dedup import Deduplicator
-from warning.core.events import EVENT_ENCODER, DeadLetter
-from warning.core.ingest import Rejected
-from warning.core.pipeline import Pipeline
+from warning.core.events import EVENT_DECODER, EVENT_ENCODER, DeadLetter
+from warning.core.ingest import KAFKA_HEADROOM_BYTES, Rejected
+from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
 from warning.streams.state import Checkpoint, DeltaLog, StateTable
 
 log = logging.getLogger("warning.ingest")
 
 UNKNOWN_DISTRICT = "未定位"
+
+#: exit status of a worker whose checkpoint could not be written (its inputs stay unacknowledged)
+EXIT_CHECKPOINT_FAILED = 70
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -52,31 +59,72 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         web_port=w.web_port,
         web_bind=w.web_host,
         web_enabled=True,
+        # Only our own pages (/metrics, /healthz): Faust's /router/ and /table/ pages would serve record
+        # ids and pickled detector state to anyone who can reach the port; its statistics, graph and
+        # performance pages are off too.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         processing_guarantee="at_least_once",
         topic_disable_leader=True,
     )
 
 
-class IngestService:
-    """Per-worker ingest: the core pipeline's ingestor and duplicate filters (one per feed and raw
-    partition), whose seen-marks live in the ``dedup`` state table as delta rows."""
+def _only_own_pages(app: faust.App) -> None:
+    """Drop Faust's built-in pages that no setting turns off (its production index at ``/``), so
+    the web server answers only the pages this module registers; anything else is a 404."""
+    app.web.blueprints._enabled[:] = []
 
-    def __init__(self, pipeline: Pipeline, state: StateTable) -> None:
+
+class IngestService:
+    """Per-worker ingest: the core pipeline's ingestor and duplicate filters, whose seen-marks live
+    in the ``dedup`` state table as delta rows.
+
+    **One filter per id.** A record's *home* is the partition its id hashes to (Kafka's default
+    partitioner on the id's bytes). The raw agents parse, validate, mask and enrich, and hand every
+    record on, as its canonical event, to the internal topic ``Settings.rekey_topic()`` keyed by its
+    id — so it lands on its home partition there, owned by the worker that owns that filter (the
+    topics are co-partitioned) — where the agent of that topic consults the filter of ``(feed,
+    home)`` and produces the new events to ``warning.events``. A resend thus meets the same filter
+    whichever partition it was written to (keyless, keyed by street or batch, re-keyed). Every
+    event takes the same path, so each watermark lane (feed, raw partition, rekey partition) stays
+    in order; a shortcut for records already on their home partition would overtake the others of
+    their raw partition and make them late in a fast replay.
+
+    **One checkpoint.** :meth:`commit` — shared by every ingest agent, serialised by one lock —
+    takes the seen-marks added so far and the records built so far *at the same instant*, waits
+    until those records are delivered, then writes the marks; an agent acks its inputs only after
+    its commit returns. So a mark is never durable before the event (or hand-on) it stands for,
+    even when two agents feed the same filter.
+    """
+
+    def __init__(self, pipeline: Pipeline, state: StateTable, partitions: int) -> None:
         self.pipe = pipeline
         self.state = state
+        self.partitions = partitions
         self.logs: dict[tuple[str, int], DeltaLog] = {}
-        self.touched: dict[str, set[int]] = {}
-        self.checkpoints: dict[str, Checkpoint] = {}
+        self.ckpt = Checkpoint("ingest")
         self.recent: Any = None
-        self.sender: Any = None
+        self.sender: Any = None  # BatchSender → warning.events
+        self.rekey: Any = None  # BatchSender → the rekey topic
+        self.dlq: Any = None  # BatchSender → warning.deadletter
+        #: a dead letter's value is the original record, unless that would not fit in a produce request
+        self.dlq_max_bytes = 1 << 62
+        self.dlq_keep_bytes = 1 << 62
 
     def forget_partitions(self) -> None:
         """After a rebalance: rebuild filters lazily from the (recovered) table."""
         self.logs.clear()
         self.pipe.dedups.clear()
 
+    def home(self, record_id: str) -> int:
+        """The partition whose filter owns ``record_id``."""
+        return partition_for_bytes(record_id.encode(), self.partitions)
+
     def deduper(self, source: str, partition: int) -> Deduplicator:
-        """The filter of ``source`` on raw ``partition``, restored from its delta rows on first use."""
+        """The filter of ``source`` on ``partition``, restored from its delta rows on first use."""
         key = (source, partition)
         d = self.pipe.dedups.get(key)
         if d is None or key not in self.logs:
@@ -85,101 +133,165 @@ class IngestService:
             d.restore((rid, ts) for row in log.replay() for rid, ts in row)
         return d
 
-    async def commit(self, source: str) -> None:
-        """After :meth:`process`: hand the batch's events to the producer, and write the ids they
-        mark as seen only once they are delivered (:class:`~warning.streams.state.Checkpoint`)."""
-        ckpt = self.checkpoints.get(source)
-        if ckpt is None:
-            ckpt = self.checkpoints[source] = Checkpoint("ingest")
-        await ckpt.commit(lambda: self.persist(source), produce=self.sender.flush)
+    async def commit(self) -> None:
+        """After :meth:`process` / :meth:`process_rekeyed`: deliver what was built, then write the
+        seen-marks it stands for (:class:`~warning.streams.state.Checkpoint`); the caller acks after."""
+        marks: dict[tuple[str, int], list[tuple[str, float]]] = {}
 
-    def persist(self, source: str) -> None:
-        """Write one delta row per touched partition of ``source``; drop rows past the horizon."""
-        for p in sorted(self.touched.pop(source, ())):
-            key = (source, p)
+        async def produce() -> list[Any]:
+            # Synchronous up to the first await: the marks taken here are exactly those of the
+            # records taken here (every admitted record is built into a sender at once).
+            for key, d in self.pipe.dedups.items():
+                delta = d.take_delta()
+                if delta:
+                    marks[key] = delta  # type: ignore[index]
+            batches = [(s, s.take()) for s in (self.sender, self.rekey, self.dlq) if s is not None]
+            return [f for s, b in batches for f in await s.send(b)]
+
+        await self.ckpt.commit(lambda: self.persist(marks), produce=produce)
+
+    def persist(self, marks: dict[tuple[str, int], list[tuple[str, float]]]) -> None:
+        """Write one delta row per filter with new marks; drop rows past the horizon."""
+        for key in sorted(marks):
             log, d = self.logs.get(key), self.pipe.dedups.get(key)
             if log is None or d is None:  # revoked meanwhile: its inputs are redelivered elsewhere
                 continue
-            delta = d.take_delta()
-            if delta:
-                log.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
+            delta = marks[key]
+            log.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
             log.compact(before=d.cutoff)
 
-    def process(self, source: str, batch: list[Any], dlq_topic: Any) -> None:
-        """Handle one batch of Faust events from a raw topic (all sends are non-blocking; the
-        events are produced and their seen-marks written by :meth:`commit`).
+    def process(self, source: str, batch: list[Any]) -> None:
+        """Handle one batch of Faust events from the raw topic of ``source`` (all sends are
+        non-blocking; :meth:`commit` delivers them and writes the seen-marks).
 
         Metrics are tallied locally and added once per batch (label look-ups cost more than the
         core's work per record)."""
         t0 = time.perf_counter()
-        now = time.time()
-        touched = self.touched.setdefault(source, set())
         pipe = self.pipe
-        tally: dict[tuple[str, str], int] = {}
-        pii: dict[str, int] = {}
-        unresolved: dict[str, int] = {}
-        lags: list[float] = []
         items = []
         for ev in batch:
             msg = ev.message
             value = msg.value if isinstance(msg.value, (bytes, bytearray)) else bytes(msg.value or b"")
             items.append((source, bytes(value), int(msg.timestamp * 1000) if msg.timestamp else None))
-        add_event = self.sender.add
-        recent_add = self.recent.add if self.recent is not None else None
+        tally = _Tally()
+        rekey_add = self.rekey.add
         for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items)):
             msg = ev.message
-            if not isinstance(out, Rejected):
-                self.deduper(source, msg.partition)  # restored before the core consults it
-            outcome = pipe.admit(out, (source, msg.partition))
             if isinstance(out, Rejected):
-                dl = DeadLetter(
-                    reason=out.reason,
-                    detail=out.detail,
-                    source=source,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    timestamp_ms=ts_ms,
-                    dead_lettered_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                )
-                dlq_topic.send_soon(
-                    key=(msg.key if isinstance(msg.key, (bytes, bytearray)) else None),
-                    value=bytes(value),
-                    headers=dl.headers(),
-                )
-                k = (UNKNOWN_DISTRICT, "deadletter")
-                tally[k] = tally.get(k, 0) + 1
-                m.DEADLETTER.labels(source, out.reason).inc()
+                pipe.admit(out, None)
+                self._dead_letter(out, source, msg, value)
+                tally.count(UNKNOWN_DISTRICT, "deadletter")
                 continue
-            district = out.district or UNKNOWN_DISTRICT
-            if outcome == "duplicate":
-                k = (district, "duplicate")
-                tally[k] = tally.get(k, 0) + 1
-                continue
-            touched.add(msg.partition)
             out.raw_partition = msg.partition
-            add_event(out.key.encode(), EVENT_ENCODER.encode(out), int(out.ts * 1000))
-            if recent_add is not None:
-                recent_add(out.event_id, out.text)
-            k = (district, "accepted")
-            tally[k] = tally.get(k, 0) + 1
-            lags.append(now - out.ts)
-            if not out.street_code:
-                unresolved[out.resolved_by] = unresolved.get(out.resolved_by, 0) + 1
-            for kind, n in out.pii.items():
-                if n:
-                    pii[kind] = pii.get(kind, 0) + n
-        for (district, outcome), n in tally.items():
-            m.EVENTS.labels(source, district, outcome).inc(n)
-        for how, n in unresolved.items():
-            m.UNRESOLVED.labels(source, how).inc(n)
-        for kind, n in pii.items():
-            m.PII_MASKED.labels(kind).inc(n)
-        observe = m.EVENT_LAG.observe
-        for lag in lags:
-            observe(lag if lag > 0 else 0.0)
+            out.via = home = self.home(out.id)
+            rekey_add(out.id.encode(), EVENT_ENCODER.encode(out), ts_ms)
+            if home != msg.partition:
+                tally.rekeyed += 1
+        tally.flush(source)
         m.DEDUP_IDS.set(sum(len(d) for d in pipe.dedups.values()))
         m.BATCH_SECONDS.observe(time.perf_counter() - t0)
+
+    def process_rekeyed(self, batch: list[Any]) -> None:
+        """Handle one batch from the rekey topic: canonical events on their home partition.
+
+        Only workers write this topic (restrict it with broker ACLs like the changelogs); a record
+        that is not an event of a configured feed is dead-lettered (``invalid_rekeyed``), not trusted."""
+        t0 = time.perf_counter()
+        by_source: dict[str, _Tally] = {}
+        for ev in batch:
+            msg = ev.message
+            try:
+                out = EVENT_DECODER.decode(msg.value)
+                if out.source not in self.pipe.feeds:
+                    raise ValueError(f"unknown source {out.source[:40]!r}")
+            except Exception as exc:  # our own topic: not expected; dead-letter it, keep going
+                self._dead_letter(Rejected("invalid_rekeyed", f"{type(exc).__name__}: {exc}"[:300]), "rekey",
+                                  msg, bytes(msg.value or b""))
+                by_source.setdefault("rekey", _Tally()).count(UNKNOWN_DISTRICT, "deadletter")
+                continue
+            tally = by_source.get(out.source)
+            if tally is None:
+                tally = by_source[out.source] = _Tally()
+            self._admit(out, msg.partition, tally)
+        for source, tally in by_source.items():
+            tally.flush(source)
+        m.DEDUP_IDS.set(sum(len(d) for d in self.pipe.dedups.values()))
+        m.BATCH_SECONDS.observe(time.perf_counter() - t0)
+
+    def _dead_letter(self, out: Rejected, source: str, msg: Any, value: bytes) -> None:
+        """The original record to the dead-letter topic, the reason and coordinates as headers;
+        delivered by the same checkpoint as the events (its input is acked after)."""
+        dl = DeadLetter(
+            reason=out.reason,
+            detail=out.detail,
+            source=source,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            timestamp_ms=int(msg.timestamp * 1000) if msg.timestamp else None,
+            dead_lettered_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        )
+        body = value
+        if len(body) > self.dlq_max_bytes:
+            # Bigger than a produce request may be (a broker that accepts more than we send): the
+            # dead letter carries the first max_record_bytes; the whole record stays at the
+            # topic/partition/offset its headers name.
+            body = body[: self.dlq_keep_bytes]
+            dl.detail += f"; dead letter carries its first {len(body)} bytes"
+        key = msg.key if isinstance(msg.key, (bytes, bytearray)) else None
+        self.dlq.add(bytes(key) if key is not None else None, body, dl.timestamp_ms, headers=dl.headers())
+        m.DEADLETTER.labels(source, out.reason).inc()
+
+    def _admit(self, out: Any, home: int, tally: "_Tally") -> None:
+        """Consult the filter of ``(source, home)``; build the event if it is new."""
+        self.deduper(out.source, home)  # restored before the core consults it
+        outcome = self.pipe.admit(out, (out.source, home))
+        district = out.district or UNKNOWN_DISTRICT
+        if outcome == "duplicate":
+            tally.count(district, "duplicate")
+            return
+        self.sender.add(out.key.encode(), EVENT_ENCODER.encode(out), int(out.ts * 1000))
+        if self.recent is not None:
+            self.recent.add(out.event_id, out.text)
+        tally.accepted(out, district)
+
+
+class _Tally:
+    """Ingest metrics of one batch and feed, added to the registry once (see :meth:`IngestService.process`)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.outcomes: dict[tuple[str, str], int] = {}
+        self.pii: dict[str, int] = {}
+        self.unresolved: dict[str, int] = {}
+        self.lags: list[float] = []
+        self.rekeyed = 0
+
+    def count(self, district: str, outcome: str) -> None:
+        k = (district, outcome)
+        self.outcomes[k] = self.outcomes.get(k, 0) + 1
+
+    def accepted(self, out: Any, district: str) -> None:
+        self.count(district, "accepted")
+        self.lags.append(self.now - out.ts)
+        if not out.street_code:
+            self.unresolved[out.resolved_by] = self.unresolved.get(out.resolved_by, 0) + 1
+        for kind, n in out.pii.items():
+            if n:
+                self.pii[kind] = self.pii.get(kind, 0) + n
+
+    def flush(self, source: str) -> None:
+        for (district, outcome), n in self.outcomes.items():
+            m.EVENTS.labels(source, district, outcome).inc(n)
+        for how, n in self.unresolved.items():
+            m.UNRESOLVED.labels(source, how).inc(n)
+        for kind, n in self.pii.items():
+            m.PII_MASKED.labels(kind).inc(n)
+        if self.rekeyed:
+            m.REKEYED.labels(source).inc(self.rekeyed)
+        observe = m.EVENT_LAG.observe
+        for lag in self.lags:
+            observe(lag if lag > 0 else 0.0)
 
 
 def build_enricher(settings: Settings) -> Any:
@@ -197,39 +309,62 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     faust_compat.install()
     app = faust.App(settings.worker.app_id, **conf)
+    _only_own_pages(app)
     app.warning_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms  # type: ignore[attr-defined]
     m.set_feed_info(settings.feeds)  # warning_feed_info: the alert rules know the configured feeds from it
     t = settings.topics
     n = settings.kafka.partitions
     raw_topics = {src: app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n) for src, name in settings.raw_topics().items()}
     events_topic = app.topic(t.events, value_serializer="raw", key_serializer="raw", partitions=n)
-    dlq_topic = app.topic(t.deadletter, value_serializer="raw", key_serializer="raw", partitions=n)
     from warning.streams.feedback import RecentTexts, add_feedback, load_enricher
 
     enricher, fb_offsets = load_enricher(settings)
     pipeline = Pipeline.from_settings(settings, enricher=enricher)
-    service = IngestService(pipeline, StateTable.create(app, "dedup", n))
+    service = IngestService(pipeline, StateTable.create(app, "dedup", n), n)
     service.recent = RecentTexts()
+    service.dlq_max_bytes = settings.kafka.max_request_size - KAFKA_HEADROOM_BYTES
+    service.dlq_keep_bytes = settings.ingest.max_record_bytes
     from warning.streams.batching import BatchSender
 
     service.sender = BatchSender(app, t.events, n)
+    service.dlq = BatchSender(app, t.deadletter, n)
+    rekey_topic = app.topic(settings.rekey_topic(), value_serializer="raw", key_serializer="raw", partitions=n)
+    service.rekey = BatchSender(app, settings.rekey_topic(), n)
     add_feedback(app, settings, enricher, service.recent, fb_offsets)
     app.warning_ingest = service  # type: ignore[attr-defined]
     batch_size, within = settings.ingest.batch_size, settings.ingest.batch_within_s
 
+    async def commit_then_ack(stream: Any, batch: list[Any]) -> None:
+        try:
+            await service.commit()  # events (and hand-ons) delivered, then their seen-marks
+        except Exception:
+            # Nothing of this batch may be acked now (Faust would commit the offsets and the
+            # records would be lost); exit as a kill -9 would: a restart redelivers from the
+            # last committed offset and the filters come back from the changelog.
+            log.critical("ingest checkpoint failed; exiting without acknowledging the batch", exc_info=True)
+            os._exit(EXIT_CHECKPOINT_FAILED)
+        for ev in batch:
+            await stream.ack(ev)
+
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
-            async for batch in stream.take_events(batch_size, within=within):
-                service.process(source, batch, dlq_topic)
-                await service.commit(source)  # events delivered, then seen-marks; acked after this
+            async for batch in stream.noack_take(batch_size, within=within):
+                service.process(source, batch)
+                await commit_then_ack(stream, batch)
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
+
+    async def ingest_rekeyed(stream: Any) -> None:
+        async for batch in stream.noack_take(batch_size, within=within):
+            service.process_rekeyed(batch)
+            await commit_then_ack(stream, batch)
 
     stages = set(settings.worker.agents)
     if "ingest" in stages:
         for src, topic in raw_topics.items():
             make_agent(src, topic)
+        app.agent(rekey_topic, name="warning.ingest.rekeyed")(ingest_rekeyed)
     if "detect" in stages:
         from warning.streams.detect import add_detection
 

@@ -17,6 +17,23 @@ Exactly-once state on an at-least-once transport (the checkpoint order of
   those already applied, and processes newer ones normally — so each event counts exactly once;
 * alerts emitted between the last checkpoint and the crash are emitted again (at-least-once);
   they carry the same ``alert_id`` and status, so receivers deduplicate them.
+
+Memory under a burst is bounded twice: each engine's reorder buffer holds at most
+``windows.max_buffered`` events (beyond it the oldest are released by moving the watermark — the
+backtest applies the same limit, see :class:`~warning.core.engine.Engine`), and the worker holds
+only the Kafka message of an unacked event (its value bytes are dropped once decoded), at most
+``windows.max_unacked`` of them: at that bound the agent stops taking input and checkpoints at
+once, which acks every event already done.
+
+Lag, three ways (gauges, refreshed every second): ``warning_consumer_lag{topic=<events>}`` is the
+*commit* lag (acks wait for the reorder buffer and the next checkpoint, so after a burst it stays
+up while the last lateness window waits); ``warning_events_unprocessed{partition}`` is what has not
+been read into an engine yet (highwater − next offset to process); ``warning_reorder_buffered``
+and ``warning_watermark_delay_seconds`` say what waits for the watermark and how far behind the
+wall clock it is. A drained pipeline: unprocessed ≈ 0 while the commit lag waits. The commit lag
+can stay far above the buffered count: Kafka commits up to the oldest unacked offset, and the
+events that wait longest are the newest in event time, which a backlog (one feed read ahead of
+another) may have put at early offsets. A stuck pipeline: unprocessed stays up.
 """
 
 from __future__ import annotations
@@ -35,7 +52,8 @@ from warning.core.engine import Engine
 from warning.core.events import EVENT_DECODER
 from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
-from warning.streams.state import Checkpoint, StateTable
+from warning.core.dedup import Deduplicator
+from warning.streams.state import Checkpoint, DeltaLog, StateTable
 
 log = logging.getLogger("warning.detect")
 
@@ -55,26 +73,45 @@ class DetectService:
         self.engines: dict[int, Engine] = {}
         self.offsets: dict[int, int] = {}
         self.last_wall: dict[int, float] = {}
-        self.waiting: dict[str, list[Any]] = {}  # event id → Faust events not yet done (unacked)
+        self.max_buffered = settings.windows.max_buffered
+        self.max_unacked = settings.windows.max_unacked
+        # Only what an ack needs: the Kafka message (value bytes dropped once decoded), not the
+        # Faust event around it.
+        self.waiting: dict[str, list[Any]] = {}  # event id → messages not yet done (unacked)
+        self.held = 0  # messages in waiting
         self.ready: list[Any] = []  # done: ack after the next checkpoint
+        self.next_offset: dict[int, int] = {}  # partition → offset after the last one read into its engine
         self.ckpt_watermark: dict[int, float] = {}
         self.touched: set[int] = set()
         self.last_checkpoint = time.monotonic()
         self.alerts_sent = 0
+        # Event ids already taken into an engine, per partition (ingest is at-least-once: after a
+        # crash it may produce an event again); written with the checkpoint as delta rows.
+        self.seen: dict[int, Deduplicator] = {}
+        self.seen_logs: dict[int, DeltaLog] = {}
+        self.rebuffered: dict[int, set[str]] = {}  # ids put back into a restored buffer (≤ its size)
 
     # ------------------------------------------------------------------ engines
     def forget(self) -> None:
         self.waiting.clear()
+        self.held = 0
         self.ready.clear()
+        self.next_offset.clear()
+        for g in (m.EVENTS_UNPROCESSED, m.REORDER_BUFFERED, m.WATERMARK_DELAY):
+            g.clear()
         self.ckpt_watermark.clear()
         self.engines.clear()
         self.offsets.clear()
         self.last_wall.clear()
+        self.seen.clear()
+        self.seen_logs.clear()
+        self.rebuffered.clear()
 
     def engine(self, p: int) -> Engine:
         e = self.engines.get(p)
         if e is None:
             e = self.pipe.new_engine(idle_s=self.source_idle_s)
+            e.max_buffered = self.max_buffered
             e.track_done = True
             meta = self.state.rows("meta", p).get("engine")
             streets = self.state.rows("street", p)
@@ -88,6 +125,9 @@ class DetectService:
             self.offsets[p] = offset
             self.ckpt_watermark[p] = e.watermark
             self.engines[p] = e
+            slog = self.seen_logs[p] = DeltaLog(self.state, "seen", p)
+            d = self.seen[p] = self.pipe.new_dedup()
+            d.restore((rid, ts) for row in slog.replay() for rid, ts in row)
             log.info("partition %d: engine restored (offset %d, %d streets)", p, offset, len(streets))
         return e
 
@@ -98,29 +138,67 @@ class DetectService:
             msg = event.message
             p = msg.partition
             e = self.engine(p)
+            self.next_offset[p] = msg.offset + 1
             try:
                 ev = EVENT_DECODER.decode(msg.value)
             except Exception as exc:  # not ours: keep going, say so
                 log.error("partition %d offset %d: undecodable event (%s)", p, msg.offset, type(exc).__name__)
-                self.ready.append(event)
+                self.ready.append(msg)
                 continue
+            msg.value = None  # decoded: the engine holds the event, the ack needs only the message
             if msg.offset <= self.offsets.get(p, -1):
                 # Redelivered after a restart: applied before the checkpoint, unless it was still
                 # in the reorder buffer then (its effect is not in the state yet).
-                if ev.ts > self.ckpt_watermark.get(p, float("inf")):
+                rebuffered = self.rebuffered.setdefault(p, set())
+                if ev.ts > self.ckpt_watermark.get(p, float("inf")) and ev.event_id not in rebuffered:
+                    rebuffered.add(ev.event_id)  # a repeat of it among the redelivered is not put back twice
                     e.rebuffer(ev)
-                    self.waiting.setdefault(ev.event_id, []).append(event)
+                    self.hold(ev.event_id, msg)
                 else:
-                    self.ready.append(event)
+                    self.ready.append(msg)
                 continue
-            self.waiting.setdefault(ev.event_id, []).append(event)
-            before = e.late
+            self.offsets[p] = msg.offset
+            self.touched.add(p)
+            if self.seen[p].seen(ev.event_id, ev.ts):
+                # The same event again (ingest re-sent it after a crash): its effect is already in
+                # the engine (or waiting in its buffer) — count it once.
+                m.EVENTS_REPEATED.inc()
+                self.ready.append(msg)
+                continue
+            self.hold(ev.event_id, msg)
+            before, forced = e.late, e.forced
             self.emit(e.process(ev, wall=now))
             if e.late > before:
                 m.LATE.inc(e.late - before)
+            if e.forced > forced:
+                m.REORDER_FORCED.labels(str(p)).inc(e.forced - forced)
             self.offsets[p] = msg.offset
             self.last_wall[p] = now
             self.touched.add(p)
+
+    def hold(self, event_id: str, msg: Any) -> None:
+        self.waiting.setdefault(event_id, []).append(msg)
+        self.held += 1
+
+    def unacked(self) -> int:
+        """Messages held unacked: waiting for their engine, or done and waiting for a checkpoint."""
+        return self.held + len(self.ready)
+
+    def full(self) -> bool:
+        """Backpressure: the agent takes no more input until a checkpoint has acked what is done."""
+        return self.unacked() >= self.max_unacked
+
+    def lag_gauges(self, highwater: dict[int, int | None]) -> None:
+        """Refresh the "not yet processed" gauges; ``highwater``: partition → end offset (None: unknown)."""
+        now = time.time()
+        m.DETECT_UNACKED.set(self.unacked())
+        for p, hw in highwater.items():
+            if hw is not None and p in self.next_offset:
+                m.EVENTS_UNPROCESSED.labels(str(p)).set(max(0, hw - self.next_offset[p]))
+        for p, e in self.engines.items():
+            m.REORDER_BUFFERED.labels(str(p)).set(len(e.buffer))
+            if e.watermark != float("-inf"):
+                m.WATERMARK_DELAY.labels(str(p)).set(now - e.watermark)
 
     def emit(self, alerts: list[Alert]) -> None:
         for a in alerts:
@@ -157,8 +235,16 @@ class DetectService:
                 continue
             for key, blob in e.take_dirty().items():
                 self.state.put("street", p, key, blob)
+            d, slog = self.seen.get(p), self.seen_logs.get(p)
+            if d is not None and slog is not None:
+                delta = d.take_delta()
+                if delta:
+                    slog.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
+                slog.compact(before=d.cutoff)
             for eid in e.take_done():
-                self.ready.extend(self.waiting.pop(eid, ()))
+                msgs = self.waiting.pop(eid, ())
+                self.held -= len(msgs)
+                self.ready.extend(msgs)
             meta = pickle.dumps({"offset": self.offsets.get(p, -1), "engine": e.snapshot_meta(include_buffer=False)}, protocol=5)
             self.state.put("meta", p, "engine", meta)
         self.touched.clear()
@@ -192,21 +278,23 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
     n = settings.kafka.partitions
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
     svc = DetectService(settings, StateTable.create(app, "detect", n), alerts_topic, pipeline)
-    streams: list[Any] = []
-
     async def checkpoint() -> None:
         acks = await svc.checkpoint()
-        if streams:
-            for ev in acks:
-                await streams[0].ack(ev)
+        consumer = app.consumer
+        for msg in acks:  # what Stream.ack does with the event, from the message alone
+            if msg.ack(consumer):
+                app.sensors.on_message_out(msg.tp, msg.offset, msg)
 
     @app.agent(events_topic, name="warning.detect")
     async def detect(stream: Any) -> None:
-        streams[:] = [stream]
         async for batch in stream.noack_take(1000, within=0.1):
             svc.process(batch)
-            if svc.due():
+            if svc.due() or svc.full():
                 await checkpoint()
+
+    def events_highwater() -> dict[int, int | None]:
+        consumer = app.consumer
+        return {tp.partition: consumer.highwater(tp) for tp in consumer.assignment() if tp.topic == events_topic.get_topic_name()}
 
     @app.timer(5.0)
     async def consumer_lag() -> None:
@@ -219,6 +307,11 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
                 continue
             pos = committed.get(tp)
             m.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, hw - (pos if pos is not None else 0)))
+
+    @app.timer(1.0)
+    async def processing_lag() -> None:
+        """warning_events_unprocessed / warning_reorder_buffered / warning_watermark_delay_seconds."""
+        svc.lag_gauges(events_highwater())
 
     @app.timer(0.5)
     async def tick() -> None:

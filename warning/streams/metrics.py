@@ -56,6 +56,17 @@ BATCH_SECONDS = Histogram(
     "Time to process one ingest batch",
     registry=REGISTRY,
 )
+REKEYED = Counter(
+    "warning_ingest_rekeyed_total",
+    "Raw records read off their id's home partition (keyless or keyed otherwise, e.g. by street)",
+    ["source"],
+    registry=REGISTRY,
+)
+EVENTS_REPEATED = Counter(
+    "warning_detect_repeated_events",
+    "Events read again on warning.events (ingest re-sent them after a crash): counted once in the street state",
+    registry=REGISTRY,
+)
 DEDUP_IDS = Gauge(
     "warning_dedup_ids",
     "Record ids remembered for duplicate detection (all owned partitions)",
@@ -127,9 +138,42 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+EVENTS_UNPROCESSED = Gauge(
+    "warning_events_unprocessed",
+    "未处理事件 Events on warning.events not yet read into the detection engine (highwater − next offset), "
+    "per partition. Unlike warning_consumer_lag (commit lag: acks wait for the reorder buffer), it falls "
+    "to ≈0 as soon as detection has caught up",
+    ["partition"],
+    registry=REGISTRY,
+)
+REORDER_BUFFERED = Gauge(
+    "warning_reorder_buffered",
+    "乱序缓冲事件数 Events waiting in the reorder buffer for the watermark (bounded by windows.max_buffered)",
+    ["partition"],
+    registry=REGISTRY,
+)
+WATERMARK_DELAY = Gauge(
+    "warning_watermark_delay_seconds",
+    "水位线延迟 Wall clock − watermark of the partition's detection engine, seconds",
+    ["partition"],
+    registry=REGISTRY,
+)
+REORDER_FORCED = Counter(
+    "warning_reorder_forced",
+    "乱序缓冲溢出 Times a full reorder buffer (windows.max_buffered) released its oldest events by moving the watermark",
+    ["partition"],
+    registry=REGISTRY,
+)
+DETECT_UNACKED = Gauge(
+    "warning_detect_unacked_events",
+    "未确认事件 Events of warning.events held unacked by detection (buffered, or done and waiting for the "
+    "next checkpoint); at windows.max_unacked the worker stops taking input until a checkpoint",
+    registry=REGISTRY,
+)
 FEEDBACK = Counter(
     "warning_feedback",
-    "情感标注反馈 Feedback labels on warning.feedback, by outcome (learned|ignored|invalid|unknown_event)",
+    "情感标注反馈 Feedback labels on warning.feedback, by outcome (learned|ignored|invalid|unknown_event|disabled|"
+    "unsigned|unknown_source|bad_signature|bad_time|stale|future|replay|capped|rate_limited|error)",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -17,7 +17,8 @@ def bootstrap_servers(url: str) -> list[str]:
 
 def all_topics(settings: Settings) -> list[str]:
     t = settings.topics
-    return [*settings.raw_topics().values(), t.events, t.deadletter, t.alerts, t.alerts_deadletter, t.feedback]
+    return [*settings.raw_topics().values(), t.events, t.deadletter, t.alerts, t.alerts_deadletter, t.feedback,
+            settings.rekey_topic(), settings.feedback_audit_topic()]
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:

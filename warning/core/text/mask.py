@@ -20,19 +20,33 @@ landline      area code ``0[1-9]x(x)`` + 7–8 digits (dash, space,         ``07
 house_number  exact flat: ``3号楼2单元501室``, ``9栋704``, ``3-2-501``,     ``3号楼*单元***室``
               ``501室`` (building kept, unit/room masked)
 plate         licence plates ``京A12345``, ``京A·D12345``, ``粤B12345学``  ``京A*****``
+im_account    QQ number after QQ/扣扣/q号/企鹅号, WeChat id after 微信/VX    ``QQ：12****78``
 name          surname + given name after a cue word (姓名/我叫/联系人/      ``张**``
               户主/投诉人/本人 …) or a grid-report role (网格员/上报人/
               重点人员 …), further names listed after it (、和与及),
-              or a name right before 电话/手机/身份证 or （网格员）
+              or a name right before 电话/手机/身份证 or （网格员）;
+              third parties (``person.py``): before a title (何**医生),
+              before the sex (乐**，男), after a form label (请求人：肖**)
+              or an organisation (…中学陈*，), redacted at the source
+              (罗x雄, 黄某纯), after a role word (干部李**侵占),
+              listed beside masked names (张**、高*、彭*),
+              and names jieba's ``nr`` model tags
 ============  ==========================================================  ======================
 
-Names are found heuristically (see ``_names.py``): ~400 surnames, strong cues (我叫, 姓名 …),
+Before matching, invisible characters (zero-width spaces, joiners, BOM, direction marks) are
+removed and full-width or other-script digits and letters written in ASCII
+(:mod:`warning.core.text.normalize`); the result is that normalised text, masked. Phones
+written in Chinese numerals (一三八…, 幺三九…) are masked keeping the writer's characters
+(``一三八****五六七八``).
+
+Names with a cue are found heuristically (see ``_names.py``): ~400 surnames, strong cues (我叫, 姓名 …),
 weak ones (本人, 业主, 村民 …) after which the name must be closed by punctuation or a
 contact word, role labels of grid-member reports (网格员, 上报人, 调解员 …: "（网格员：关*）",
 "网格员石*（138****5678）", while "网格员上报", "重点人员动态" stay), and a list of ~23,000
 ordinary words that start like a name (利益, 安全, 满意 …, derived from jieba's dictionary) so
-"业主利益，" stays readable. On the 17,100 real government texts in ``../shared/data/gov`` about
-450 names are masked with few false positives.
+"业主利益，" stays readable. Names without a cue are found by :mod:`warning.core.text.person`
+(context rules and jieba's person-name model). On the 17,100 real government texts in
+``../shared/data/gov`` about 4,700 name mentions are masked (``bench/mask_gov.py``).
 
 After the number rules, a safety net re-scans for the audit patterns of
 :func:`find_pii_leaks` (any mobile, valid ID, area-code landline) and masks what is left, so
@@ -73,12 +87,13 @@ from __future__ import annotations
 import bisect
 import re
 
-from warning.core.text import _names
+from warning.core.text import _names, person
+from warning.core.text.normalize import normalize
 
 __all__ = ["PII_KINDS", "mask_pii", "find_pii_leaks", "id_checksum_ok", "luhn_ok"]
 
 PII_KINDS: tuple[str, ...] = (
-    "name", "mobile", "landline", "id_number", "email", "bank_card", "plate", "house_number",
+    "name", "mobile", "landline", "id_number", "email", "bank_card", "plate", "house_number", "im_account",
 )
 
 _D = r"[0-9０-９]"  # ASCII or full-width digit
@@ -377,6 +392,63 @@ def _safety_net(text: str, counts: dict[str, int]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# numbers in Chinese numerals (一三八一二三四五六七八, 幺三九…), QQ and WeChat accounts
+
+_CN_DIGITS = {"零": "0", "〇": "0", "○": "0", "洞": "0", "一": "1", "幺": "1", "壹": "1", "二": "2", "两": "2",
+              "贰": "2", "三": "3", "叁": "3", "四": "4", "肆": "4", "五": "5", "伍": "5", "六": "6", "陆": "6",
+              "七": "7", "柒": "7", "八": "8", "捌": "8", "九": "9", "玖": "9"}
+_CN_D = "[" + "".join(_CN_DIGITS) + "0-9]"
+# 7+ digits with at least one Chinese numeral, single spaces/dashes between groups
+_CN_RUN = re.compile(r"(?<![0-9*" + "".join(_CN_DIGITS) + r"])" + _CN_D + r"(?:[\s\-－—]?" + _CN_D + r"){6,14}(?![0-9*" + "".join(_CN_DIGITS) + "])")
+_CN_HINT = re.compile("[" + "".join(_CN_DIGITS) + "]{3}")
+_IM_CUE = r"(?:[Qq]{2}|扣扣|企鹅|[Qq](?=号))(?:群)?(?:号码|号|账号|帐号)?"
+_QQ = re.compile("(?P<cue>" + _IM_CUE + r")(?P<sep>[:：\s]*(?:是|为)?[:：\s]*)(?<![0-9*])(?P<num>[1-9][0-9]{4,11})(?![0-9])")
+_WECHAT = re.compile(
+    r"(?P<cue>微信|威信|薇信|VX|vx|Vx|WX|wx|Wx)(?P<sep>号?[:：\s]*(?:是|为)?[:：\s]*)"
+    r"(?P<id>[A-Za-z][A-Za-z0-9_\-]{5,19})(?![A-Za-z0-9_\-])"
+)
+_IM_HINT = re.compile(r"[Qq]|扣扣|企鹅|微信|威信|薇信|[VvWw][Xx]")
+
+
+def _mask_cn_numbers(text: str, counts: dict[str, int]) -> str:
+    """Phones written in Chinese numerals; the masked form keeps the writer's characters."""
+
+    def repl(m: re.Match[str]) -> str:
+        run = m.group()
+        pos = [i for i, c in enumerate(run) if c in _CN_DIGITS or c.isdigit()]
+        if not any(run[i] in _CN_DIGITS for i in pos):
+            return run
+        d = "".join(_CN_DIGITS.get(run[i], run[i]) for i in pos)
+        res = _classify(d, _Cues(text), m.start())
+        if res is None:
+            return run
+        kind, masked = res
+        counts[kind] += 1
+        # keep the characters of the visible digits, star the others
+        keep = {i for i, c in enumerate(masked) if c != "*"} if len(masked) == len(d) else set(range(3)) | set(range(len(d) - 4, len(d)))
+        return "".join(run[p] if j in keep else "*" for j, p in enumerate(pos))
+
+    return _CN_RUN.sub(repl, text)
+
+
+def _mask_im(text: str, counts: dict[str, int]) -> str:
+    """QQ numbers (QQ：12345678, 扣扣, q号, 企鹅号) and WeChat ids after 微信/VX."""
+
+    def qq(m: re.Match[str]) -> str:
+        counts["im_account"] += 1
+        d = m.group("num")
+        return m.group("cue") + m.group("sep") + (_mask_keep(d, 2, 2) if len(d) >= 8 else _mask_keep(d, 0, 2))
+
+    def wechat(m: re.Match[str]) -> str:
+        counts["im_account"] += 1
+        i = m.group("id")
+        return m.group("cue") + m.group("sep") + i[0] + _stars(len(i) - 1)
+
+    text = _QQ.sub(qq, text)
+    return _WECHAT.sub(wechat, text)
+
+
+# ---------------------------------------------------------------------------------------------
 # e-mail
 
 _EMAIL = re.compile(
@@ -476,7 +548,7 @@ _SURNAME_ALT = (
     "(?:" + "|".join(_names.COMPOUND_SURNAMES) + "|[" + "".join(dict.fromkeys(_names.SINGLE_SURNAMES)) + "])"
 )
 _STOPW = "(?!" + "|".join(_names.GIVEN_STOP_WORDS) + ")"
-_G = "(?:" + _STOPW + "[^\\W\\d_A-Za-z" + _names.GIVEN1_STOP_CHARS + "])"
+_G = "(?:" + _STOPW + "(?:[XxＸｘ]|[^\\W\\d_A-Za-z" + _names.GIVEN1_STOP_CHARS + "]))"
 _GIVEN = _G + _G + "?"
 _G2_STOP = frozenset(_names.GIVEN2_STOP_CHARS)
 _CUE_ALT = "|".join(sorted(_names.STRONG_CUES + _names.WEAK_CUES + _names.ROLE_CUES, key=len, reverse=True))
@@ -498,7 +570,7 @@ _NAME_AFTER_CUE = re.compile(
 _NAME_CUE_HINT = re.compile(_CUE_ALT)
 # name right before a contact word or a bracketed role: "，陈洪道电话…", "投诉人 刘严联系电话",
 # "：高德明（网格员）"
-_CONTACT_AFTER = r"(?:联系)?(?:电话|手机|方式|身份证|TEL|Tel|tel|[（(](?:电话|手机|身份证|" + _ROLE_ALT + "))"
+_CONTACT_AFTER = r"(?:联系)?(?:电话|手机|方式|身份证|TEL|Tel|tel|[（(](?:联系|电话|手机|身份证|" + _ROLE_ALT + "))"
 _NAME_BEFORE_CONTACT = re.compile(
     r"(?:(?<=[\s，,。；;：:、（()）])|^)(?P<sur>" + _SURNAME_ALT + ")(?P<given>" + _GIVEN + ")(?=" + _CONTACT_AFTER + ")"
 )
@@ -560,6 +632,28 @@ _NAME_LIST = re.compile(
 )
 
 
+def _star_spans(
+    text: str, spans: list[tuple[int, int, int]], counts: dict[str, int], found: dict[str, str], found_short: set[str]
+) -> str:
+    """Star the given names of ``spans`` (``(start, surname_length, given_length)``)."""
+    if not spans:
+        return text
+    out: list[str] = []
+    last = 0
+    for start, k, g in spans:
+        a = start + k
+        out.append(text[last:a])
+        out.append(_stars(g))
+        last = a + g
+        counts["name"] += 1
+        if g >= 2:  # a two-character name is looked for elsewhere only where it stands alone
+            found.setdefault(text[start:last], text[start:a] + _stars(g))
+        else:
+            found_short.add(text[start:last])
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _mask_names(text: str, counts: dict[str, int]) -> str:
     role_ends: set[int] = set()  # where names after a role label end: a list there continues it
     found: dict[str, str] = {}  # full name → its masked form (to mask its other mentions too)
@@ -609,11 +703,27 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
         text = _NAME_BEFORE_CONTACT.sub(repl_contact, text)
     if _GROUP_HINT.search(text) is not None:
         text = _NAME_BEFORE_GROUP.sub(repl_contact, text)
+    # third parties: 何X高医生, 请求人：肖X梁, 乐X逵，男, …中学陈X， (see person.py)
+    short: set[str] = set()
+    confident: set[str] = set()
+    text = _star_spans(text, person.find_names(text, confident), counts, found, short)
+    # names listed beside the ones now starred: "张**、高威、彭*", "刘*曾**熊疆高谊唐**"
+    if "*" in text:
+        listed = person.listed_names(text)
+        confident.update(text[s : s + k + g] for s, k, g in listed)
+        text = _star_spans(text, listed, counts, found, short)
     # a name found once is masked wherever else it stands ("我是张伟，张伟超市…" → "张*超市"), longest first
     for name in sorted(found, key=len, reverse=True):
         if len(name) >= 2 and name in text:
             counts["name"] += text.count(name)
             text = text.replace(name, found[name])
+    # other mentions of a two-character third-party name found with a context ("向民警毛骏反映，
+    # 毛骏不仅…"), but not inside a word or before a place (梅溪 → 梅溪湖)
+    for name in short & confident:
+        if name in text:
+            for i in person.other_mentions(text, name):
+                counts["name"] += 1
+                text = text[: i + 1] + "*" + text[i + 2 :]
     return text
 
 
@@ -632,13 +742,18 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
     >>> counts["name"], counts["landline"], counts["mobile"]
     (1, 1, 0)
     >>> mask_pii("")
-    ('', {'name': 0, 'mobile': 0, 'landline': 0, 'id_number': 0, 'email': 0, 'bank_card': 0, 'plate': 0, 'house_number': 0})
+    ('', {'name': 0, 'mobile': 0, 'landline': 0, 'id_number': 0, 'email': 0, 'bank_card': 0, 'plate': 0, 'house_number': 0, 'im_account': 0})
     """
     counts = dict.fromkeys(PII_KINDS, 0)
     if not text:
         return text, counts
+    text = normalize(text)
     if "@" in text:
         text = _mask_email(text, counts)
+    if _CN_HINT.search(text) is not None:
+        text = _mask_cn_numbers(text, counts)
+    if _IM_HINT.search(text) is not None:
+        text = _mask_im(text, counts)
     if _ANY_DIGIT.search(text) is not None:
         text = _mask_numbers(text, counts)
         text = _mask_house(text, counts)

@@ -76,6 +76,7 @@ class RobotReceiver(ReceiverBase):
     20 messages a minute unless ``rate_limit_per_minute`` says otherwise."""
 
     default_rate_limit: ClassVar[int | None] = DEFAULT_ROBOT_RATE
+    url_is_credential: ClassVar[bool] = True  # the key / access_token is in the URL
 
     mentions: list[str] = Field(default_factory=list, description="WeCom userids / DingTalk mobiles or userids")
     mention_min_level: str = Field("blue", description="mention people only at this level or above")
@@ -121,7 +122,8 @@ class RobotNotifier(Notifier):
 
     async def notify(self, alerts: list[Alert]) -> DeliveryResult:
         res, text = await self.post(self.url(), dumps(self.message_for(alerts, self.receiver)))
-        return robot_result(res, text, self.transient_errcodes | frozenset(self.receiver.transient_errcodes))
+        # a robot's errmsg may quote the URL (so the key): redacted here too, not only in the dispatcher
+        return robot_result(res, text, self.transient_errcodes | frozenset(self.receiver.transient_errcodes)).redacted(self.receiver.redact)
 
 
 def robot_result(res: DeliveryResult, text: str, transient_codes: frozenset[int]) -> DeliveryResult:

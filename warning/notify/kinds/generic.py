@@ -39,8 +39,11 @@ import hmac
 import time
 from typing import Literal
 
+from pydantic import Field
+
 from warning.core.events import ALERT_ENCODER, Alert
 from warning.notify.base import DeliveryResult, Notifier
+from warning.notify.safety import Finding
 from warning.notify.kinds.common import IDEMPOTENCY_HEADER, SignedReceiver, idempotency_key
 from warning.notify.render import sanitize_alert
 
@@ -83,9 +86,29 @@ def verify_signature(secret: str, timestamp: str | int, body: bytes, signature: 
 
 
 class GenericReceiver(SignedReceiver):
-    """``kind: generic`` — the alert JSON, signed when ``secret_env`` / ``secret_file`` is given."""
+    """``kind: generic`` — the alert JSON, signed with ``secret_env`` / ``secret_file``. Without a
+    secret the receiver is refused (:mod:`warning.notify.safety`) unless ``allow_unsigned: true``.
+
+    >>> r = GenericReceiver(name="ops", kind="generic", url="https://ops.example/a")
+    >>> [(f.key, f.code, f.allowed) for f in r.findings()]
+    [('secret_env', 'unsigned', False)]
+    >>> GenericReceiver(name="ops", kind="generic", url="https://ops.example/a", allow_unsigned=True).findings()[0].allowed
+    True
+    """
 
     kind: Literal["generic"]
+    allow_unsigned: bool = Field(False, description="send without X-Warning-Signature (a warning, not an error)")
+
+    def findings(self) -> list[Finding]:
+        out = super().findings()
+        if not self.has_secret:
+            out.append(Finding(
+                self.name, "secret_env", "unsigned", self.allow_unsigned,
+                f"通用 webhook 接收端 {self.name!r} 未配置签名密钥，请求不带 X-Warning-Signature，接收方无法识别伪造的预警；"
+                f"请设置 secret_env（环境变量名）或 secret_file，确需不签名时设置 allow_unsigned: true",
+                f"generic receiver {self.name!r} has no signing secret: requests carry no X-Warning-Signature and the "
+                f"receiving side cannot tell forged alerts; set secret_env or secret_file, or allow_unsigned: true"))
+        return out
 
 
 def request_for(alert: Alert, secret: str | None, now: float) -> tuple[bytes, dict[str, str]]:
