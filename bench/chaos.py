@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import orjson
 
@@ -209,6 +209,16 @@ class IdTail(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(15)
+
+
+def losses(tail: "IdTail", produced: set[str], events_topic: str, dead_topic: str,
+           raw_topics: Iterable[str]) -> tuple[dict[str, int], set[str], set[str], list[str]]:
+    """What became of the ``produced`` ids: (count per id on the events topic, ids dead-lettered,
+    ids seen on the raw topics, ids lost — on neither the events nor the dead-letter topic)."""
+    ev = tail.counts[events_topic]
+    dead = set(tail.counts[dead_topic])
+    on_raw = set().union(*(tail.counts[t] for t in raw_topics))
+    return ev, dead, on_raw, sorted(produced - set(ev) - dead)
 
 
 def healthz(worker: object) -> dict | None:

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from chaos import (  # noqa: E402
-    IdTail, KillableWorker, RecordProducer, env_for, pace, retimed, sim_day, start_broker,
+    IdTail, KillableWorker, RecordProducer, env_for, losses, pace, retimed, sim_day, start_broker,
 )
 from warning.config import load_settings  # noqa: E402
 from warning.streams.topics import ensure_topics  # noqa: E402
@@ -138,10 +138,7 @@ def main() -> int:
             stop.set()
             worker.stop()
             tail.stop()
-    ev = tail.counts[t_events]
-    dead = set(tail.counts[t_dead])
-    on_raw = set().union(*(tail.counts[t] for t in raw.values()))
-    lost = sorted(produced - set(ev) - dead)
+    ev, dead, on_raw, lost = losses(tail, produced, t_events, t_dead, raw.values())
     resent = producer.resent & produced
     dup_ids = {i for i, c in ev.items() if c > 1}
     dup_resent = dup_ids & resent

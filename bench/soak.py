@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from chaos import (  # noqa: E402
-    IdTail, KillableWorker, RecordProducer, env_for, healthz, pace, retimed, rss_mb, sim_day, start_broker,
+    IdTail, KillableWorker, RecordProducer, env_for, healthz, losses, pace, retimed, rss_mb, sim_day, start_broker,
 )
 from warning.brokers.base import free_port  # noqa: E402
 from warning.config import load_settings  # noqa: E402
@@ -282,10 +282,7 @@ def main() -> int:
             worker.stop()
             tail.stop()
             sink.down()
-    ev = tail.counts[t_events]
-    dead = set(tail.counts[t_dead])
-    on_raw = set().union(*(tail.counts[t] for t in raw.values()))
-    lost = sorted(produced - set(ev) - dead)
+    ev, dead, on_raw, lost = losses(tail, produced, t_events, t_dead, raw.values())
     undelivered = sorted(on_topic - sink.received)
     firing = {a for a in on_topic if a[1] == "firing"}
     levels = collections.Counter(a[2] for a in firing)

@@ -193,10 +193,11 @@ class Ingestor:
         """Parse one raw record of ``source``; ``timestamp_ms`` is the Kafka record timestamp."""
         return self.parse_batch([(source, data, timestamp_ms)])[0]
 
-    def _validate(self, source: str, data: bytes, timestamp_ms: int | None) -> tuple[Event | Rejected, str]:
+    def _validate(self, source: str, data: bytes, timestamp_ms: int | None,
+                  prechecked: bool = False) -> tuple[Event | Rejected, str]:
         """Everything but the text signals: the event (text fields still empty) and its raw text."""
         try:
-            out, text = self._parse(source, data, timestamp_ms)
+            out, text = self._parse(source, data, timestamp_ms, prechecked)
         except UnicodeDecodeError as e:  # msgspec raises it for bad UTF-8 inside strings
             out, text = Rejected("invalid_utf8", f"invalid UTF-8 at byte {e.start}"), ""
         except RecursionError:  # a backstop: precheck bounds the nesting well below the recursion limit
@@ -240,7 +241,7 @@ class Ingestor:
             where.append(len(out))
             out.append(None)
             items.append((source, line, None))
-        for i, (item, res) in zip(where, zip(items, self.parse_batch(items))):
+        for i, (item, res) in zip(where, zip(items, self.parse_batch(items, prechecked=True))):
             out[i] = (item[0], res)
         return out  # type: ignore[return-value]
 
@@ -248,13 +249,14 @@ class Ingestor:
         self.stats.rejected[r.reason] = self.stats.rejected.get(r.reason, 0) + 1
         return r
 
-    def parse_batch(self, items: list[tuple[str, bytes, int | None]]) -> list[Event | Rejected]:
-        """Parse many records; their texts are enriched in one batch (the fast path)."""
+    def parse_batch(self, items: list[tuple[str, bytes, int | None]], prechecked: bool = False) -> list[Event | Rejected]:
+        """Parse many records; their texts are enriched in one batch (the fast path). ``prechecked``:
+        :meth:`precheck` has passed them already (file lines)."""
         outs: list[Event | Rejected] = []
         texts: list[str] = []
         idx: list[int] = []
         for source, data, ts_ms in items:
-            out, text = self._validate(source, data, ts_ms)
+            out, text = self._validate(source, data, ts_ms, prechecked)
             if not isinstance(out, Rejected):
                 idx.append(len(outs))
                 texts.append(text)
@@ -322,11 +324,12 @@ class Ingestor:
             return Rejected("invalid_utf8", f"invalid UTF-8 at byte {ue.start}")
         return Rejected("invalid_json", str(e))
 
-    def _parse(self, source: str, data: bytes, timestamp_ms: int | None) -> tuple[Event | Rejected, str]:
+    def _parse(self, source: str, data: bytes, timestamp_ms: int | None,
+               prechecked: bool = False) -> tuple[Event | Rejected, str]:
         dec = self._decoders.get(source)
         if dec is None:
             return Rejected("unknown_source", f"unknown source {source!r}"), ""
-        bad = self.precheck(data)
+        bad = None if prechecked else self.precheck(data)
         if bad is not None:
             return bad, ""
         try:

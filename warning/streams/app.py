@@ -129,8 +129,7 @@ class IngestService:
         d = self.pipe.dedups.get(key)
         if d is None or key not in self.logs:
             log = self.logs[key] = DeltaLog(self.state, f"dedup.{source}", partition)
-            d = self.pipe.dedups[key] = self.pipe.new_dedup()
-            d.restore((rid, ts) for row in log.replay() for rid, ts in row)
+            d = self.pipe.dedups[key] = log.restore_marks(self.pipe.new_dedup())
         return d
 
     async def commit(self) -> None:
@@ -156,9 +155,7 @@ class IngestService:
             log, d = self.logs.get(key), self.pipe.dedups.get(key)
             if log is None or d is None:  # revoked meanwhile: its inputs are redelivered elsewhere
                 continue
-            delta = marks[key]
-            log.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
-            log.compact(before=d.cutoff)
+            log.write_marks(marks[key], d.cutoff)
 
     def process(self, source: str, batch: list[Any]) -> None:
         """Handle one batch of Faust events from the raw topic of ``source`` (all sends are
@@ -188,7 +185,6 @@ class IngestService:
             if home != msg.partition:
                 tally.rekeyed += 1
         tally.flush(source)
-        m.DEDUP_IDS.set(sum(len(d) for d in pipe.dedups.values()))
         m.BATCH_SECONDS.observe(time.perf_counter() - t0)
 
     def process_rekeyed(self, batch: list[Any]) -> None:

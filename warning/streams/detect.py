@@ -126,8 +126,7 @@ class DetectService:
             self.ckpt_watermark[p] = e.watermark
             self.engines[p] = e
             slog = self.seen_logs[p] = DeltaLog(self.state, "seen", p)
-            d = self.seen[p] = self.pipe.new_dedup()
-            d.restore((rid, ts) for row in slog.replay() for rid, ts in row)
+            self.seen[p] = slog.restore_marks(self.pipe.new_dedup())
             log.info("partition %d: engine restored (offset %d, %d streets)", p, offset, len(streets))
         return e
 
@@ -237,10 +236,7 @@ class DetectService:
                 self.state.put("street", p, key, blob)
             d, slog = self.seen.get(p), self.seen_logs.get(p)
             if d is not None and slog is not None:
-                delta = d.take_delta()
-                if delta:
-                    slog.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
-                slog.compact(before=d.cutoff)
+                slog.write_marks(d.take_delta(), d.cutoff)
             for eid in e.take_done():
                 msgs = self.waiting.pop(eid, ())
                 self.held -= len(msgs)

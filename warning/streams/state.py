@@ -133,6 +133,19 @@ class DeltaLog:
         self._expiry[self.seq] = expires
         self.table.put(self.store, self.partition, str(self.seq), orjson.dumps([expires, payload]))
 
+    def restore_marks(self, dedup: Any) -> Any:
+        """Put the ids of the live rows back into ``dedup`` (a :class:`~warning.core.dedup.Deduplicator`);
+        returns it. Rows written by :meth:`write_marks`."""
+        dedup.restore((rid, ts) for row in self.replay() for rid, ts in row)
+        return dedup
+
+    def write_marks(self, delta: list[tuple[str, float]], cutoff: float) -> None:
+        """One row with the ids first seen since the last write (``dedup.take_delta()``), expiring
+        with the newest; rows of ids older than ``cutoff`` (``dedup.cutoff``) are deleted."""
+        if delta:
+            self.append([[rid, ts] for rid, ts in delta], expires=max(ts for _, ts in delta))
+        self.compact(before=cutoff)
+
     def compact(self, before: float) -> int:
         """Delete the rows that expire before ``before``; returns how many."""
         dead = [seq for seq, exp in self._expiry.items() if exp < before]
