@@ -22,6 +22,7 @@ from typing import Iterator
 import pytest
 
 from warning.brokers import ApacheKafka, BrokerProcess, EmbeddedBroker, apache_available
+from pg_helpers import pg_url  # noqa: F401  (PostgreSQL for the history store tests)
 
 BROKER_KINDS = ("tansu", "apache")
 

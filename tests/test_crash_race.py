@@ -65,7 +65,7 @@ def test_crash_between_events_and_seen_marks_loses_no_event(broker, tmp_path):
         w1.stop()
     assert rc == EXIT_CODE, f"the worker did not stop at the failpoint (exit {rc}):\n{w1.log_tail()}"
 
-    with Worker(env, tmp_path / "w2.log") as w2:
+    with Worker(env, tmp_path / "w2.log", kill_on_exit=True) as w2:  # SIGKILL at the end: worker_proc.Worker
         got = event_ids(broker.bootstrap, f"{prefix}.events", set(ids))
         log = w2.log_tail()
     missing = sorted(set(ids) - set(got))

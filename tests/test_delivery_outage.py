@@ -35,7 +35,7 @@ async def test_receiver_outage_then_back(broker, tmp_path) -> None:
     ensure_topics(load_settings(None, env=env))
     streets = sorted(Registry.load("110000").streets)[:N]
     got: list[dict] = []
-    with Worker(env, tmp_path / "w.log") as w:
+    with Worker(env, tmp_path / "w.log", kill_on_exit=True) as w:  # SIGKILL at the end: worker_proc.Worker
         p = KafkaProducer(bootstrap_servers=broker.bootstrap)
         for i, code in enumerate(streets):
             rec = {"id": f"o{i}", "received_at": datetime.now(BEIJING).isoformat(timespec="seconds"), "street_code": code,

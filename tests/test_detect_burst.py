@@ -81,7 +81,7 @@ def test_drained_burst_shows_nothing_unprocessed_while_commit_lag_waits(tansu, t
     ensure_topics(load_settings(None, env=env))
     n = 3000
     burst = hotline_burst(n, datetime.now(BEIJING) - timedelta(hours=2))
-    with Worker(env, tmp_path / "w.log") as w:
+    with Worker(env, tmp_path / "w.log", kill_on_exit=True) as w:  # SIGKILL at the end: worker_proc.Worker
         p = KafkaProducer(bootstrap_servers=tansu.bootstrap, linger_ms=10)
         for r in burst:
             p.send(f"{prefix}.hotline", orjson.dumps(r), key=r["street_code"].encode())

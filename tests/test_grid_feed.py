@@ -111,7 +111,7 @@ async def test_grid_reports_reach_the_webhook(broker, tmp_path) -> None:
     took: dict[str, float] = {}
     try:
         await asyncio.to_thread(ensure_topics, settings)
-        with Worker(env, tmp_path / "worker.log") as w:
+        with Worker(env, tmp_path / "worker.log", kill_on_exit=True) as w:  # SIGKILL at the end: worker_proc.Worker
             bodies = [{k: v for k, v in r.items() if k != "source"} for r in records]
             await asyncio.to_thread(produce, broker.bootstrap, topic, bodies, [r["street_code"] for r in records])
 

@@ -122,7 +122,7 @@ def test_ingest_end_to_end(broker, tmp_path):
         # Nothing more on events after the duplicates were processed.
         assert len(read(broker.bootstrap, f"{prefix}.events", expected=len(good) + 1, timeout=3)) == len(good)
     finally:
-        w.stop()
+        w.stop(graceful=False)  # SIGKILL at the end: worker_proc.Worker
 
 
 def test_dedup_survives_restart(broker, tmp_path):
@@ -148,7 +148,7 @@ def test_dedup_survives_restart(broker, tmp_path):
         assert len(evs) == 13, (ids, w2.log_tail())
         assert ids == sorted([f"h{i}" for i in range(10)] + [f"h{100 + i}" for i in range(3)])
     finally:
-        w2.stop()
+        w2.stop(graceful=False)  # SIGKILL at the end: worker_proc.Worker
 
 
 def test_partition_mismatch_fails_fast(broker, tmp_path):
@@ -171,7 +171,7 @@ def test_resends_with_other_keys_are_dropped(broker, tmp_path):
     n = 30
     first = [(f"{prefix}.hotline", enc(hotline(i)), None) for i in range(n)]  # keyless: spread over partitions
     ensure_topics(load_settings(None, env=env))
-    with Worker(env, tmp_path / "w.log") as w:
+    with Worker(env, tmp_path / "w.log", kill_on_exit=True) as w:  # SIGKILL at the end: worker_proc.Worker
         produce(broker.bootstrap, first)
         assert len(read(broker.bootstrap, f"{prefix}.events", expected=n)) == n, w.log_tail()
         # the same records again, each once keyless and once under two other keys
@@ -202,7 +202,7 @@ def test_record_larger_than_a_produce_request_is_dead_lettered(broker, tmp_path)
     env = isolated_env(tmp_path, broker.url, prefix=prefix)
     ensure_topics(load_settings(None, env=env))
     recs = [orjson.dumps(hotline(1)), orjson.dumps(hotline(2, attachment="A" * 3_000_000)), orjson.dumps(hotline(3))]
-    with Worker(env, tmp_path / "w.log") as w:
+    with Worker(env, tmp_path / "w.log", kill_on_exit=True) as w:  # SIGKILL at the end: worker_proc.Worker
         p = KafkaProducer(bootstrap_servers=broker.bootstrap, max_request_size=8 << 20)
         for r in recs:
             p.send(f"{prefix}.hotline", value=r, key=b"k").get(30)

@@ -91,7 +91,7 @@ async def test_outage_then_recovery_every_alert_delivered_at_least_once():
 
 async def test_slow_receiver_does_not_delay_others():
     async def slow(_req):
-        await asyncio.sleep(5)
+        await asyncio.sleep(2.5)  # well above the fast receiver's bound (1 s) below
         return web.Response(status=200)
 
     async with RecordingServer(slow) as slow_srv, RecordingServer() as fast_srv:
@@ -106,8 +106,8 @@ async def test_slow_receiver_does_not_delay_others():
             assert max(done["fast"]) < 1.0 and done["slow"] == []
             assert len(fast_srv.requests) == 5 and d.pending("slow") == 5
             # the slow one still gets there, in its own time
-            assert await wait_for(lambda: len(done["slow"]) >= 1, timeout=8.0)
-            assert done["slow"][0] >= 4.5
+            assert await wait_for(lambda: len(done["slow"]) >= 1, timeout=6.0)
+            assert done["slow"][0] >= 2.3
             assert not deliveries[-1].done()  # complete only when every receiver is done
         # closed before the slow receiver finished: those deliveries are not complete (not committed)
         assert not deliveries[-1].done()

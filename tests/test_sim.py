@@ -676,7 +676,8 @@ def test_existing_feeds_unchanged_by_the_grid_feed(tmp_path):
     code before the grid feed (commit 1388fc7). They were re-pinned (regenerated with the new code,
     same command) when the simulator itself changed on purpose — sentiment turns over ~3 days in
     words outside the lexicon, a normal 10–20 % share of such angry callers in the background
-    (one more draw from the day's shared stream), slow category surges — so they now pin that
+    (one more draw from the day's shared stream), slow category surges, ids of a run starting
+    mid-day carrying that second (only the ids changed; checked field by field) — so they now pin that
     output: ``warning simulate --start 2024-07-01T06:00:00+08:00 --days 1.5 --seed 3 --scale 0.05
     --bad-fraction 0.01 --out o``, then sha256 of o/events.jsonl without its grid lines and of
     o/labels.jsonl. (1.5 days: no weather day.)"""
@@ -690,7 +691,7 @@ def test_existing_feeds_unchanged_by_the_grid_feed(tmp_path):
     lines = (out / "events.jsonl").read_bytes().splitlines(keepends=True)
     others = b"".join(x for x in lines if b'"source":"grid"' not in x)
     assert len(others) < sum(map(len, lines))  # there are grid records …
-    assert hashlib.sha256(others).hexdigest() == "1d8ee0195f05d805e0601e2e3927ad86b1bb41c55e8852abf0c3cb34a38374f2"
+    assert hashlib.sha256(others).hexdigest() == "c48a6b9367e52895a0e6607af0bced3af354406cab60cca02e4f10ea920037f9"
     assert hashlib.sha256((out / "labels.jsonl").read_bytes()).hexdigest() == \
         "8de96c69722ac324b60d7e4bd20370808e653e76e035f2377ccc49f1cbc750a0"
 
@@ -737,3 +738,18 @@ def test_grid_reporters_are_masked_by_ingest(day_scale1):
             phones += rep["phone"] in ev.text
     assert named > 100
     assert leaked / named < 0.005 and phones == 0, (named, leaked, phones)
+
+
+def test_a_run_starting_mid_day_does_not_reuse_the_ids_of_an_earlier_run(tmp_path):
+    """`warning demo` replays history up to now, then starts a live run at now, same seed: had the
+    live run numbered today's records from 1 again, ingest would drop them all as duplicates."""
+    ids = []
+    for i, start in enumerate(("2025-03-01T00:00:00+08:00", "2025-03-01T10:30:00+08:00")):
+        out = tmp_path / f"o{i}"
+        res = CliRunner().invoke(cli, ["simulate", "--out", str(out), "-q", "--start", start, "--days", "0.4",
+                                       "--seed", "1", "--scale", "0.02", "--incidents-per-week", "0"],
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        ids.append({orjson.loads(x)["id"] for x in (out / "events.jsonl").read_text().splitlines()})
+    assert ids[0] and ids[1]
+    assert not ids[0] & ids[1]

@@ -38,7 +38,7 @@ def isolated_env(tmp_path: Path, broker_url: str, prefix: str | None = None, **e
         "WARNING_WORKER__WEB_PORT": str(free_port()),
         "WARNING_WORKER__LOG_LEVEL": "warning",
     })
-    for t in ("events", "deadletter", "alerts", "alerts_deadletter", "feedback"):
+    for t in ("events", "deadletter", "alerts", "alerts_deadletter", "feedback", "alerts_feedback"):
         env[f"WARNING_TOPICS__{t.upper()}"] = f"{prefix}.{t}"
     for f in default_feeds():  # raw topics: <prefix>.<feed>
         env[f"WARNING_FEEDS__{f.upper()}__TOPIC"] = f"{prefix}.{f}"
@@ -47,10 +47,18 @@ def isolated_env(tmp_path: Path, broker_url: str, prefix: str | None = None, **e
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log_path: Path, args: list[str] | None = None) -> None:
+    """``warning worker`` as a subprocess. Leaving ``with`` stops it gracefully (SIGTERM, then SIGKILL
+    after 20 s) — or, with ``kill_on_exit=True``, at once with SIGKILL: for tests that observe nothing
+    after the worker ends. A graceful stop does not finish while detection holds events unacked in its
+    reorder buffer (Faust's ``stream_wait_empty`` waits for acks that only new input would bring), so
+    such a worker would sit out the 20 s and be SIGKILLed anyway."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: list[str] | None = None, *,
+                 kill_on_exit: bool = False) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.args = args or []
+        self.kill_on_exit = kill_on_exit
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -81,7 +89,10 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
+        """SIGTERM and wait (SIGKILL after 20 s); ``graceful=False``: SIGKILL at once."""
+        if not graceful:
+            self.kill9()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -101,7 +112,7 @@ class Worker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.stop(graceful=not self.kill_on_exit)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:

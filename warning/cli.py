@@ -43,6 +43,10 @@ def _register() -> None:
     cli.add_command(text)
     from warning.commands.feedback import feedback
     cli.add_command(feedback)
+    from warning.commands.report import report
+    cli.add_command(report)
+    from warning.commands.dashboard import dashboard
+    cli.add_command(dashboard)
 
 
 _register()

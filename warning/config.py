@@ -38,7 +38,10 @@ from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.feeds import Feed, default_feeds
 from warning.core.ingest import KAFKA_HEADROOM_BYTES, IngestSettings
 from warning.core.text.enrich import TextConfig
+from warning.core.alert_feedback import AlertFeedbackSettings
 from warning.core.text.feedback_guard import FeedbackSettings
+from warning.dashboard.settings import DashboardSettings
+from warning.history.settings import HistorySettings
 from warning.models.registry import check as check_detectors
 from warning.notify.router import Route, check_routing
 from warning.notify.wiring import KINDS, ReceiverConfig
@@ -100,6 +103,7 @@ class TopicsConfig(_Section):
     alerts: str = "warning.alerts"
     alerts_deadletter: str = "warning.alerts.deadletter"
     feedback: str = "warning.feedback"
+    alerts_feedback: str = Field("warning.alerts.feedback", description="确认/误报/已处置/静默 on alerts (DESIGN.md contract)")
     feedback_audit: str = Field("", description="audit trail of every feedback record (accepted or not, no texts); empty: '<feedback>.audit'")
     rekey: str = Field("", description="internal: raw records that arrived on another partition than their id's "
                        "home partition are handed on here, so duplicates meet one filter; empty: '<app_id>-ingest-rekey'")
@@ -152,6 +156,12 @@ class Settings(_Section):
     routes: list[Route] = Field(default_factory=list)
     #: who may send sentiment labels on topics.feedback, and how much (warning/core/text/feedback_guard.py)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    #: who may mark and silence alerts on topics.alerts_feedback (warning/core/alert_feedback.py)
+    alerts_feedback: AlertFeedbackSettings = Field(default_factory=AlertFeedbackSettings)
+    #: alert history database (warning/history/)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    #: the ops-centre web app (warning/dashboard/)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("feeds", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 1. the embedded broker (Tansu, memory storage) on a free loopback port;
 2. a local webhook sink that prints each alert as Chinese text (a ``generic`` receiver);
-3. a real ``warning worker`` subprocess (ingest → detection → delivery);
+3. a real ``warning worker`` subprocess (ingest → detection → delivery) and the ops-centre dashboard
+   (``warning dashboard``: 大屏, inbox, 确认/误报/已处置/静默) with a one-off operator account;
 4. two days of simulated history of all four feeds (hotline, petitions, 110, grid-member reports)
    replayed fast (so the street models have a baseline), then a live simulated feed in real time;
 5. a few minutes in, an incident at one street: a grid member's 群体性苗头 report (网格员上报), an
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -79,9 +81,12 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
         broker.start()
         _say(f"内嵌 broker (Tansu) 已启动 embedded broker: {broker.bootstrap}")
         received: list[dict] = []
+        first_webhook: dict[str, float] = {}  # street → monotonic time of its first firing webhook
 
         def on_alert(alert: dict) -> None:
             received.append(alert)
+            if alert.get("status") == "firing":
+                first_webhook.setdefault(str(alert.get("street_code")), time.monotonic())
             print_alert(alert)
 
         runner, sink_url = await start_sink("127.0.0.1", 0, on_alert)
@@ -94,13 +99,28 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
                 s.bind(("127.0.0.1", web_port))
         except OSError:
             web_port = free_port()
+        dash_port = _port_or_free(settings.dashboard.port)
+        dash_password = secrets.token_urlsafe(9)
+        from argon2 import PasswordHasher
+
         env = {
             **os.environ,
+            # actions on the dashboard are signed with a key shared by the dashboard and the worker
+            # (silences are obeyed only when signed); a random one for this run only
+            "WARNING_DEMO_SIGNING_SECRET": secrets.token_hex(16),
+            "WARNING_ALERTS_FEEDBACK__SOURCES__DASHBOARD__SECRET_ENV": "WARNING_DEMO_SIGNING_SECRET",
+            "WARNING_DASHBOARD__USERS__DEMO__PASSWORD_HASH": PasswordHasher().hash(dash_password),
+            "WARNING_DASHBOARD__USERS__DEMO__ROLE": "operator",
+            "WARNING_DASHBOARD__USERS__DEMO__DISPLAY_NAME": "演示值班员",
             "WARNING_KAFKA__BROKER": broker.url,
             # Tansu joins a consumer group after session_timeout/2: keep the demo snappy.
             "WARNING_KAFKA__SESSION_TIMEOUT_S": "3", "WARNING_KAFKA__HEARTBEAT_INTERVAL_S": "0.5",
             "WARNING_KAFKA__REBALANCE_TIMEOUT_S": "3", "WARNING_KAFKA__FETCH_MAX_WAIT_MS": "50",
             "WARNING_WORKER__DATA_DIR": str(work / "data"), "WARNING_WORKER__WEB_PORT": str(web_port),
+            # the dashboard's history in this run's directory, whatever --config names (a production
+            # database must not get the demo's alerts, nor offsets of this throwaway broker)
+            "WARNING_DEMO_HISTORY_URL": f"sqlite:///{work / 'data' / 'history.sqlite3'}",
+            "WARNING_HISTORY__URL_ENV": "WARNING_DEMO_HISTORY_URL",
             "WARNING_WORKER__LOG_LEVEL": "warning",
             # signed like a real receiver (the secret lives only in the worker's environment)
             "WARNING_DEMO_SINK_SECRET": os.urandom(16).hex(),
@@ -115,6 +135,12 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
         procs.append(subprocess.Popen([sys.executable, "-m", "warning", "worker", *cfg], env=env,
                                       stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True))
         _say(f"worker 已启动 started: 指标 metrics http://127.0.0.1:{web_port}/metrics · 健康 http://127.0.0.1:{web_port}/healthz")
+        dash_log = open(work / "dashboard.log", "ab")
+        env["WARNING_DASHBOARD__WORKER_METRICS"] = f"[http://127.0.0.1:{web_port}/metrics]"
+        procs.append(subprocess.Popen([sys.executable, "-m", "warning", "dashboard", "--port", str(dash_port), *cfg],
+                                      env=env, stdout=dash_log, stderr=subprocess.STDOUT, start_new_session=True))
+        dash_url = f"http://127.0.0.1:{dash_port}/"
+        _say(f"值班台 dashboard: {dash_url} · 收件箱 inbox {dash_url}inbox · 登录 sign in: demo / {dash_password}")
         _say(f"日志 logs: {work}")
         now = datetime.now(BEIJING)
         hist_start = (now - timedelta(days=2)).isoformat(timespec="seconds")
@@ -133,6 +159,7 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
              f"(incident in ~{incident_after:.0f} s). Ctrl-C 停止 stops everything.")
         t0 = time.monotonic()
         injected = False
+        watch: asyncio.Task | None = None
         while not stop.is_set():
             if duration is not None and time.monotonic() - t0 >= duration:
                 break
@@ -143,6 +170,7 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
                 p.flush()
                 p.close()
                 injected = True
+                watch = asyncio.create_task(_watch_dashboard(dash_url, INCIDENT_STREET[0], first_webhook))
                 _say("已注入事件 incident injected: 网格群体性苗头 + 极端言论 + 集体访 "
                      "(grid report + extreme threat + group petition)")
             for pr in procs:
@@ -154,6 +182,8 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
             except asyncio.TimeoutError:
                 pass
         _say(f"收到预警 alerts received: {len(received)}")
+        if watch is not None and not watch.done():
+            watch.cancel()
         return 0
     finally:
         for pr in reversed(procs):
@@ -169,6 +199,41 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
             await runner.cleanup()
         broker.stop()
         _say("已全部停止 everything stopped")
+
+
+def _port_or_free(port: int) -> int:
+    import socket
+
+    from warning.brokers.base import free_port
+
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+        return port
+    except OSError:
+        return free_port()
+
+
+async def _watch_dashboard(url: str, street_code: str, first_webhook: dict[str, float]) -> None:
+    """Say when the incident street's alert shows on the dashboard, and how long after the sink
+    received its first webhook (the issue's bar: within 10 s)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        while True:
+            await asyncio.sleep(0.25)
+            t_alert = first_webhook.get(street_code)
+            if t_alert is None:
+                continue
+            try:
+                async with http.get(f"{url}api/alerts", params={"street": street_code, "status": "firing"}) as r:
+                    body = await r.json() if r.status == 200 else {}
+            except (aiohttp.ClientError, ValueError):
+                continue
+            if body.get("total"):
+                _say(f"大屏已显示该事件预警 the incident is on the dashboard "
+                     f"{time.monotonic() - t_alert:.1f} s after its first webhook: {url}inbox")
+                return
 
 
 def run_demo(settings: Settings, port: int = 0, config_path: str | None = None, duration: float | None = None,

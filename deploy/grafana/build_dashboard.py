@@ -7,7 +7,10 @@
 Edit this file, not the JSON (tests/test_deploy_grafana.py checks the JSON is this file's output).
 Panel titles are Chinese + English. Every query uses the datasource ``${DS_PROMETHEUS}``: an import
 input (``__inputs``) when imported through the UI / API, and a datasource variable of the same name
-when provisioned from a file (deploy/grafana/provisioning/), so the same JSON works both ways.
+when provisioned from a file (deploy/grafana/provisioning/), so the same JSON works both ways. That
+variable's saved value is the provisioned data source's uid (read from
+provisioning/datasources/prometheus.yaml), so a Grafana with several Prometheus data sources still
+picks ours. Every panel's query is run against a live worker by tests/test_pipeline_prometheus.py.
 
 Level names and colours come from the level table, signal and feed names from the signal
 catalogue and the built-in feed descriptors (``warning.core.signals``, ``warning.core.feeds``):
@@ -21,17 +24,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, when not installed
 
+from warning.core.alert_feedback import ACTION_ZH, VERDICTS  # noqa: E402
 from warning.core.feeds import default_feeds  # noqa: E402
 from warning.core.signals import LEVEL_ORDER, SIGNALS  # noqa: E402
 
 OUT = Path(__file__).with_name("warning-dashboard.json")
 DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+#: the data source provisioned with the dashboard: the ${DS_PROMETHEUS} variable selects it by uid
+PROVISIONED_DS = yaml.safe_load((Path(__file__).parent / "provisioning" / "datasources" / "prometheus.yaml")
+                                .read_text(encoding="utf-8"))["datasources"][0]
 
 # filters from the dashboard variables
 D = 'district=~"$district"'
 S = 'source=~"$source"'
+
+# The dashboard app's warning_alert_precision{signal, district} and warning_alert_verdicts{signal,
+# district, verdict}: signal="" / district="" rows are the totals over all signals / districts, so
+# panels select rows instead of summing them; max() because every dashboard replica exports the same.
+PRECISION_THRESHOLDS = {"mode": "absolute", "steps": [
+    {"color": "red", "value": None}, {"color": "orange", "value": 0.5}, {"color": "green", "value": 0.8}]}
 
 # Grafana's colour names happen to be the level names (blue, yellow, orange, red).
 LEVEL_COLORS = {lv.name: lv.name for lv in LEVEL_ORDER}
@@ -288,11 +303,42 @@ def build() -> dict[str, Any]:
                      "未处理 = 尚未读入检测的事件（排空后≈0；居高不下即卡住）；缓冲 = 等水位线的事件（提交积压≈它） / "
                      "Unprocessed: not yet read into detection (≈0 once drained; staying up = stuck). "
                      "Buffered: waiting for the watermark (the commit lag of warning.events waits for them)",
-                     [target("max by (partition) (warning_events_unprocessed)", "未处理 unprocessed [{{partition}}]"),
-                      target("max by (partition) (warning_reorder_buffered)", "缓冲 buffered [{{partition}}]")],
+                     refs(target("max by (partition) (warning_events_unprocessed)", "未处理 unprocessed [{{partition}}]"),
+                          target("max by (partition) (warning_reorder_buffered)", "缓冲 buffered [{{partition}}]")),
                      unit="short"), 12, 8)
     L.add(timeseries("水位线延迟 Watermark delay", "墙钟 − 各分区水位线 / Wall clock − watermark, per partition",
                      [target("max by (partition) (warning_watermark_delay_seconds)", "[{{partition}}]")], unit="s"), 12, 8)
+
+    # ------------------------------------------------------------------------------------------
+    # The feedback loop: 综治中心 staff mark alerts on the `warning dashboard` app (its /metrics:
+    # job "warning-dashboard" in deploy/prometheus/prometheus*.yml); the workers honour silences.
+    L.row("反馈与准确率 Feedback & precision")
+    L.add(stat("总体准确率 Overall precision",
+               "已核实预警中确认为真的比例 = 确认 / (确认 + 误报) / confirmed ÷ (confirmed + false alarm), all signals and districts",
+               [target('max(warning_alert_precision{signal="",district=""})', "precision", instant=True)],
+               unit="percentunit", thresholds=PRECISION_THRESHOLDS), 4, 8)
+    L.add(bargauge("准确率（按信号）Precision by signal",
+                   "各检测信号的准确率（全部区）；误报多的信号应调高阈值或减少预算份额 / precision per detector signal, all districts",
+                   [target('sort(max by (signal) (warning_alert_precision{signal!="",district=""}))', "{{signal}}", instant=True)],
+                   unit="percentunit", max_=1, thresholds=PRECISION_THRESHOLDS, overrides=rename(SIGNAL_NAMES)), 10, 8)
+    L.add(bargauge("准确率（按区）Precision by district", "各区的准确率（全部信号）/ precision per district, all signals",
+                   [target(f'sort(max by (district) (warning_alert_precision{{signal="",district!="",{D}}}))', "{{district}}",
+                           instant=True)],
+                   unit="percentunit", max_=1, thresholds=PRECISION_THRESHOLDS), 10, 8)
+    L.add(bargauge("核实结果 Verdicts", "已核实的预警数（全部信号和区）：确认 / 误报 / alerts marked confirmed or false alarm",
+                   [target('max by (verdict) (warning_alert_verdicts{signal="",district=""})', "{{verdict}}", instant=True)],
+                   overrides=rename({v: f"{ACTION_ZH[v]} {v}" for v in VERDICTS})), 6, 8)
+    L.add(timeseries("值班台活跃预警 Active alerts on the ops screen", "值班台历史库中触发中的预警，按等级 / firing alerts in the dashboard's history, by level",
+                     [target("max by (level) (warning_dashboard_alerts_active)", "{{level}}")],
+                     overrides=level_colors(), stack=True), 6, 8)
+    L.add(timeseries("静默拦截的通知 Notifications silenced", "街道+信号被静默时未发出的通知 / notifications not sent because the street and signal were silenced",
+                     [target("sum by (signal) (increase(warning_notifications_silenced_total[$__rate_interval]))", "{{signal}}")],
+                     overrides=rename(SIGNAL_NAMES), bars=True, stack=True), 6, 8)
+    L.add(timeseries("预警反馈记录 Alert feedback records",
+                     "worker 读取的预警反馈，按处理结果（签名无效、过期等不生效）；每个 worker 都读全部记录，取最大值 / "
+                     "alert feedback records by outcome; every worker reads every record, so the max over workers",
+                     [target("max by (outcome) (increase(warning_alert_feedback_total[$__rate_interval]))", "{{outcome}}")],
+                     bars=True, stack=True), 6, 8)
 
     return {
         "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "warning 的 Prometheus / Prometheus scraping the warning workers",
@@ -309,7 +355,7 @@ def build() -> dict[str, Any]:
         "id": None,
         "uid": "warning-overview",
         "title": "社会稳定风险预警 Social stability risk early warning",
-        "description": "warning 流式风险预警：数据接入、街道风险、预警、通知、时延 / ingest, street risk, alerts, notifications, lag",
+        "description": "warning 流式风险预警：数据接入、街道风险、预警、通知、时延、反馈与准确率 / ingest, street risk, alerts, notifications, lag, feedback and precision",
         "tags": ["warning", "社会稳定风险预警", "kafka"],
         "timezone": "Asia/Shanghai",
         "editable": True,
@@ -327,7 +373,8 @@ def build() -> dict[str, Any]:
         "links": [],
         "templating": {"list": [
             {"name": "DS_PROMETHEUS", "label": "数据源 Data source", "type": "datasource", "query": "prometheus",
-             "current": {}, "hide": 0, "refresh": 1, "regex": "", "includeAll": False, "multi": False, "options": []},
+             "current": {"selected": False, "text": PROVISIONED_DS["name"], "value": PROVISIONED_DS["uid"]},
+             "hide": 0, "refresh": 1, "regex": "", "includeAll": False, "multi": False, "options": []},
             {"name": "district", "label": "区 District", "type": "query", "datasource": DS,
              "query": {"query": "label_values(warning_risk_level, district)", "refId": "district"},
              "definition": "label_values(warning_risk_level, district)",

@@ -7,6 +7,11 @@ signs JSON records from stdin (one a line; ``by`` and ``at`` are filled in) and 
 scripts that produce by other means. The secret is never printed. See
 :mod:`warning.core.signed_records` for the signature and :mod:`warning.core.text.feedback_guard`
 for what the worker accepts.
+
+``warning feedback alert --alert-id ID --action silence --hours 4 --by NAME --source SRC
+[--street S --signal X]`` signs an alert-feedback record (DESIGN.md contract on
+``topics.alerts_feedback``) with the key of ``alerts_feedback.sources.<SRC>`` and produces it,
+keyed by the alert id — so ops can silence (or mark) an alert without the dashboard.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import orjson
 
 from warning.commands.basics import CONFIG_OPTION, default_config, load_or_exit
 from warning.config import Settings
+from warning.core.alert_feedback import ACTION_ZH, ACTIONS, PURPOSE, SOURCE_FIELD, parse_feedback
 from warning.core.signed_records import PURPOSE_SENTIMENT_LABEL, sign_record
 from warning.core.text.feedback_guard import LABELS
 
@@ -38,7 +44,7 @@ def _signed(settings: Settings, source: str, record: dict[str, Any]) -> dict[str
 
 @click.group()
 def feedback() -> None:
-    """情感标注反馈 — sign and send sentiment labels (warning.feedback) as a configured source."""
+    """反馈 — sign and send sentiment labels (warning.feedback) or alert feedback (warning.alerts.feedback: 确认/误报/静默) as a configured source."""
 
 
 @feedback.command("send")
@@ -69,6 +75,56 @@ def send(config: str | None, broker: str | None, source: str, label: str, text: 
     finally:
         producer.close()
     click.echo(f"已发送 sent to {md.topic}[{md.partition}]@{md.offset} by={source} at={signed['at']}")
+
+
+def _produce(settings: Settings, topic: str, value: bytes, key: bytes) -> Any:
+    from kafka import KafkaProducer
+
+    from warning.streams.topics import bootstrap_servers
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers(settings.kafka.broker), acks="all")
+    try:
+        return producer.send(topic, value, key=key).get(timeout=30)
+    finally:
+        producer.close()
+
+
+@feedback.command("alert")
+@CONFIG_OPTION
+@click.option("--broker", "-b", default=None, help="Kafka 地址 bootstrap (默认取配置 default: kafka.broker)")
+@click.option("--alert-id", "-a", required=True, help="预警 id (alert_id)")
+@click.option("--action", required=True, type=click.Choice(ACTIONS), help="确认/误报/已处置/静默/解除静默")
+@click.option("--hours", type=float, default=None, help="静默小时数 silence hours (action silence)")
+@click.option("--by", "by", required=True, help="操作人 who (a person; stored in the record, never logged)")
+@click.option("--source", "-s", required=True, help="签名来源 id (alerts_feedback.sources 中的键)")
+@click.option("--street", default=None, help="街道代码 street_code (默认取预警的 default: the alert's)")
+@click.option("--signal", default=None, help="信号 signal (默认取预警的 default: the alert's)")
+@click.option("--note", default=None, help="备注 note (signed too)")
+def alert(config: str | None, broker: str | None, alert_id: str, action: str, hours: float | None, by: str,
+          source: str, street: str | None, signal: str | None, note: str | None) -> None:
+    """签名并发送一条预警反馈 — sign one alert-feedback record and produce it to topics.alerts_feedback."""
+    if action == "silence" and hours is None:
+        raise click.UsageError("--action silence needs --hours")
+    if action != "silence" and hours is not None:
+        raise click.UsageError("--hours is only for --action silence")
+    settings = load_or_exit(config or default_config(), broker)
+    srcs = settings.alerts_feedback.sources
+    if source not in srcs:
+        known = ", ".join(sorted(srcs)) or "无 none"
+        raise click.ClickException(f"未配置的签名来源 unknown source {source!r} (configured: {known}); "
+                                   f"set WARNING_ALERTS_FEEDBACK__SOURCES__{source.upper()}__SECRET_ENV")
+    rec: dict[str, Any] = {"alert_id": alert_id, "action": action, "by": by, SOURCE_FIELD: source}
+    for k, v in (("silence_hours", hours), ("street_code", street), ("signal", signal), ("note", note)):
+        if v is not None:
+            rec[k] = v
+    signed = sign_record(rec, srcs[source].key(), time.time(), PURPOSE, source_field=SOURCE_FIELD)
+    try:
+        parse_feedback(signed)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    md = _produce(settings, settings.topics.alerts_feedback, orjson.dumps(signed), alert_id.encode())
+    what = ACTION_ZH[action] + (f" {hours:g} 小时" if hours is not None else "")
+    click.echo(f"已发送 {what} sent to {md.topic}[{md.partition}]@{md.offset} alert={alert_id} at={signed['at']}")
 
 
 @feedback.command("sign")

@@ -162,10 +162,12 @@ def iso_time(epoch_s: float) -> str:
     return datetime.fromtimestamp(int(epoch_s), tz=timezone.utc).isoformat()
 
 
-def sign_record(record: Mapping[str, Any], key: bytes, now: float, purpose: str) -> dict[str, Any]:
-    """``record`` with ``at`` (now, unless given) and ``sig`` set; ``by`` must already be in it."""
-    if not isinstance(record.get("by"), str) or not record["by"]:
-        raise ValueError("the record must name its source in 'by'")
+def sign_record(record: Mapping[str, Any], key: bytes, now: float, purpose: str,
+                source_field: str = "by") -> dict[str, Any]:
+    """``record`` with ``at`` (now, unless given) and ``sig`` set; the source must already be in it
+    (in ``by``, or in ``source_field`` for contracts where ``by`` names a person)."""
+    if not isinstance(record.get(source_field), str) or not record[source_field]:
+        raise ValueError(f"the record must name its source in {source_field!r}")
     out = {k: v for k, v in record.items() if k != "sig"}
     out.setdefault("at", iso_time(now))
     out["sig"] = signature(out, key, purpose)
@@ -187,9 +189,15 @@ def parse_time(value: Any) -> float | None:
     return t.timestamp() if t.tzinfo is not None else None
 
 
-def verify(record: Mapping[str, Any], sources: SignedSources, now: float, purpose: str = PURPOSE_SENTIMENT_LABEL) -> Verdict:
-    """Whether ``record`` is signed by a configured source within the time window (see module doc)."""
-    by, sig = record.get("by"), record.get("sig")
+def verify(record: Mapping[str, Any], sources: SignedSources, now: float | None,
+           purpose: str = PURPOSE_SENTIMENT_LABEL, source_field: str = "by") -> Verdict:
+    """Whether ``record`` is signed by a configured source within the time window (see module doc).
+
+    ``source_field`` is the field naming the source (``by`` for sentiment labels; alert feedback
+    names the person in ``by`` and the signing source in ``source``). ``now=None`` checks the
+    signature and ``at`` only, not freshness (for history: the verdict must not depend on when a
+    topic is read)."""
+    by, sig = record.get(source_field), record.get("sig")
     if not isinstance(by, str) or not by or not isinstance(sig, str) or not sig:
         return Verdict("unsigned")
     src = sources.sources.get(by)
@@ -205,6 +213,8 @@ def verify(record: Mapping[str, Any], sources: SignedSources, now: float, purpos
     at = parse_time(record.get("at"))
     if at is None:
         return Verdict("bad_time", digest)
+    if now is None:
+        return Verdict("ok", digest, at)
     if at < now - sources.max_age_s:
         return Verdict("stale", digest, at)
     if at > now + sources.max_future_s:

@@ -259,7 +259,11 @@ class Simulator:
         recs.extend(inc_events)
         order = sorted(range(len(recs)), key=lambda k: (recs[k]["_ts"], SOURCE_RANK[recs[k]["source"]], k))
         prefix = d.isoformat() + "T"
-        ymd = d.strftime("%Y%m%d")
+        # Ids number a day's records per feed. A run that starts in the middle of a day numbers its
+        # part of the day apart (the second of the day it starts at is in the id): another run over
+        # the earlier part of that day (e.g. the demo's replayed history before its live feed)
+        # must not produce the same ids, or ingest drops the later records as duplicates.
+        ymd = d.strftime("%Y%m%d") + (f"{int(t_lo - day_start):05d}" if t_lo > day_start else "")
         seq = {s: 0 for s in SOURCES}
         out = []
         times = []

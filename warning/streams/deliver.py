@@ -9,11 +9,19 @@ own queue (see :mod:`warning.notify.dispatch`).
 Records are decoded into :class:`~warning.core.events.Alert` (the DESIGN.md contract); one that
 does not decode goes to ``warning.alerts.deadletter`` as ``{"alert": null, "record": <its text>,
 "outcome": {"status": "invalid", "error": <why>, …}}`` and is acked — it never stops the agent.
+
+Silences (:mod:`warning.streams.silence`): before routing, the agent asks whether the alert's
+street+signal is silenced by a trusted record on ``warning.alerts.feedback``; if so — firing or
+resolved — it is not submitted to any receiver, it is acked, counted in
+``warning_notifications_silenced_total{signal}`` and logged (alert id, street code, signal, until;
+nothing of a person). The alert itself stays on ``warning.alerts`` for the dashboard and history.
+At start the agent waits for the silences to be read (bounded, then it delivers without them).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -22,9 +30,11 @@ import orjson
 from warning.config import Settings
 from warning.core.events import ALERT_DECODER, Alert
 from warning.core.signals import feed_signals
+from warning.core.signed_records import iso_time
 from warning.notify.dispatch import Delivery, Dispatcher, Outcome, RetryPolicy
 from warning.notify.router import Router
 from warning.streams import metrics as m
+from warning.streams.silence import READY_TIMEOUT_S, add_silences
 
 log = logging.getLogger("warning.deliver")
 
@@ -40,6 +50,8 @@ def add_delivery(app: Any, settings: Settings) -> Router:
     dc = settings.delivery
     retry = RetryPolicy(base_s=dc.retry_base_s, cap_s=max(dc.retry_cap_s, dc.retry_base_s),
                         max_attempts=dc.max_attempts, max_age_s=dc.max_age_s)
+    silences = add_silences(app, settings) if router.receivers else None
+    app.warning_silences = silences  # type: ignore[attr-defined]
 
     def on_done(alert: Alert, receiver: str, outcome: Outcome) -> None:
         m.NOTIFICATIONS.labels(receiver, outcome.status).inc()
@@ -57,6 +69,8 @@ def add_delivery(app: Any, settings: Settings) -> Router:
             return
 
         waiting: dict[int, Any] = {}
+        if silences is not None:
+            await silences.wait_ready(READY_TIMEOUT_S)
 
         async def on_complete(dl: Delivery) -> None:
             event = waiting.pop(id(dl), None)
@@ -80,6 +94,13 @@ def add_delivery(app: Any, settings: Settings) -> Router:
                             "partition": msg.partition, "offset": msg.offset}})
                         await dlq.send(key=msg.key or b"", value=body)
                         m.NOTIFICATIONS.labels("(none)", "deadletter").inc()
+                        await stream.ack(event)
+                        continue
+                    until = silences.silenced(alert, time.time()) if silences is not None else None
+                    if until is not None:
+                        m.NOTIFICATIONS_SILENCED.labels(alert.signal).inc()
+                        log.info("静默未发送 silenced, not delivered: alert %s (%s) street %s signal %s until %s",
+                                 alert.alert_id, alert.status, alert.street_code, alert.signal, iso_time(until))
                         await stream.ack(event)
                         continue
                     if not router.route(alert):

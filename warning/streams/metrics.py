@@ -178,6 +178,21 @@ FEEDBACK = Counter(
     registry=REGISTRY,
 )
 
+NOTIFICATIONS_SILENCED = Counter(
+    "warning_notifications_silenced",
+    "静默未发送 Alerts not delivered because their street+signal is silenced (still on warning.alerts), by signal",
+    ["signal"],
+    registry=REGISTRY,
+)
+ALERT_FEEDBACK = Counter(
+    "warning_alert_feedback",
+    "告警反馈 Records on warning.alerts.feedback as the delivery silences judged them, by outcome "
+    "(silenced|unsilenced|expired|superseded|ignored|unknown_alert|replay|invalid|disabled|unsigned|"
+    "unknown_source|bad_signature|bad_time|stale|future|error); every deliver worker reads every record",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
 
 def set_feed_info(feeds: Mapping[str, "Feed"]) -> None:
     """Export ``warning_feed_info{source, name_zh, topic} 1`` for exactly these feeds (configuration

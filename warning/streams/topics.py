@@ -17,8 +17,15 @@ def bootstrap_servers(url: str) -> list[str]:
 
 def all_topics(settings: Settings) -> list[str]:
     t = settings.topics
-    return [*settings.raw_topics().values(), t.events, t.deadletter, t.alerts, t.alerts_deadletter, t.feedback,
+    return [*settings.raw_topics().values(), t.events, t.deadletter, t.alerts, t.alerts_deadletter, t.feedback, t.alerts_feedback,
             settings.rekey_topic(), settings.feedback_audit_topic()]
+
+
+def kept_forever(settings: Settings) -> set[str]:
+    """Topics whose records are history, created with ``retention.ms=-1``: alerts and alert
+    feedback rebuild the history database, and a worker restoring silences reads the feedback
+    topic back (a silence lasts up to 30 days). Both are small (alerts, not events)."""
+    return {settings.topics.alerts, settings.topics.alerts_feedback}
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
@@ -43,7 +50,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         existing = set(admin.list_topics())
         wanted = [n for n in all_topics(settings) if n not in existing]
         if wanted:
-            new = [NewTopic(n, settings.kafka.partitions, settings.kafka.replication_factor) for n in wanted]
+            keep = kept_forever(settings)
+            new = [NewTopic(n, settings.kafka.partitions, settings.kafka.replication_factor,
+                            topic_configs={"retention.ms": "-1"} if n in keep else {}) for n in wanted]
             try:
                 admin.create_topics(new)
             except TopicAlreadyExistsError:
