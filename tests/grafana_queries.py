@@ -242,3 +242,39 @@ def has_data(result: Iterable[dict[str, Any]]) -> bool:
         if "value" in s or s.get("values"):
             return True
     return False
+
+
+def poll_until_data(prom: Any, pending: dict[str, Any], *, variables: Mapping[str, str], range_s: float,
+                    timeout: float, every: float, what: str) -> int:
+    """Poll until every check in ``pending`` returns data; the number of checks. A check is a
+    :class:`PanelQuery` (interpolated as Grafana would now), a PromQL string (instant query) or
+    ``("label", label, metric)`` (the values a ``label_values`` variable lists over the range).
+    On timeout an ``AssertionError`` names each check still without data, as it was sent."""
+    import time
+
+    pending = dict(pending)
+    total = len(pending)
+    last: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        now = time.time()
+        for name, item in list(pending.items()):
+            if isinstance(item, tuple):  # /api/v1/label/<label>/values?match[]=<metric> over the range
+                ok = bool(prom.api(f"label/{item[1]}/values", {"match[]": item[2], "start": now - range_s, "end": now}))
+                sent = f"label_values({item[2]}, {item[1]})"
+            elif isinstance(item, str):
+                ok, sent = bool(prom.query(item)), item
+            else:
+                r = interpolate(item, now=now, range_s=range_s, scrape_s=1.0, variables=variables)
+                ok = has_data(run(prom, r))
+                sent = f"{'instant' if r.instant else f'range step {r.step:g}s'}: {r.expr}"
+            if ok:
+                del pending[name]
+            else:
+                last[name] = sent
+        if not pending:
+            return total
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(pending)} of {total} {what} returned no data within {timeout:.0f} s:\n"
+                                 + "\n".join(f"  {n}: {last[n]}" for n in pending))
+        time.sleep(every)

@@ -32,8 +32,8 @@ from typing import Any, Mapping
 import orjson
 import pytest
 
-from grafana_queries import PanelQuery, default_variables, has_data, interpolate, panel_queries, run as run_query
-from grafana_queries import variable_filters, without_zero_fallback
+from grafana_queries import PanelQuery, default_variables, panel_queries, poll_until_data, variable_filters
+from grafana_queries import without_zero_fallback
 from kafka_helpers import produce
 from prom_helpers import REPO, Prometheus, require_tool
 from warning.brokers.base import free_port
@@ -138,29 +138,8 @@ def pending_checks(queries: list[PanelQuery]) -> dict[str, Any]:
 def check_queries(prom: Prometheus, queries: list[PanelQuery], variables: Mapping[str, str], timeout: float) -> int:
     """Poll until every check of :func:`pending_checks` has data, as Grafana would run it now;
     the number of checks. On timeout: which ones have none."""
-    pending = pending_checks(queries)
-    total = len(pending)
-    last: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    while True:
-        now = time.time()
-        for name, item in list(pending.items()):
-            if isinstance(item, str):
-                ok, what = bool(prom.query(item)), item
-            else:
-                r = interpolate(item, now=now, range_s=RANGE_S, scrape_s=1.0, variables=variables)
-                ok = has_data(run_query(prom, r))
-                what = f"{'instant' if r.instant else f'range step {r.step:g}s'}: {r.expr}"
-            if ok:
-                del pending[name]
-            else:
-                last[name] = what
-        if not pending:
-            return total
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{len(pending)} of {total} feedback-row queries returned no data within {timeout:.0f} s:\n"
-                                 + "\n".join(f"  {n}: {last[n]}" for n in pending))
-        time.sleep(0.5)
+    return poll_until_data(prom, pending_checks(queries), variables=variables, range_s=RANGE_S, timeout=timeout,
+                           every=0.5, what="feedback-row queries")
 
 
 def test_feedback_row_has_data_from_live_dashboard_and_worker(tansu, tmp_path: Path) -> None:

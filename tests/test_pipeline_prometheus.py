@@ -23,8 +23,8 @@ import pytest
 from aiohttp import web
 from kafka import KafkaProducer
 
-from grafana_queries import (Resolved, default_variables, has_data, interpolate, metric_names, panel_queries,
-                             run as run_query, variable_filters, without_zero_fallback)
+from grafana_queries import (default_variables, metric_names, panel_queries, poll_until_data, variable_filters,
+                             without_zero_fallback)
 from prom_helpers import REPO, Alertmanager, Prometheus, require_tool
 from test_deploy_live import Inbox
 from test_dashboard_prometheus import feedback_row_queries
@@ -211,29 +211,5 @@ def check_every_panel(prom: Prometheus, timeout: float) -> int:
         if v["type"] == "query":  # label_values(metric, label): what Grafana lists in the drop-down
             metric, label = v["definition"].removeprefix("label_values(").removesuffix(")").split(", ")
             pending[f"variable ${v['name']}"] = ("label", label, metric)
-    total = len(pending)
-    deadline = time.monotonic() + timeout
-    last: dict[str, str] = {}
-    while True:
-        now = time.time()
-        for name, item in list(pending.items()):
-            if isinstance(item, tuple):  # /api/v1/label/<label>/values?match[]=<metric> over the time range
-                ok = bool(prom.api(f"label/{item[1]}/values", {"match[]": item[2], "start": now - RANGE_S, "end": now}))
-                what = f"label_values({item[2]}, {item[1]})"
-            elif isinstance(item, str):
-                ok = bool(prom.query(item))
-                what = item
-            else:
-                r: Resolved = interpolate(item, now=now, range_s=RANGE_S, scrape_s=1.0, variables=variables)
-                ok = has_data(run_query(prom, r))
-                what = f"{'instant' if r.instant else f'range step {r.step:g}s'}: {r.expr}"
-            if ok:
-                del pending[name]
-            else:
-                last[name] = what
-        if not pending:
-            return total
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{len(pending)} of {total} dashboard queries returned no data within {timeout:.0f} s:\n"
-                                 + "\n".join(f"  {n}: {last[n]}" for n in pending))
-        time.sleep(1.0)
+    return poll_until_data(prom, pending, variables=variables, range_s=RANGE_S, timeout=timeout, every=1.0,
+                           what="dashboard queries")

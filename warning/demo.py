@@ -64,7 +64,6 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
                 incident_after: float) -> int:
     from kafka import KafkaProducer
 
-    from warning.brokers.base import free_port
     from warning.brokers.tansu import EmbeddedBroker
     from warning.notify.sink import print_alert, start_sink
     from warning.streams.topics import ensure_topics
@@ -91,14 +90,7 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
 
         runner, sink_url = await start_sink("127.0.0.1", 0, on_alert)
         _say(f"webhook 接收端 sink: {sink_url}")
-        web_port = settings.worker.web_port
-        try:
-            import socket
-
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", web_port))
-        except OSError:
-            web_port = free_port()
+        web_port = _port_or_free(settings.worker.web_port)
         dash_port = _port_or_free(settings.dashboard.port)
         dash_password = secrets.token_urlsafe(9)
         from argon2 import PasswordHasher
@@ -202,6 +194,7 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
 
 
 def _port_or_free(port: int) -> int:
+    """``port`` if it is free on loopback, else any free port (the demo runs beside other things)."""
     import socket
 
     from warning.brokers.base import free_port

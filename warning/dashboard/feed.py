@@ -26,6 +26,7 @@ import orjson
 
 from warning.core.alert_feedback import PURPOSE, SOURCE_FIELD
 from warning.core.signed_records import verify
+from warning.dashboard.tasks import stop_task
 
 if TYPE_CHECKING:
     from warning.config import Settings
@@ -85,6 +86,7 @@ class Feed:
         self.applied_records = 0
         self._producer: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._warm: asyncio.Task[None] | None = None
         self._producer_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -93,16 +95,9 @@ class Feed:
         self._warm = asyncio.create_task(self._warm_producer(), name="dashboard-producer")
 
     async def stop(self) -> None:
-        warm = getattr(self, "_warm", None)
-        if warm is not None and not warm.done():
-            warm.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await stop_task(self._warm)
+        await stop_task(self._task)
+        self._task = self._warm = None
         if self._producer is not None:
             try:
                 await self._producer.stop()

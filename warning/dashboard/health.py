@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from warning.dashboard.tasks import stop_task
+
 if TYPE_CHECKING:
     from warning.config import Settings
 
@@ -133,13 +135,8 @@ class Health:
             self._task = asyncio.create_task(self._run(), name="dashboard-health")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._session is not None:
             await self._session.close()
             self._session = None
