@@ -15,6 +15,17 @@ Run:  .venv/bin/python bench/text.py [--quick] [--batch 1000] [--repeat 3]
 * accuracy: ``warning sentiment eval`` on ``../shared/data/sentiment/waimai_10k.csv`` — shuffle with
   seed 42, 3,000 held out, online learning on the rest starting from the shipped seed.
 
+* ingest (``--ingest FILE``, raw records as JSONL, e.g. a ``warning sim`` events file):
+  ``Ingestor.parse_file_lines`` — parse, validate, place, mask and enrich, as the backtest does,
+  in chunks of 2,000 lines, one process, with the enricher of ``warning.streams.app.build_enricher``
+  for the default configuration — records/s (CPU time of this process, and wall time), against
+  an ``orjson.loads``-only pass of the same lines in the same run, and the same chunks again
+  (warm: jieba's per-window tags cached) to show what the first pass costs;
+  ``--ingest-limit N`` reads only the first N lines.
+* start-up (``--startup``): ``build_enricher`` in fresh processes — the first one with an empty
+  cache directory (``WARNING_CACHE_DIR``: the anger head is trained and cached), then one that
+  finds the cached head — and the first ``mask_pii`` with a name candidate (loads jieba).
+
 Parts whose data is missing are skipped with a note.
 """
 
@@ -137,12 +148,88 @@ def bench_accuracy() -> None:
     )
 
 
+def bench_ingest(path: str, limit: int, chunk: int = 2000) -> None:
+    """Records/s of ``Ingestor.parse_file_lines`` over a raw JSONL file (see the module doc)."""
+    from warning.config import Settings
+    from warning.core.pipeline import Pipeline
+    from warning.streams.app import build_enricher
+
+    with open(path, "rb") as f:
+        lines = f.read().splitlines()
+    if limit:
+        lines = lines[:limit]
+    settings = Settings()
+    t0 = time.perf_counter()
+    enricher = build_enricher(settings)
+    ingestor = Pipeline.from_settings(settings, enricher=enricher).ingestor
+    built = time.perf_counter() - t0
+    chunks = [lines[i : i + chunk] for i in range(0, len(lines), chunk)]
+    cpu0 = time.process_time()
+    for c in chunks:
+        [orjson.loads(line) for line in c]
+    base_cpu = time.process_time() - cpu0
+
+    def one_pass() -> tuple[float, float, int]:
+        accepted = 0
+        cpu, wall = time.process_time(), time.perf_counter()
+        for c in chunks:
+            accepted += sum(1 for _, ev in ingestor.parse_file_lines(c) if getattr(ev, "event_id", None))
+        return time.process_time() - cpu, time.perf_counter() - wall, accepted
+
+    cold_cpu, cold_wall, accepted = one_pass()  # first pass: every text new, jieba loads on first use
+    warm_cpu, warm_wall, _ = one_pass()
+    n = len(lines)
+    print(f"ingest {path}: {n:,} records ({accepted:,} events), enricher built in {built:.2f}s")
+    print(f"ingest parse_file_lines first pass: {n / cold_cpu:>9,.0f} records/s CPU ({n / cold_wall:,.0f}/s wall)  "
+          f"orjson.loads only: {n / base_cpu:,.0f} records/s CPU  ratio(ingest/orjson)={base_cpu / cold_cpu:.4f}")
+    print(f"ingest parse_file_lines same chunks again: {n / warm_cpu:>9,.0f} records/s CPU ({n / warm_wall:,.0f}/s wall)")
+
+
+_STARTUP = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+t0 = time.perf_counter()
+from warning.config import Settings
+from warning.streams.app import build_enricher
+t1 = time.perf_counter()
+e = build_enricher(Settings())
+t2 = time.perf_counter()
+e.enrich("看诊的何X高医生说没事，联系人王芳13812345678")
+t3 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f}")
+"""
+
+
+def bench_startup() -> None:
+    """``build_enricher`` in fresh processes: empty cache directory, then a warm one."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(__import__("os").environ, WARNING_CACHE_DIR=cache)
+        for label in ("empty cache (head trained)", "cached head"):
+            out = subprocess.run([sys.executable, "-c", _STARTUP, str(ROOT)], env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()
+            print(f"start-up, {label}: imports {out[0]}s, build_enricher {out[1]}s, "
+                  f"first enrich (loads jieba) {out[2]}s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer texts and repeats")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ingest", metavar="FILE", help="raw records (JSONL) for the ingest benchmark")
+    ap.add_argument("--ingest-limit", type=int, default=0, help="only the first N lines of --ingest")
+    ap.add_argument("--startup", action="store_true", help="measure build_enricher start-up in fresh processes")
+    ap.add_argument("--only", choices=("ingest", "startup"), help="run only this part")
     args = ap.parse_args()
+    if args.startup or args.only == "startup":
+        bench_startup()
+    if args.ingest:
+        bench_ingest(args.ingest, args.ingest_limit)
+    if args.only:
+        return
     repeat = 1 if args.quick else args.repeat
     t0 = time.perf_counter()
     enricher = TextEnricher.from_config({})

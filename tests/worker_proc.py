@@ -49,9 +49,7 @@ def isolated_env(tmp_path: Path, broker_url: str, prefix: str | None = None, **e
 class Worker:
     """``warning worker`` as a subprocess. Leaving ``with`` stops it gracefully (SIGTERM, then SIGKILL
     after 20 s) — or, with ``kill_on_exit=True``, at once with SIGKILL: for tests that observe nothing
-    after the worker ends. A graceful stop does not finish while detection holds events unacked in its
-    reorder buffer (Faust's ``stream_wait_empty`` waits for acks that only new input would bring), so
-    such a worker would sit out the 20 s and be SIGKILLed anyway."""
+    after the worker ends (a graceful stop takes a few seconds: last checkpoint, leave the group)."""
 
     def __init__(self, env: dict[str, str], log_path: Path, args: list[str] | None = None, *,
                  kill_on_exit: bool = False) -> None:

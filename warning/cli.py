@@ -47,6 +47,8 @@ def _register() -> None:
     cli.add_command(report)
     from warning.commands.dashboard import dashboard
     cli.add_command(dashboard)
+    from warning.commands.replay import replay
+    cli.add_command(replay)
 
 
 _register()

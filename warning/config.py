@@ -107,6 +107,9 @@ class TopicsConfig(_Section):
     feedback_audit: str = Field("", description="audit trail of every feedback record (accepted or not, no texts); empty: '<feedback>.audit'")
     rekey: str = Field("", description="internal: raw records that arrived on another partition than their id's "
                        "home partition are handed on here, so duplicates meet one filter; empty: '<app_id>-ingest-rekey'")
+    deliver_budget: str = Field("", description="internal: alerts for rate-limited receivers (robots) are handed on here, keyed "
+                                "by receiver, so one worker of the group holds each receiver's budget; its spends are "
+                                "recorded on '<this>-spent'; empty: '<app_id>-deliver-budget'")
 
 
 class WindowsConfig(_Section):
@@ -127,6 +130,11 @@ class WorkerConfig(_Section):
     agents: list[Literal["ingest", "detect", "deliver"]] = Field(
         default_factory=lambda: ["ingest", "detect", "deliver"],
         description="which stages this worker runs (all by default; split them to scale stages apart)")
+    standby_replicas: int = Field(
+        1, ge=0, le=8,
+        description="standby replicas of the dedup and detection state per partition, kept warm on other workers "
+                    "of the group so a takeover reads only the changelog tail (0: a takeover replays the "
+                    "partition's whole changelog; a group of one worker keeps none whatever the value)")
 
 
 class DeliveryConfig(_Section):
@@ -136,6 +144,9 @@ class DeliveryConfig(_Section):
     retry_cap_s: float = Field(60.0, gt=0)
     max_attempts: int | None = Field(None, ge=1, description="None: retry until max_age_s")
     max_age_s: float = Field(6 * 3600.0, gt=0, description="give up (dead-letter) after this long")
+    shared_budget: bool = Field(True, description="rate-limited receivers (robots) are sent to by one worker of the group at a "
+                                "time (topics.deliver_budget), so their limit holds across workers; false: every worker "
+                                "keeps its own limit (the limit then multiplies with the deliver workers)")
 
 
 class Settings(_Section):
@@ -198,6 +209,15 @@ class Settings(_Section):
     def rekey_topic(self) -> str:
         """The internal topic that brings a raw record to its id's home partition (see warning/streams/app.py)."""
         return self.topics.rekey or f"{self.worker.app_id}-ingest-rekey"
+
+    def deliver_budget_topic(self) -> str:
+        """The internal topic that brings each alert for a rate-limited receiver to the one worker
+        holding that receiver's budget (see warning/streams/budget.py)."""
+        return self.topics.deliver_budget or f"{self.worker.app_id}-deliver-budget"
+
+    def deliver_spent_topic(self) -> str:
+        """The ledger of messages sent to rate-limited receivers: a new budget owner reads it back."""
+        return f"{self.deliver_budget_topic()}-spent"
 
     def feedback_audit_topic(self) -> str:
         """Where the feedback worker writes its audit entries (see warning/streams/feedback.py)."""

@@ -102,7 +102,10 @@ group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=500
 num.network.threads=2
 num.io.threads=4
-log.retention.hours=168
+# Keep records whatever their timestamp: this broker serves development, demos, tests and backfills,
+# whose records carry past event times (2025-…); with a time retention Kafka would delete them
+# within minutes of start (its first retention check runs 30 s after start).
+log.retention.ms=-1
 EOF
   if [[ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]]; then
     printf '%s\n' "$KAFKA_EXTRA_PROPERTIES" >>"$STATE/server.properties"

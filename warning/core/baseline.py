@@ -10,7 +10,8 @@
 * **Mood** — decayed moments of the street's P(negative) of texts and the between-day variance of
   its daily mean (sentiment tests).
 * **Trailing windows** — exact counts per key over the last hour (:class:`Recent`), hourly slots
-  per key over 6–72 hours (:class:`HourRing`), expected volumes per hour, and text sentiment sums.
+  per key over 6–72 hours (:class:`CountRing`, brought up to date lazily: a key costs nothing in
+  the hours it is quiet), expected volumes per hour, and text sentiment sums.
 * **Guard band** — the mix and the mood learn an hour only once it leaves the longest window, so
   a build-up is tested against a baseline it has not contaminated (as in EARS or Farrington-style
   surveillance); while a street is younger than ``warmup_hours`` it learns at once.
@@ -26,7 +27,7 @@ from typing import Any
 
 from warning.core.detect_config import DetectSettings
 from warning.core.keys import KeyInfo, KeyTable
-from warning.core.scan import HourRing, Recent
+from warning.core.scan import CountRing, HourRing, Recent
 from warning.core.timeutil import HOUR
 from warning.core.window import WindowAgg
 from warning.models import SeasonalCount
@@ -37,7 +38,7 @@ MAX_SHARES = 64
 
 
 class StreetBaseline:
-    VERSION = 1
+    VERSION = 2  # 2: counts per key and hour in a lazily advanced CountRing
 
     def __init__(self, keys: KeyTable, det: DetectSettings) -> None:
         hl = det.halflife_hours
@@ -50,7 +51,7 @@ class StreetBaseline:
         self.day_disp = {p: [0.0, 0.0] for p, _ in pools}  # decayed Σ((O−E)² − E) and Σ E²
         self.phi_day: dict[str, float] | None = None
         self.recent = Recent()
-        self.ring = HourRing(det.scan_windows_hours, "H")  # counts per key and hour (R<cat>: risk hits)
+        self.ring = CountRing(det.scan_windows_hours, "H")  # counts per key and hour (R<cat>: risk hits)
         self.exp = HourRing(det.scan_windows_hours, "f")  # expected volume per feed key and hour
         self.mu: dict[int, dict[str, tuple[float, float]]] = {}  # hour → feed → (μ, φ)
         self.sring = HourRing(det.scan_windows_hours, "f")  # texts n, Σ P(neg) z, Σ P(neg)² q per hour
@@ -91,23 +92,52 @@ class StreetBaseline:
     def open_hour(self, start: float, keys: KeyTable) -> dict[str, float]:
         """Expectations of the hour starting at ``start`` (cached); returns them per key, for the
         partition-wide common-mode sums."""
+        return self.expectations(self._open(start, keys), keys)
+
+    def _open(self, start: float, keys: KeyTable) -> dict[str, tuple[float, float]]:
+        """Open the hour starting at ``start`` (once): its expectation and dispersion per feed;
+        the mix and the mood learn the hours leaving the longest window; the rings move on."""
         hi = int(start // HOUR)
         m = self.mu.get(hi)
-        if m is None:
-            x = {"t": start}
-            m = {f: (md.expected(x), md.dispersion_now(x)) for f, md in self.models.items()}
-            self.mu[hi] = m
-            for k in [k for k in self.mu if k < hi - 1]:
-                del self.mu[k]
-            self._learn_lagged(hi, keys)
-            self.exp.advance(hi)
-            for f, (mu, _) in m.items():
-                self.exp.set(keys.volume_key[f], mu)
-            self.ring.advance(hi)
-            self.sring.advance(hi)
-        out = {keys.volume_key[f]: mu for f, (mu, _) in m.items()}
-        for k in self.shares:
-            out[k] = self.key_expected(keys.info(k), m)
+        if m is not None:
+            return m
+        m = {}
+        for f, md in self.models.items():
+            m[f] = md.predict_bucket(md.bucket_of(start))
+        mus = self.mu
+        mus[hi] = m
+        for k in [k for k in mus if k < hi - 1]:
+            del mus[k]
+        self._learn_lagged(hi, keys)
+        exp = self.exp
+        exp.advance(hi)
+        vk = keys.volume_key
+        for f, (mu, _) in m.items():
+            exp.set(vk[f], mu)
+        self.ring.advance(hi)
+        self.sring.advance(hi)
+        return m
+
+    def expectations(self, m: dict[str, tuple[float, float]], keys: KeyTable) -> dict[str, float]:
+        """Expected count per key (feed volumes, then the shared keys of the mix) of an hour whose
+        feed expectations are ``m`` — the same numbers as :meth:`key_expected` per key."""
+        vk = keys.volume_key
+        out = {vk[f]: mu for f, (mu, _) in m.items()}
+        if not self.shares:
+            return out
+        info = keys.info
+        tot = self.share_tot
+        pool_e: dict[tuple[str, ...], float] = {}
+        half = SHARE_PRIOR / SHARE_K
+        for k, v in self.shares.items():
+            ki = info(k)
+            e = pool_e.get(ki.feeds)
+            if e is None:
+                e = 0.0
+                for f in ki.feeds:
+                    e += m[f][0]
+                pool_e[ki.feeds] = e
+            out[k] = e * ((v + half) / (tot[ki.prefix] + SHARE_PRIOR)) if ki.shared else e
         return out
 
     def key_expected(self, ki: KeyInfo, m: dict[str, tuple[float, float]]) -> float:
@@ -120,10 +150,11 @@ class StreetBaseline:
     def hour_mu(self, hour_start: float, keys: KeyTable) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
         """(this hour's, the previous hour's) expectations per feed."""
         hi = int(hour_start // HOUR)
-        if hi not in self.mu:
-            self.open_hour(hour_start, keys)
-        cur = self.mu[hi]
-        return cur, self.mu.get(hi - 1, cur)
+        mus = self.mu
+        cur = mus.get(hi)
+        if cur is None:
+            cur = self._open(hour_start, keys)
+        return cur, mus.get(hi - 1, cur)
 
     def day_phi(self, pool: str) -> float | None:
         return self.phi_day.get(pool) if self.phi_day is not None else None
@@ -146,9 +177,7 @@ class StreetBaseline:
             sr = self.sring
             if sr.hour != hi:
                 sr.advance(hi)
-            sr.add("n", 1.0)
-            sr.add("z", mood)
-            sr.add("q", mood * mood)
+            sr.add_many((("n", 1.0), ("z", mood), ("q", mood * mood)))
 
     # ------------------------------------------------------------------ learning
     def _learn_lagged(self, hi: int, keys: KeyTable) -> None:
@@ -160,20 +189,25 @@ class StreetBaseline:
         moods = dict(self.sring.leaving(hi)) if self.sring.hour is not None else {}
         for j, e in self.exp.leaving(hi):
             if j > self.share_upto:
-                self._learn_share_hour(counts.get(j, {}), {f: e.get(keys.volume_key[f], 0.0) for f in keys.feeds}, keys)
-                self._learn_mood_hour(moods.get(j, {}))
+                c = counts.get(j)
+                if c:  # an hour without counts teaches the mix nothing
+                    self._learn_share_hour(c, {f: e.get(keys.volume_key[f], 0.0) for f in keys.feeds}, keys)
+                mo = moods.get(j)
+                if mo:
+                    self._learn_mood_hour(mo)
                 self.share_upto = j
 
-    def learn_hour(self, start: float, w: WindowAgg, keys: KeyTable, det: DetectSettings, ctx: Any,
+    def learn_hour(self, start: float, w: WindowAgg | None, keys: KeyTable, det: DetectSettings, ctx: Any,
                    explained: set[str]) -> None:
-        """The hour starting at ``start`` closed with window ``w``: learn it."""
+        """The hour starting at ``start`` closed with window ``w`` (None: no records): learn it."""
         t_end = start + HOUR
         cur, _ = self.hour_mu(start, keys)
-        x = {"t": start}
+        n = w.n if w is not None else {}
         for f, md in self.models.items():
-            md.learn_one({**x, "count": w.count(f)})
-        for pool, feeds in keys.pools():
-            self.day_e[pool] += sum(cur[f][0] for f in feeds)
+            md.learn_bucket(md.bucket_of(start), n.get(f, 0))
+        day_e = self.day_e
+        for pool, feeds in keys.pool_items:
+            day_e[pool] += sum(cur[f][0] for f in feeds)
         hi = int(start // HOUR)
         sr = self.sring
         if sr.hour == hi:
@@ -235,7 +269,7 @@ class StreetBaseline:
         """The local day closed (its hours first): day dispersion, the mood's between-day variance,
         decay of the mix and the mood."""
         warm = self.hours_learned >= det.warmup_hours
-        self._learn_day_dispersion(det, {p: float(sum(w.count(f) for f in feeds)) for p, feeds in keys.pools()}, warm)
+        self._learn_day_dispersion(det, {p: float(sum(w.count(f) for f in feeds)) for p, feeds in keys.pool_items}, warm)
         self._learn_mood_day(det)
         self._decay(det, 24.0)
 

@@ -19,6 +19,12 @@
 * Hourly windows close when the watermark passes their end (all streets share aligned windows);
   a quiet partition is closed by :meth:`idle` (the stream layer calls it with the wall time
   elapsed since the last event) and everything by :meth:`flush` at the end of a backtest.
+  Closing an hour costs little per street: the per-key trailing counts move on lazily
+  (:class:`~warning.core.scan.CountRing`), each feed model learns the hour once and predicts the
+  next once.
+* :attr:`watch` names streets whose hourly series (observed vs expected records) is kept in
+  :attr:`series` as their hours close — e.g. for incident timelines in reports; nothing is kept
+  for other streets.
 
 The same class runs in the Faust agent (one per partition) and in ``warning backtest`` (one per
 partition as Kafka's default partitioner would assign the street keys), so both give the same
@@ -103,6 +109,12 @@ class Engine:
         self.track_done = False  # the stream sets it: it acks events once they are done
         self.dirty: set[str] = set()
         self.ctx = self._new_ctx()
+        self._order: list[str] | None = None  # street keys in sorted order (None: to be sorted)
+        #: street keys whose hourly series to keep (observer hook; not part of the state)
+        self.watch: set[str] = set()
+        #: per watched street, per closed hour: (hour start, observed records of all feeds,
+        #: expected records = the sum of the street's feed volume expectations for that hour)
+        self.series: dict[str, list[tuple[float, float, float]]] = {}
 
     def _new_ctx(self) -> PartitionContext:
         d = self.det
@@ -142,6 +154,7 @@ class Engine:
             if self.open_hour is not None:
                 st.last_closed_hour = self.open_hour - HOUR
             self.streets[key] = st
+            self._order = None
         return st
 
     # ------------------------------------------------------------------ input
@@ -152,7 +165,7 @@ class Engine:
         out: list[Alert] = []
         if self.det.instant_rules:  # single-event rules: at arrival, even for a late event
             dets: list[Detection] = []
-            for detector in self.env.detectors:
+            for detector in self.env.on_arrival_hooks:
                 dets += detector.on_arrival(ev)
             if dets:
                 st = self._street(ev)
@@ -188,12 +201,15 @@ class Engine:
         lane, until it has been silent for ``idle_s``."""
         if wall is not None and self.first_wall is None:
             self.first_wall = wall
-        times = []
-        for lane, t in self.src_max.items():
-            last = self.src_wall.get(lane)
-            if wall is not None and last is not None and wall - last > self.idle_s:
-                continue  # silent lane: stop waiting for it
-            times.append(t)
+        if wall is None:  # a backtest: every lane counts
+            times: Any = self.src_max.values()
+        else:
+            times = []
+            for lane, t in self.src_max.items():
+                last = self.src_wall.get(lane)
+                if last is not None and wall - last > self.idle_s:
+                    continue  # silent lane: stop waiting for it
+                times.append(t)
         if len(self.seen_sources) < len(self.feeds):
             if wall is None:
                 # a backtest: wait for unseen feeds only for the first day of event time
@@ -282,23 +298,52 @@ class Engine:
         out: list[Alert] = []
         end = start + HOUR
         day_closes = window_start(end, int(DAY)) == end
-        keys = sorted(self.streets)
+        streets = self.streets
+        keys = self._order
+        if keys is None:
+            keys = self._order = sorted(streets)
+        det, cfg, ctx = self.det, self.cfg, self.ctx
+        watched = [k for k in keys if k in self.watch] if self.watch else []
+        seen = {k: self._observed(streets[k], start) for k in watched}
         for key in keys:  # every street learns every hour (quiet hours are zero counts)
-            out += self.streets[key].close_hour(start, self.det, self.cfg, self.ctx)
-            self.dirty.add(key)
+            alerts = streets[key].close_hour(start, det, cfg, ctx)
+            if alerts:
+                out += alerts
+        self.dirty.update(keys)
+        for k in watched:
+            self._record(k, streets[k], start, seen[k])
         if day_closes:
             for key in keys:
-                out += self.streets[key].close_day(end - DAY, self.det, self.cfg, self.ctx)
-            if self.ctx.budget is not None:
-                self.ctx.budget.commit()
+                out += streets[key].close_day(end - DAY, det, cfg, ctx)
+            if ctx.budget is not None:
+                ctx.budget.commit()
         # the new hour: every street's expectations, summed for the partition-wide common mode
         total: dict[str, float] = {}
+        get = total.get
         for key in keys:
-            for k, v in self.streets[key].open_hour(end).items():
-                total[k] = total.get(k, 0.0) + v
-        self.ctx.open_hour(end, total)
+            for k, v in streets[key].open_hour(end).items():
+                total[k] = get(k, 0.0) + v
+        ctx.open_hour(end, total)
         self.open_hour = end
         return out
+
+    @staticmethod
+    def _observed(st: StreetState, start: float) -> float:
+        """Records of all feeds in the street's window of the hour starting at ``start``."""
+        w = st.hour
+        return float(sum(w.n.values())) if w is not None and w.start == start else 0.0
+
+    def _record(self, key: str, st: StreetState, start: float, observed: float) -> None:
+        """Append a watched street's closed hour to :attr:`series` (read-only: the state is not touched)."""
+        if st.last_closed_hour != start:
+            return  # the street did not learn this hour (it was closed before)
+        m = st.baseline.mu.get(int(start // HOUR))
+        if m is None:
+            return
+        expected = 0.0
+        for mu, _ in m.values():
+            expected += mu
+        self.series.setdefault(key, []).append((start, observed, expected))
 
     def idle(self, elapsed_s: float) -> list[Alert]:
         """No events for ``elapsed_s`` of wall time: let event time run on with the wall clock."""
@@ -363,6 +408,7 @@ class Engine:
             st.env = self.env
             st.baseline.sync(self.env.keys, self.det)  # the configured feeds may have changed
             self.streets[k] = st
+        self._order = None
         self.dirty = set()
 
     def risk_levels(self) -> dict[str, tuple[str, str, str]]:

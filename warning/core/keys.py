@@ -83,6 +83,19 @@ class KeyTable:
         self.text_feeds = tuple(n for n, f in self.feeds.items() if f.has("text"))
         self.share_prefixes = (*self.theme_pools, RISK, TAIL)
         self._cache: dict[str, KeyInfo] = {}
+        pools: dict[str, tuple[str, ...]] = {f: (f,) for f in self.feeds}
+        for feeds in self.theme_pools.values():
+            pools["+".join(feeds)] = feeds
+        if self.text_feeds:
+            pools["+".join(self.text_feeds)] = self.text_feeds
+        #: the day-dispersion pools (see :meth:`pools`), computed once
+        self.pool_items: tuple[tuple[str, tuple[str, ...]], ...] = tuple(pools.items())
+        # per feed, what :meth:`event_keys` needs: (volume key, theme prefix, theme field, has text)
+        self._spec: dict[str, tuple[str, str, str, bool]] = {}
+        for name, f in self.feeds.items():
+            theme_on = f.has("theme") and bool(f.theme_prefix) and f.theme_prefix in self.theme_pools
+            field = f.theme if theme_on and f.theme in ("kind", "category") else ""
+            self._spec[name] = (f.key, f.theme_prefix if field else "", field, f.has("text"))
 
     def info(self, key: str) -> KeyInfo:
         ki = self._cache.get(key)
@@ -106,48 +119,39 @@ class KeyTable:
 
     def pools(self) -> list[tuple[str, tuple[str, ...]]]:
         """All day-dispersion pools: one per feed, one per shared theme mix, one for texts."""
-        out: dict[str, tuple[str, ...]] = {f: (f,) for f in self.feeds}
-        for feeds in self.theme_pools.values():
-            out["+".join(feeds)] = feeds
-        if self.text_feeds:
-            out["+".join(self.text_feeds)] = self.text_feeds
-        return list(out.items())
+        return list(self.pool_items)
 
     def theme_key(self, ev: Event) -> str:
         """The theme key of an event (``""`` when its feed has no theme or the value is empty)."""
-        f = self.feeds.get(ev.source)
-        if f is None or not f.has("theme") or not f.theme_prefix:
+        spec = self._spec.get(ev.source)
+        if spec is None or not spec[2]:
             return ""
-        if f.theme_prefix not in self.theme_pools:
-            return ""
-        v = ev.kind if f.theme == "kind" else ev.category if f.theme == "category" else ""
-        return f.theme_prefix + v if v else ""
+        v = ev.kind if spec[2] == "kind" else ev.category
+        return spec[1] + v if v else ""
 
     def event_keys(self, ev: Event, risk_min_weight: float = 0.8, tail: float | None = None) -> tuple[str, ...]:
         """All keys an event counts for: its feed's volume, its theme, ``K<category>`` for each risk
         category with a (non-negated) term of at least ``risk_min_weight`` in a text of a feed with
         text signals, and ``N`` when the text's P(negative) is in the partition's upper tail."""
-        f = self.feeds.get(ev.source)
-        if f is None:
+        spec = self._spec.get(ev.source)
+        if spec is None:
             return ()
-        keys = [f.key]
-        tk = self.theme_key(ev)
-        if tk:
-            keys.append(tk)
-        if f.has("text"):
-            risk = ev.risk
-            if risk is not None and risk.hits:
-                strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
-                keys.extend(RISK + c for c in strong if risk.hits.get(c))
-            if tail is not None and ev.anger is not None and ev.anger >= tail:
-                keys.append(TAIL)
+        vk, prefix, field, text = spec
+        v = (ev.kind if field == "kind" else ev.category) if field else ""
+        if not text:
+            return (vk, prefix + v) if v else (vk,)
+        keys = [vk, prefix + v] if v else [vk]
+        risk = ev.risk
+        if risk is not None and risk.hits:
+            strong = sorted({x.get("category", "") for x in risk.terms if x.get("weight", 0.0) >= risk_min_weight} - {""})
+            keys.extend(RISK + c for c in strong if risk.hits.get(c))
+        if tail is not None and ev.anger is not None and ev.anger >= tail:
+            keys.append(TAIL)
         return tuple(keys)
 
     def mood_of(self, ev: Event) -> float | None:
         """The event's mood if its feed's texts count for mood, else None: its anger score
         (:mod:`warning.core.text.mood`). Events without one (enriched by an older worker) have
         none: P(negative) is another scale and would mix into the street's mood baseline."""
-        f = self.feeds.get(ev.source)
-        if f is None or not f.has("text"):
-            return None
-        return ev.anger
+        spec = self._spec.get(ev.source)
+        return ev.anger if spec is not None and spec[3] else None

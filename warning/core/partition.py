@@ -74,12 +74,10 @@ class PartitionContext:
         if sentiment is not None:
             b = int(sentiment * HIST_BINS)
             self.hist[b if b < HIST_BINS else HIST_BINS - 1] += 1.0
-            self.sbins.add(t, ("n",), 1)
-            self.sbins.add(t, ("z",), sentiment)
+            self.sbins.add_pairs(t, (("n", 1), ("z", sentiment)))
             if self.sent.hour != hi:
                 self._advance_sent(hi)
-            self.sent.add("n", 1.0)
-            self.sent.add("z", sentiment)
+            self.sent.add_many((("n", 1.0), ("z", sentiment)))
 
     def _advance_sent(self, hi: int) -> None:
         for _, vals in self.sent.leaving(hi):

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Hashable, Iterable, Literal, Mapping
+from typing import Any, Callable, Hashable, Iterable, Literal, Mapping
+
+import msgspec
 
 from warning.core.dedup import Deduplicator
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.engine import Engine
-from warning.core.events import Alert, Event
+from warning.core.events import EVENT_DECODER, Alert, Event
 from warning.core.feeds import Feed, default_feeds
 from warning.core.ingest import Enricher, Ingestor, IngestSettings, Rejected
 from warning.core.registry import Registry
@@ -82,6 +84,14 @@ def partition_for(key: str, partitions: int) -> int:
     return partition_for_bytes(key.encode(), partitions)
 
 
+class _Keyed(msgspec.Struct):
+    key: str
+
+
+_KEY_DECODER = msgspec.json.Decoder(_Keyed)
+_INVALID_EVENT = Rejected("invalid_event", "not a warning.events record")
+
+
 # ---------------------------------------------------------------------- the pipeline
 @dataclass
 class RunStats:
@@ -100,6 +110,8 @@ class RunStats:
     last_ts: float | None = None
     #: how the calibrated signals spend the false-alert budget (see :meth:`Pipeline.budget_spending`)
     budget: dict[str, Any] = field(default_factory=dict)
+    #: per watched street (the runner's ``watch``), per closed hour: (hour start, observed, expected)
+    series: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -170,6 +182,10 @@ class Pipeline:
         return "accepted"
 
     # ------------------------------------------------------------------ the backtest loop
+    def partition_of(self, ev: Event) -> int:
+        """The partition (engine) of an event: Kafka's default partitioner on its street key."""
+        return partition_for(ev.key, self.partitions)
+
     def feed_event(self, ev: Event) -> list[Alert]:
         """Route one accepted event to its partition's engine; returns the alerts it causes."""
         out = self.engines[partition_for(ev.key, self.partitions)].process(ev)
@@ -178,10 +194,63 @@ class Pipeline:
 
     def feed_lines(self, lines: list[bytes], start: float | None = None, end: float | None = None) -> list[Alert]:
         """Raw JSONL lines (each names its ``source``): parse, dedup per feed, detect."""
-        out: list[Alert] = []
-        for source, ev in self.ingestor.parse_file_lines(lines):
-            if self.admit(ev, source, start, end) == "accepted":
-                out += self.feed_event(ev)  # type: ignore[arg-type]
+        return [a for _, a in self.feed_lines_tagged(lines, start, end)]
+
+    def feed_lines_tagged(self, lines: list[bytes], start: float | None = None, end: float | None = None,
+                          keep: Callable[[int], bool] | None = None) -> list[tuple[int, Alert]]:
+        """:meth:`feed_lines`, each alert with the index of the line that caused it. Every line is
+        parsed, placed and counted (the duplicate filters see every record), but only the
+        accepted events whose partition ``keep`` accepts (default: all) get their text enriched
+        and go to their engine — text work is the expensive part, and is done only for events
+        that count (never for duplicates or records out of range)."""
+        placed = self.ingestor.place_file_lines(lines)
+        todo: list[tuple[int, Event, str]] = []
+        for i, (source, ev, text) in enumerate(placed):
+            if self.admit(ev, source, start, end) == "accepted" and (keep is None or keep(self.partition_of(ev))):  # type: ignore[arg-type]
+                todo.append((i, ev, text))  # type: ignore[arg-type]
+        self.ingestor.enrich_events([(ev, text) for _, ev, text in todo])
+        out: list[tuple[int, Alert]] = []
+        for i, ev, _ in todo:
+            for a in self.feed_event(ev):
+                out.append((i, a))
+        return out
+
+    def enrich_lines(self, lines: list[bytes], start: float | None = None, end: float | None = None) -> list[Event]:
+        """Raw JSONL lines → the accepted, enriched events in input order (what ingest would
+        produce to ``warning.events``), without detection."""
+        placed = self.ingestor.place_file_lines(lines)
+        todo = [(ev, text) for source, ev, text in placed if self.admit(ev, source, start, end) == "accepted"]
+        self.ingestor.enrich_events(todo)  # type: ignore[arg-type]
+        return [ev for ev, _ in todo]  # type: ignore[misc]
+
+    def feed_events_tagged(self, records: list[bytes], start: float | None = None, end: float | None = None,
+                           keep: Callable[[int], bool] | None = None,
+                           count_invalid: bool = True) -> list[tuple[int, Alert]]:
+        """Enriched events (``warning.events`` records, JSON) straight to their engines, each
+        alert with the index of the record that caused it; no text work. An event id already
+        taken by its partition within the dedup horizon is a duplicate (ingest is at-least-once;
+        the stream's detection agent drops it the same way). Only events whose partition ``keep``
+        accepts (default: all) are decoded fully, counted and detected; an undecodable record is
+        dead-lettered as ``invalid_event`` (counted only if ``count_invalid``)."""
+        out: list[tuple[int, Alert]] = []
+        for i, rec in enumerate(records):
+            if keep is not None:  # the key first (cheap): other partitions' events are not decoded
+                try:
+                    key = _KEY_DECODER.decode(rec).key
+                except Exception:  # noqa: BLE001 — not an event: counted once (count_invalid)
+                    if count_invalid:
+                        self.admit(_INVALID_EVENT, None)
+                    continue
+                if not keep(partition_for(key, self.partitions)):
+                    continue
+            try:
+                ev = EVENT_DECODER.decode(rec)
+            except Exception:  # noqa: BLE001 — not an event: say so in the counts, keep going
+                self.admit(_INVALID_EVENT, None)
+                continue
+            if self.admit(ev, (ev.source, self.partition_of(ev)), start, end) == "accepted":
+                for a in self.feed_event(ev):
+                    out.append((i, a))
         return out
 
     def feed_all(self, lines: Iterable[bytes], start: float | None = None, end: float | None = None,
@@ -206,33 +275,49 @@ class Pipeline:
 
     def flush(self) -> list[Alert]:
         """End of input: close every window of every engine; returns the alerts it causes."""
-        out: list[Alert] = []
-        for e in self.engines:
-            out += e.flush()
+        return [a for _, a in self.flush_tagged()]
+
+    def flush_tagged(self, keep: Callable[[int], bool] | None = None) -> list[tuple[int, Alert]]:
+        """:meth:`flush` of the engines whose partition ``keep`` accepts (default: all), each
+        alert with its partition, in partition order."""
+        out: list[tuple[int, Alert]] = []
+        for p, e in enumerate(self.engines):
+            if keep is None or keep(p):
+                out += [(p, a) for a in e.flush()]
         self.stats.alerts += len(out)
         self.stats.late = sum(e.late for e in self.engines)
-        self.stats.budget = self.budget_spending()
+        self.stats.budget = self.budget_spending(keep)
         return out
 
-    def budget_spending(self) -> dict[str, Any]:
+    def engine_spending(self, p: int) -> dict[str, dict[str, Any]] | None:
+        """How partition ``p``'s calibration spends the budget (None: no calibration)."""
+        b = self.engines[p].ctx.budget
+        return None if b is None else b.spending(self.detect.thresholds_for)
+
+    def budget_spending(self, keep: Callable[[int], bool] | None = None) -> dict[str, Any]:
         """Per calibrated signal: its share of ``alerts.false_alert_budget`` and the yellow
         threshold (``-log10 p``) each partition's calibration holds now (min/max over partitions;
-        None until calibrated), with the street-days seen and above it."""
-        signals: dict[str, dict[str, Any]] = {}
-        for e in self.engines:
-            b = e.ctx.budget
-            if b is None:
-                continue
-            for sig, sp in b.spending(self.detect.thresholds_for).items():
-                s = signals.setdefault(sig, {"share": sp["share"], "yellow": [], "street_days": 0.0, "street_days_above": 0.0})
-                s["yellow"].append(sp["yellow"])
-                s["street_days"] += sp["street_days"]
-                s["street_days_above"] += sp["street_days_above"]
-        for s in signals.values():
-            ys = [y for y in s.pop("yellow") if y is not None]
-            s["yellow_min"], s["yellow_max"] = (min(ys), max(ys)) if ys else (None, None)
-            s["street_days"] = round(s["street_days"], 1)
-            s["street_days_above"] = round(s["street_days_above"], 2)
-        return {"false_alert_budget": self.alerts.false_alert_budget if self.alerts.calibration else None,
-                "signals": dict(sorted(signals.items()))}
+        None until calibrated), with the street-days seen and above it. ``keep``: only these
+        partitions (default: all)."""
+        return merge_spending(self.alerts, [self.engine_spending(p) for p in range(self.partitions) if keep is None or keep(p)])
 
+
+def merge_spending(alerts: AlertSettings, per_partition: list[dict[str, dict[str, Any]] | None]) -> dict[str, Any]:
+    """:meth:`Pipeline.budget_spending` from :meth:`Pipeline.engine_spending` of each partition, in
+    partition order (a parallel backtest merges its jobs' partitions with it)."""
+    signals: dict[str, dict[str, Any]] = {}
+    for spending in per_partition:
+        if spending is None:
+            continue
+        for sig, sp in spending.items():
+            s = signals.setdefault(sig, {"share": sp["share"], "yellow": [], "street_days": 0.0, "street_days_above": 0.0})
+            s["yellow"].append(sp["yellow"])
+            s["street_days"] += sp["street_days"]
+            s["street_days_above"] += sp["street_days_above"]
+    for s in signals.values():
+        ys = [y for y in s.pop("yellow") if y is not None]
+        s["yellow_min"], s["yellow_max"] = (min(ys), max(ys)) if ys else (None, None)
+        s["street_days"] = round(s["street_days"], 1)
+        s["street_days_above"] = round(s["street_days_above"], 2)
+    return {"false_alert_budget": alerts.false_alert_budget if alerts.calibration else None,
+            "signals": dict(sorted(signals.items()))}

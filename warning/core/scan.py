@@ -3,6 +3,9 @@
 * :class:`Recent` — exact counts per key over the last 60 minutes (a deque of the events).
 * :class:`HourRing` — counts (or expected counts) per key in hourly slots, with running sums
   over trailing windows of several lengths, so that "the last 24 h" costs O(1) per event.
+* :class:`CountRing` — the same for integer counts, advanced *lazily*: moving to a new hour costs
+  nothing per key; a key is brought up to date when it is next read or counted (integer sums are
+  exact in any order, so the lazy sums equal the eager ones bit for bit).
 * :class:`MinuteBins` — coarse 5-minute bins (the partition-wide last hour; cheap to snapshot).
 
 Everything is plain Python with deterministic iteration (keys are visited in insertion order,
@@ -21,6 +24,10 @@ which only depends on the order of the events), and pickles compactly (``array``
 >>> r.advance(200)
 >>> r.window("C住房", 24)
 0.0
+>>> c = CountRing(windows=(6, 24))
+>>> c.advance(100); c.add_keys(("C住房", "C住房")); c.advance(101); c.add("C住房")
+>>> c.window("C住房", 6), c.advance(106), c.window("C住房", 6)
+(3.0, None, 1.0)
 """
 
 from __future__ import annotations
@@ -77,6 +84,16 @@ class HourRing:
             cur = h % n
             nxt = (h + 1) % n
             offs = [(h - w + 1) % n for w in wins]
+            if len(offs) == 3:  # the usual 6/24/72 h: unrolled (same operations, same order)
+                o0, o1, o2 = offs
+                for k, sl in self.slots.items():
+                    cl = closed[k]
+                    v = sl[cur]
+                    cl[0] += v - sl[o0]
+                    cl[1] += v - sl[o1]
+                    cl[2] += v - sl[o2]
+                    sl[nxt] = 0
+                continue
             for k, sl in self.slots.items():
                 cl = closed[k]
                 v = sl[cur]
@@ -125,6 +142,18 @@ class HourRing:
             sl[i] = x if x <= top else top
         self.last[key] = self.hour  # type: ignore[assignment]
 
+    def add_many(self, items: Iterable[tuple[str, float]]) -> None:
+        """:meth:`add` of each ``(key, value)`` of a float ring, in order (the per-event path)."""
+        assert self.typecode in ("f", "d")
+        i = self.hour % self.n  # type: ignore[operator]
+        slots, last, hour = self.slots, self.last, self.hour
+        for key, v in items:
+            sl = slots.get(key)
+            if sl is None:
+                sl = self._new(key)
+            sl[i] += v
+            last[key] = hour  # type: ignore[assignment]
+
     def add_keys(self, keys: Iterable[str]) -> None:
         """Add 1 to the open hour of each key (the per-event fast path of integer rings)."""
         hour = self.hour
@@ -166,6 +195,215 @@ class HourRing:
     def window(self, key: str, w: int) -> float:
         """Open hour + the ``w - 1`` hours before it."""
         return self.closed_sum(key, w) + self.current(key)
+
+    def keys(self) -> list[str]:
+        return list(self.slots)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+_ZEROS: dict[tuple[str, int], array] = {}
+
+
+def _zeros(typecode: str, k: int) -> array:
+    """An array of ``k`` zeros (shared: only ever read)."""
+    z = _ZEROS.get((typecode, k))
+    if z is None:
+        z = _ZEROS[(typecode, k)] = array(typecode, bytes(array(typecode).itemsize * k))
+    return z
+
+
+class CountRing:
+    """Integer counts per key in hourly slots with trailing-window sums, like :class:`HourRing`
+    with typecode ``"H"`` (same methods, same values), but advanced lazily.
+
+    :meth:`advance` only moves the open hour (and forgets keys that have been zero for the
+    ring's whole length, as :class:`HourRing` does); each key remembers the open hour its slots
+    and closed-window sums were brought to (``at``) and catches up when it is next read or
+    counted: one step per hour for a short gap, else its stale slots are cleared and the sums
+    recounted. Counts are integers, so every order of additions gives the same sums: a street
+    whose themes were quiet for hours costs nothing per hour, and its results are those of the
+    eager ring bit for bit (also across a pickle taken in the middle of the gap).
+
+    >>> r = CountRing(windows=(6, 24, 72))
+    >>> r.advance(1000); r.add_keys(("C住房",)); r.add("C住房", 2)
+    >>> r.advance(1005); r.add("C住房")
+    >>> r.window("C住房", 6), r.window("C住房", 24), r.current("C住房")
+    (4.0, 4.0, 1.0)
+    >>> r.advance(1006); r.window("C住房", 6)   # hour 1000 left the 6-hour window
+    1.0
+    >>> r.advance(1071); r.leaving(1072)   # (hour, non-zero values) leaving the 72-hour window
+    [(1000, {'C住房': 3.0})]
+    """
+
+    __slots__ = ("n", "windows", "wi", "hour", "slots", "closed", "at", "last", "typecode", "top")
+
+    #: gaps up to this many hours catch up step by step; longer ones recount the window sums
+    STEP_MAX = 4
+
+    def __init__(self, windows: Iterable[int] = (6, 24, 72), typecode: str = "H") -> None:
+        if typecode in ("f", "d"):
+            raise ValueError("CountRing holds integer counts (use HourRing for floats)")
+        self.windows = tuple(sorted(set(int(w) for w in windows if int(w) > 1)))
+        self.wi = {w: i for i, w in enumerate(self.windows)}
+        self.n = max(self.windows) if self.windows else 1
+        self.hour: int | None = None
+        self.slots: dict[str, array] = {}
+        self.closed: dict[str, list[float]] = {}  # key → [sum over the closed hours of each window]
+        self.at: dict[str, int] = {}  # key → the open hour its slots and sums are up to date for
+        self.last: dict[str, int] = {}  # key → last hour with a non-zero value
+        self.typecode = typecode
+        self.top = (1 << (8 * array(typecode).itemsize)) - 1  # slots saturate here
+
+    def advance(self, hour: int) -> None:
+        """Make ``hour`` the open hour (never moves back); O(keys) only to forget dead keys."""
+        if self.hour is None:
+            self.hour = hour
+            return
+        if hour <= self.hour:
+            return
+        n = self.n
+        if hour - self.hour >= n:
+            self.slots.clear()
+            self.closed.clear()
+            self.at.clear()
+            self.last.clear()
+        else:
+            dead = [k for k, h in self.last.items() if hour - h >= n]
+            for k in dead:
+                del self.slots[k], self.closed[k], self.at[k], self.last[k]
+        self.hour = hour
+
+    def _sync(self, key: str) -> array:
+        """Bring ``key`` to the open hour: the slots of the hours since are cleared and the
+        closed-window sums moved on (returns its slots)."""
+        sl = self.slots[key]
+        at = self.at[key]
+        hour = self.hour
+        assert hour is not None
+        if at == hour:
+            return sl
+        n = self.n
+        cl = self.closed[key]
+        gap = hour - at
+        if gap <= self.STEP_MAX:
+            wins = self.windows
+            for h in range(at, hour):  # the eager ring's steps
+                v = sl[h % n]
+                for i, w in enumerate(wins):
+                    cl[i] += v - sl[(h - w + 1) % n]
+                sl[(h + 1) % n] = 0
+        elif gap >= n:  # every slot is stale
+            sl[:] = _zeros(self.typecode, n)
+            for i in range(len(cl)):
+                cl[i] = 0.0
+        else:
+            # the slots of hours at+1 … hour still hold counts of n hours before: clear them
+            a, b = (at + 1) % n, hour % n + 1
+            if a < b:
+                sl[a:b] = _zeros(self.typecode, b - a)
+            else:
+                sl[a:] = _zeros(self.typecode, n - a)
+                sl[:b] = _zeros(self.typecode, b)
+            # window w closed = hours hour-w+1 … hour-1, of which only those up to ``at`` counted
+            for i, w in enumerate(self.windows):
+                k = w - gap
+                if k <= 0:
+                    cl[i] = 0.0
+                    continue
+                lo = (hour - w + 1) % n
+                hi = lo + k
+                cl[i] = float(sum(sl[lo:hi]) if hi <= n else sum(sl[lo:]) + sum(sl[:hi - n]))
+        self.at[key] = hour
+        return sl
+
+    def _new(self, key: str) -> array:
+        sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
+        self.closed[key] = [0.0] * len(self.windows)
+        self.at[key] = self.hour  # type: ignore[assignment]
+        return sl
+
+    def add(self, key: str, v: float = 1) -> None:
+        """Add ``v`` (an integer) to the open hour of ``key`` (saturating)."""
+        sl = self._sync(key) if key in self.slots else self._new(key)
+        i = self.hour % self.n  # type: ignore[operator]
+        x = sl[i] + int(v)
+        top = self.top
+        sl[i] = x if x <= top else top
+        self.last[key] = self.hour  # type: ignore[assignment]
+
+    def add_keys(self, keys: Iterable[str]) -> None:
+        """Add 1 to the open hour of each key (the per-event fast path)."""
+        hour = self.hour
+        i = hour % self.n  # type: ignore[operator]
+        slots, at, last = self.slots, self.at, self.last
+        top = self.top
+        for key in keys:
+            sl = slots.get(key)
+            if sl is None:
+                sl = self._new(key)
+            elif at[key] != hour:
+                sl = self._sync(key)
+            x = sl[i] + 1
+            sl[i] = x if x <= top else top
+            last[key] = hour  # type: ignore[assignment]
+
+    def set(self, key: str, v: float) -> None:
+        """Set the open hour's value of ``key``."""
+        assert self.hour is not None
+        if key in self.slots:
+            sl = self._sync(key)
+        elif v == 0:
+            return
+        else:
+            sl = self._new(key)
+        sl[self.hour % self.n] = min(int(v), self.top)
+        if v:
+            self.last[key] = self.hour
+
+    def current(self, key: str) -> float:
+        if key not in self.slots or self.at[key] != self.hour:
+            return 0.0  # not counted in the open hour
+        return float(self.slots[key][self.hour % self.n])  # type: ignore[operator]
+
+    def closed_sum(self, key: str, w: int) -> float:
+        """Sum over the ``w - 1`` closed hours before the open one."""
+        if key not in self.slots:
+            return 0.0
+        self._sync(key)
+        return self.closed[key][self.wi[w]]
+
+    def window(self, key: str, w: int) -> float:
+        """Open hour + the ``w - 1`` hours before it."""
+        return self.closed_sum(key, w) + self.current(key)
+
+    def now(self, key: str) -> tuple[float, list[float] | None]:
+        """(open hour's count, [closed-window sums]) of ``key`` (None: never counted)."""
+        sl = self.slots.get(key)
+        if sl is None:
+            return 0.0, None
+        if self.at[key] != self.hour:
+            sl = self._sync(key)
+        return float(sl[self.hour % self.n]), self.closed[key]  # type: ignore[operator]
+
+    def leaving(self, hour: int) -> list[tuple[int, dict[str, float]]]:
+        """The hours that advancing to ``hour`` drops out of the longest window, with their
+        non-zero values (oldest first); as :meth:`HourRing.leaving`."""
+        if self.hour is None or hour <= self.hour:
+            return []
+        n = self.n
+        at = self.at
+        out = []
+        for j in range(self.hour - n + 1, min(hour - n + 1, self.hour + 1)):
+            m = j % n
+            vals = {k: float(sl[m]) for k, sl in self.slots.items() if at[k] >= j and sl[m]}
+            out.append((j, vals))
+        return out
 
     def keys(self) -> list[str]:
         return list(self.slots)
@@ -272,6 +510,18 @@ class MinuteBins:
         d = self.bins[-1][1]
         c = self.counts
         for a in keys:
+            d[a] = d.get(a, 0) + v
+            c[a] = c.get(a, 0) + v
+
+    def add_pairs(self, t: float, pairs: Iterable[tuple[str, float]]) -> None:
+        """:meth:`add` of each ``(key, value)`` at ``t``, in order (one roll of the bins)."""
+        bi = int(t // self.width)
+        self._roll(bi)
+        if not self.bins or self.bins[-1][0] != bi:
+            self.bins.append((bi, {}))
+        d = self.bins[-1][1]
+        c = self.counts
+        for a, v in pairs:
             d[a] = d.get(a, 0) + v
             c[a] = c.get(a, 0) + v
 

@@ -35,7 +35,7 @@ from warning.core.baseline import StreetBaseline
 from warning.core.decide import Detection, StreetAlerts
 from warning.core.detect_config import AlertSettings, DetectSettings
 from warning.core.events import Alert, Event
-from warning.core.keys import KeyInfo, KeyTable
+from warning.core.keys import MAX_CACHED_KEYS, KeyInfo, KeyTable
 from warning.core.signals import LEVEL_RANK, hourly_signals
 from warning.core.timeutil import DAY, HOUR
 from warning.core.window import WindowAgg
@@ -55,6 +55,32 @@ class StreetEnv:
     group_zh: Mapping[str, str] = field(default_factory=dict)
     windows: tuple[int, ...] = (1, 6, 24, 72)
     _claims: dict[str, list[tuple[int, str, Detector]]] = field(default_factory=dict)
+    _plans: dict[str, tuple[KeyInfo, list[tuple[int, str, Detector]], bool]] = field(default_factory=dict)
+    #: the detectors that define each per-event hook (registry order): the others are not asked
+    on_event_hooks: tuple[Detector, ...] = field(init=False, default=())
+    after_scan_hooks: tuple[Detector, ...] = field(init=False, default=())
+
+    on_arrival_hooks: tuple[Detector, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        def hooked(name: str) -> tuple[Detector, ...]:
+            return tuple(d for d in self.detectors if getattr(type(d), name) is not getattr(Detector, name))
+
+        self.on_arrival_hooks = hooked("on_arrival")
+        self.on_event_hooks = hooked("on_event")
+        self.after_scan_hooks = hooked("after_scan")
+
+    def plan(self, key: str) -> tuple[KeyInfo, list[tuple[int, str, Detector]], bool]:
+        """What the scan needs of a key, once: its info, its claims, and whether it is a
+        category theme (tested with ``category_min_count``)."""
+        p = self._plans.get(key)
+        if p is None:
+            if len(self._plans) >= MAX_CACHED_KEYS:  # themes are free text: stay bounded
+                self._plans.clear()
+            ki = self.keys.info(key)
+            cat = ki.family == "theme" and self.keys.feeds[ki.feeds[0]].theme == "category"
+            p = self._plans[key] = (ki, self.claims(ki), cat)
+        return p
 
     def claims(self, ki: KeyInfo) -> list[tuple[int, str, Detector]]:
         """(window, signal, detector) for each window of ``ki`` some detector claims — the first
@@ -75,7 +101,7 @@ class StreetEnv:
 
 
 class StreetState:
-    VERSION = 4  # 4: mood is the anger score (baselines learned on P(negative) do not carry over)
+    VERSION = 5  # 5: counts per key and hour in a lazily advanced CountRing (4: mood is the anger score)
 
     def __init__(self, place: dict[str, str], env: StreetEnv, det: DetectSettings) -> None:
         self.place = place
@@ -116,27 +142,31 @@ class StreetState:
             det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[Alert]:
         """One released event; ``keys`` are its scan keys and ``mood`` its P(negative) if its feed's
         texts count for mood (both computed once by the engine)."""
-        if self.hour is None or self.hour.start != hour_start:
-            self.hour = WindowAgg(hour_start)
-        if self.day is None or self.day.start != day_start:
-            self.day = WindowAgg(day_start)
+        hw = self.hour
+        if hw is None or hw.start != hour_start:
+            hw = self.hour = WindowAgg(hour_start)
+        dw = self.day
+        if dw is None or dw.start != day_start:
+            dw = self.day = WindowAgg(day_start)
         b = self.baseline
         b.hour_mu(hour_start, self.keys)
         risk = ev.risk
         hits = risk.hits if risk is not None else None
         salience = (risk.max_weight if risk is not None else 0.0) + (ev.sentiment_neg or 0.0)
-        for w in (self.hour, self.day):
-            w.add(ev.source, kind=ev.kind, people=ev.people_count, severity=ev.severity, repeat=ev.is_repeat,
-                  risk_hits=hits, text=ev.text, text_score=salience)
+        src, kind, people, severity, repeat, text = ev.source, ev.kind, ev.people_count, ev.severity, ev.is_repeat, ev.text
+        hw.add_event(src, kind, people, severity, repeat, hits, text, salience)
+        dw.add_event(src, kind, people, severity, repeat, hits, text, salience)
         b.add(ev.ts, hour_start, keys, hits, mood)
-        detectors = self.env.detectors
+        env = self.env
         dets: list[Detection] = []
-        for d in detectors:
+        for d in env.on_event_hooks:
             dets += d.on_event(ev, self)
         if det.early_firing and b.hours_learned >= det.warmup_hours:
             dets += self._scan(ev.ts, hour_start, keys, det, ctx)
-            for d in detectors:
+            for d in env.after_scan_hooks:
                 dets += d.after_scan(ev, self, ctx)
+        if not dets:
+            return []
         out: list[Alert] = []
         for d in dets:
             out += self.emit(d, det, cfg)
@@ -186,7 +216,6 @@ class StreetState:
         min_c = det.category_min_count
         recent = b.recent.counts
         ring = b.ring
-        idx = ring.hour % ring.n if ring.hour is not None else 0
         wi = ring.wi
         ecl = b.exp.closed
         long_from = det.long_window_hours
@@ -194,19 +223,17 @@ class StreetState:
         use_ctx = ctx is not None and det.common_mode
         fam_e: dict[tuple[tuple[str, ...], int], float] = {}
         young = b.young_margin(det)
-        feeds = kt.feeds
-        env = self.env
+        phi_day = b.phi_day
+        vk = kt.volume_key
+        plan = self.env.plan
         for key in keys:
-            ki = kt.info(key)
-            claims = env.claims(ki)
+            ki, claims, cat = plan(key)
             if not claims:
                 continue
-            sl = ring.slots.get(key)
-            cl = ring.closed.get(key)
-            now_n = float(sl[idx]) if sl is not None else 0.0
+            now_n, cl = ring.now(key)
             if ki.shared:
                 sh, sh_phi = b.share(key, ki.prefix), b.share_phi(key)
-                need = min_c if ki.family == "theme" and feeds[ki.feeds[0]].theme == "category" else min_n
+                need = min_c if cat else min_n
             else:
                 sh, sh_phi, need = 1.0, 0.0, min_n
             for wh, signal, d in claims:
@@ -224,13 +251,13 @@ class StreetState:
                         if wh == 1:
                             eb += prev[f][0] * (1.0 - frac) + cur[f][0] * frac
                         else:
-                            c2 = ecl.get(kt.volume_key[f])
+                            c2 = ecl.get(vk[f])
                             eb += (c2[wi[wh]] if c2 is not None else 0.0) + cur[f][0] * frac
                     fam_e[fk] = eb
                 e = eb * sh
                 # dispersion: the hourly model's for short windows; for a day or more, that of day
                 # totals around the hourly expectations (hour-of-week uncertainty averages out)
-                pd = b.day_phi(ki.pool) if wh >= 24 else None
+                pd = phi_day.get(ki.pool) if wh >= 24 and phi_day is not None else None
                 phi = (pd if pd is not None else cur[ki.feeds[0]][1]) + sh_phi
                 el = e * lo
                 if o <= el + 2.5 * math.sqrt(el + phi * el * el):
@@ -258,32 +285,39 @@ class StreetState:
             return out
         h = self.last_closed_hour + HOUR
         while h < until:
-            out += self._close(h, WindowAgg(h), det, cfg)
+            out += self._close(h, None, det, cfg)
             h += HOUR
         return out
 
     def close_hour(self, start: float, det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[Alert]:
         """Close the hour starting at ``start`` (whether or not the street had events in it)."""
-        out = self._learn_zero_hours(start, det, cfg)
+        last = self.last_closed_hour
+        out = self._learn_zero_hours(start, det, cfg) if last is not None and last + HOUR < start else []
         if self.last_closed_hour is not None and start <= self.last_closed_hour:
             return out
-        w = self.hour if self.hour is not None and self.hour.start == start else WindowAgg(start)
-        return out + self._close(start, w, det, cfg, ctx)
+        w = self.hour if self.hour is not None and self.hour.start == start else None
+        out += self._close(start, w, det, cfg, ctx)
+        return out
 
-    def _close(self, start: float, w: WindowAgg, det: DetectSettings, cfg: AlertSettings, ctx: Any = None) -> list[Alert]:
+    def _close(self, start: float, w: WindowAgg | None, det: DetectSettings, cfg: AlertSettings,
+               ctx: Any = None) -> list[Alert]:
+        """Learn the hour starting at ``start`` from its window ``w`` (None: no records)."""
         out: list[Alert] = []
-        t_end = start + HOUR
         self.baseline.hour_mu(start, self.keys)
-        hourly = hourly_signals()
-        for sig in list(self.alerts.episodes):
-            if sig in hourly and sig not in self.fired:
-                out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
+        if self.alerts.episodes:
+            t_end = start + HOUR
+            hourly = hourly_signals()
+            for sig in list(self.alerts.episodes):
+                if sig in hourly and sig not in self.fired:
+                    out += self.alerts.on_quiet(sig, t_end, self.place, cfg)
         self.baseline.learn_hour(start, w, self.keys, det, ctx, self.explained)
-        self.explained = set()
+        if self.explained:
+            self.explained = set()
         self.last_closed_hour = start
         if self.hour is not None and self.hour.start <= start:
             self.hour = None
-        self.fired = {}
+        if self.fired:
+            self.fired = {}
         return out
 
     def open_hour(self, start: float) -> dict[str, float]:

@@ -53,8 +53,16 @@ class WindowAgg:
 
     def add(self, feed: str, *, kind: str, people: int, severity: int, repeat: bool,
             risk_hits: dict[str, int] | None, text: str, text_score: float) -> None:
-        self.n[feed] = self.n.get(feed, 0) + 1
-        k = self.kinds.setdefault(feed, {})
+        self.add_event(feed, kind, people, severity, repeat, risk_hits, text, text_score)
+
+    def add_event(self, feed: str, kind: str, people: int, severity: int, repeat: bool,
+                  risk_hits: dict[str, int] | None, text: str, text_score: float) -> None:
+        """:meth:`add` with positional arguments (the per-event path)."""
+        n = self.n
+        n[feed] = n.get(feed, 0) + 1
+        k = self.kinds.get(feed)
+        if k is None:
+            k = self.kinds[feed] = {}
         k[kind] = k.get(kind, 0) + 1
         if people:
             self.people[feed] = self.people.get(feed, 0) + people
@@ -65,8 +73,9 @@ class WindowAgg:
         if repeat:
             self.repeats[feed] = self.repeats.get(feed, 0) + 1
         if risk_hits:
-            for cat, n in risk_hits.items():
-                self.risk[cat] = self.risk.get(cat, 0) + n
+            risk = self.risk
+            for cat, c in risk_hits.items():
+                risk[cat] = risk.get(cat, 0) + c
         if text:
             self._sample(text_score, text)
 
@@ -77,13 +86,19 @@ class WindowAgg:
         return [t for _, t in self.samples]
 
     def _sample(self, score: float, text: str) -> None:
+        """Keep the ``MAX_SAMPLES`` most salient texts, best first; a text goes after those at
+        least as salient (the order a stable sort by descending salience gives)."""
         s = self.samples
-        if len(s) < MAX_SAMPLES:
-            s.append((score, text[:200]))
-            s.sort(key=lambda x: -x[0])
-        elif score > s[-1][0]:
-            s[-1] = (score, text[:200])
-            s.sort(key=lambda x: -x[0])
+        if len(s) >= MAX_SAMPLES:
+            if not score > s[-1][0]:
+                return
+            s.pop()
+        i = 0
+        for x in s:
+            if x[0] < score:
+                break
+            i += 1
+        s.insert(i, (score, text[:200]))
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

@@ -281,6 +281,24 @@ class SeasonalCount(VersionedDetector):
     def learn_one(self, x: dict[str, Any]) -> None:
         self._learn(self._bucket(x), bool(x.get("holiday")), self._prior(x), float(x["count"]))
 
+    # -- the pipeline's fast path: plain windows (no holiday, no prior, no parent) -------------
+
+    def bucket_of(self, t: float) -> int:
+        """Absolute bucket of a window starting at epoch time ``t`` (as ``x = {"t": t}``)."""
+        return int((t + self.utc_offset + _MONDAY_SHIFT) // self.bucket_seconds)
+
+    def predict_bucket(self, bucket: int) -> tuple[float, float]:
+        """``(expected, dispersion)`` of a plain window: one evaluation of what
+        :meth:`expected` and :meth:`dispersion_now` give for ``{"t": t}`` (same numbers)."""
+        assert self.parent is None, "predict_bucket() is for models without a parent"
+        mu, phi, *_ = self._predict(bucket, False, None)
+        return mu, phi
+
+    def learn_bucket(self, bucket: int, count: float) -> None:
+        """:meth:`learn_one` of a plain window (``{"t": t, "count": count}``)."""
+        assert self.parent is None, "learn_bucket() is for models without a parent"
+        self._learn(bucket, False, None, float(count))
+
     def _learn(self, idx: int, holiday: bool, prior: float | None, count: float) -> tuple[float, float]:
         mu, phi, h, level, factor = self._predict(idx, holiday, prior)
         if count < 0.0:

@@ -125,10 +125,20 @@ class EntityState:
     def refresh(self, name: str, t: float) -> list[int]:
         """Bring ``name``'s entry to event time ``t``: decay its long-run count and fold in its
         records older than 72 h. Returns its recent records."""
+        keep, changed = self._refresh(name, t)
+        if changed:
+            self.table[name][2] = self.pack(keep)
+        return keep
+
+    def _refresh(self, name: str, t: float) -> tuple[list[int], bool]:
+        """:meth:`refresh` without writing back the recent records: (them, whether any left)."""
         e = self.table[name]
         aged = e[0] * self._decay((t - e[1]) / HOUR)
         recent = self.unpack(e[2])
         cut = (t - RECENT_HOURS * HOUR) / 60.0
+        if not recent or (recent[0] >> _SRC_BITS) > cut:  # sorted: none is older than 72 h
+            e[0], e[1] = aged, int(t)
+            return recent, False
         keep = []
         for x in recent:
             m = x >> _SRC_BITS
@@ -136,8 +146,8 @@ class EntityState:
                 aged += self._decay((t - m * 60.0) / HOUR)
             else:
                 keep.append(x)
-        e[0], e[1], e[2] = aged, int(t), self.pack(keep)
-        return keep
+        e[0], e[1] = aged, int(t)
+        return keep, True
 
     def window_count(self, name: str, t: float, hours: float) -> int:
         """Records naming ``name`` in the ``hours`` before ``t`` (as far as the recent list holds)."""
@@ -226,7 +236,7 @@ class EntityRepeat(Detector):
                         continue
                     del st.table[weakest]
                 st.table[n] = [0.0, int(t), b""]
-            recent = st.refresh(n, t)
+            recent, _ = st._refresh(n, t)
             recent.append(packed)
             recent.sort()
             if len(recent) > p.max_recent:  # the oldest go to the long-run count

@@ -50,10 +50,18 @@ class GroupPetition(Detector):
                           observed=float(ev.people_count), expected=0.0, score=self.score("group_petition", level),
                           samples=samples, group=feed.group, evidence=evidence)]
 
+    def _may_apply(self, ev: Event) -> bool:
+        """Cheap precheck: could :meth:`_detection` find anything (enough people at all)?"""
+        return ev.people_count >= self.det.group_petition_people
+
     def on_arrival(self, ev: Event) -> list[Detection]:
+        if not self._may_apply(ev):
+            return []
         return self._detection(ev, window_start(ev.ts, int(HOUR)), [ev.text[:200]] if ev.text else [], instant=True)
 
     def on_event(self, ev: Event, street: "StreetState") -> list[Detection]:
         w = street.hour
         assert w is not None
+        if not self._may_apply(ev):
+            return []
         return self._detection(ev, w.start, w.texts(), instant=False)

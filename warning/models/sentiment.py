@@ -73,12 +73,23 @@ class Sentiment(Detector):
         young = b.young_margin(det)
         best: tuple[float, Detection] | None = None
         sr = b.sring
+        # the ring's window sums, read once (as sr.window("n"/"z", wh): closed sum + open hour)
+        cn, cz = sr.closed.get("n"), sr.closed.get("z")
+        sn, sz = sr.slots.get("n"), sr.slots.get("z")
+        i = sr.hour % sr.n if sr.hour is not None else 0
+        now_n = float(sn[i]) if sn is not None and sr.hour is not None else 0.0
+        now_z = float(sz[i]) if sz is not None and sr.hour is not None else 0.0
+        wi = sr.wi
+        min_texts = det.sentiment_min_texts
         for wh in det.scan_windows_hours:
             if wh == 1:
                 n, z = float(b.recent.vn), b.recent.vsum
             else:
-                n, z = sr.window("n", wh), sr.window("z", wh)
-            if n < det.sentiment_min_texts:
+                n = (cn[wi[wh]] if cn is not None else 0.0) + now_n
+                if n < min_texts:
+                    continue
+                z = (cz[wi[wh]] if cz is not None else 0.0) + now_z
+            if n < min_texts:
                 continue
             m = z / n
             # day-to-day swings of the street's mood average out over windows of several days

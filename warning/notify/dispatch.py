@@ -16,7 +16,15 @@ Delivery guarantees (with ``warning.alerts`` as the outbox, wired by the stream 
   keeps us from hammering it; on recovery the alerts that were waiting become due at once, in
   their original order.
 * **rate limits** — receivers with a rate limit (robots: 20/min) go through
-  :mod:`.ratelimit`: overflow is folded into one digest message instead of being dropped.
+  :mod:`.ratelimit`: overflow is folded into one digest message instead of being dropped. A
+  budget shared between processes (:mod:`warning.streams.budget`) restores the spends of the
+  previous owner (:meth:`Dispatcher.restore_spent`), records each spend before its message is
+  sent (the ``on_spend(receiver)`` hook, awaited) and what each accepted message carried (the
+  ``on_sent(receiver, alerts)`` hook, awaited before the alerts' outcomes).
+
+A dispatcher may serve only some of the router's receivers (``receivers=``), and
+:meth:`Dispatcher.submit` may name the receivers of an alert instead of routing it (the stream
+worker routes once and hands robot receivers on to the one process that owns their budget).
 
 Outcome statuses (per alert and receiver): ``ok``, ``permanent`` (the receiver refused: other 4xx,
 robot errcode), ``expired`` (gave up retrying), ``overflow`` (the receiver's queue was full —
@@ -37,7 +45,7 @@ import time
 import traceback
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterable, Callable, Literal, Mapping
+from typing import Any, AsyncIterable, Callable, Iterable, Literal, Mapping, Sequence
 
 from warning.core.events import Alert
 from warning.core.signals import level_rank
@@ -289,6 +297,11 @@ class _Worker:
             for it in due:
                 if id(it) not in chosen:
                     heapq.heappush(self.heap, (it.next_at, it.seq, it))
+            # A shared budget records the spend durably before the message leaves (a crash after
+            # this point over-counts, never under-counts, what the receiver saw).
+            if self.d.on_spend is not None:
+                self.in_flight = len(batch)
+                await _call(self.d.on_spend, self.name)
             await self._send(batch, digest)
 
     async def _send(self, batch: list[_Item], digest: bool) -> None:
@@ -312,6 +325,8 @@ class _Worker:
         result = result.redacted(self._redact)
         seconds = time.perf_counter() - t0
         self.in_flight = 0
+        if result.ok and d.on_sent is not None:
+            await _call(d.on_sent, self.name, [it.alert for it in batch])
         d.stats.attempts[(self.name, result.status)] += 1
         d.stats.messages[self.name] += 1
         d.stats.seconds[self.name] += seconds
@@ -385,6 +400,9 @@ class Dispatcher:
         on_done: Callable[[Alert, str, Outcome], Any] | None = None,
         on_attempt: Callable[[str, DeliveryResult, float, int], Any] | None = None,
         on_complete: Callable[[Delivery], Any] | None = None,
+        on_spend: Callable[[str], Any] | None = None,
+        on_sent: Callable[[str, list[Alert]], Any] | None = None,
+        receivers: Iterable[str] | None = None,
         max_pending: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -394,13 +412,19 @@ class Dispatcher:
         self.on_done = on_done
         self.on_attempt = on_attempt
         self.on_complete = on_complete
+        self.on_spend = on_spend
+        self.on_sent = on_sent
         self.max_pending = max_pending
         self.clock = clock
         self.rng = rng or random.Random()
         self.stats = DispatchStats()
         given = dict(notifiers or {})
+        served = list(router.receivers) if receivers is None else list(dict.fromkeys(receivers))
+        unknown = [n for n in served if n not in router.receivers]
+        if unknown:
+            raise ValueError(f"unknown receiver(s) {', '.join(map(repr, unknown))}")
         self.notifiers: dict[str, Notifier] = {
-            name: given.get(name) or build_notifier(rcv) for name, rcv in router.receivers.items()
+            name: given.get(name) or build_notifier(router.receivers[name]) for name in served
         }
         self._workers: dict[str, _Worker] = {}
         self._open: set[Delivery] = set()
@@ -445,15 +469,23 @@ class Dispatcher:
         await self.close()
 
     # ------------------------------------------------------------------ input
-    def submit(self, alert: Alert) -> Delivery:
-        """Route ``alert`` and queue it for each receiver. Never blocks, never raises on delivery
-        problems. Returns the :class:`Delivery` handle (already complete if nothing routed)."""
+    def submit(self, alert: Alert, receivers: Sequence[str] | None = None) -> Delivery:
+        """Route ``alert`` (or take the given ``receivers``, which this dispatcher must serve) and
+        queue it for each receiver. Never blocks, never raises on delivery problems. Returns the
+        :class:`Delivery` handle (already complete if nothing routed). Routed receivers this
+        dispatcher does not serve (``receivers=`` of the constructor) are left out."""
         if not self._started or self._closed:
             raise RuntimeError("dispatcher not running (use `async with Dispatcher(...)` or await start())")
         if not isinstance(alert, Alert):
             raise TypeError(f"alert must be a warning.core.events.Alert, got {type(alert).__name__}")
         now = self.clock()
-        names = self.router.route(alert)
+        if receivers is None:
+            names = [n for n in self.router.route(alert) if n in self.notifiers]
+        else:
+            names = list(dict.fromkeys(receivers))
+            unknown = [n for n in names if n not in self.notifiers]
+            if unknown:
+                raise ValueError(f"receiver(s) not served by this dispatcher: {', '.join(map(repr, unknown))}")
         targets = tuple(n for n in names if self.notifiers[n].wants(alert))
         dl = Delivery(alert, targets, asyncio.get_running_loop().create_future(), now)
         self.stats.submitted += 1
@@ -499,6 +531,19 @@ class Dispatcher:
         self._open.discard(dl)
         if not self._open:
             self._idle.set()
+
+    def restore_spent(self, receiver: str, times: Iterable[float]) -> int:
+        """Count messages sent to ``receiver`` elsewhere at ``times`` (this dispatcher's clock)
+        against its rate limit (see :meth:`RateLimiter.restore`). Call after :meth:`start`.
+        Returns how many still count (0 for a receiver without a limit)."""
+        w = self._workers.get(receiver)
+        if w is None:
+            raise ValueError(f"receiver {receiver!r} not served (or dispatcher not started)")
+        if w.limiter is None:
+            return 0
+        n = w.limiter.restore(times, self.clock())
+        w.wake.set()
+        return n
 
     # ------------------------------------------------------------------ introspection
     def pending(self, receiver: str | None = None) -> int:

@@ -29,7 +29,7 @@ Both are pure and deterministic given the ``now`` passed in (no clock of their o
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -60,6 +60,24 @@ class RateLimiter:
             raise RuntimeError("rate limit exhausted")
         # Keep the log ordered even if the clock handed to us goes backwards a little.
         self._spent.append(max(now, self._spent[-1]) if self._spent else now)
+
+    def restore(self, times: Iterable[float], now: float) -> int:
+        """Count tokens spent elsewhere at ``times`` (same clock as ``now``) as well — the spends of
+        a shared budget's previous owner, read back from its ledger. Those still inside the window
+        hold their token until they expire (times in the future too: a margin for clock skew).
+        Returns how many were taken over. More spends than ``limit`` are kept: the limiter then
+        waits until enough of them have expired.
+
+        >>> rl = RateLimiter(limit=3, window_s=60)
+        >>> rl.restore([-70.0, -30.0, 5.0], now=0.0), rl.available(0.0), rl.next_free(0.0)
+        (2, 1, 0.0)
+        >>> rl.acquire(0.0); rl.available(0.0), rl.next_free(0.0)
+        (0, 30.0)
+        """
+        recent = [t for t in times if t + self.window_s > now]
+        if recent:
+            self._spent = deque(sorted([*self._spent, *recent]))
+        return len(recent)
 
     def next_free(self, now: float) -> float:
         """Earliest time ≥ ``now`` at which a token is available."""

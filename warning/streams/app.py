@@ -8,16 +8,31 @@ see :class:`IngestService`); the ids first seen are written to a changelog-backe
 delta rows (:mod:`warning.streams.state`) *after* the events they stand for are delivered, so a
 restarted worker still recognises records it has already passed on, and never one it has not.
 
+**Rebalances and stops.** A worker never waits for its streams to empty before it hands its
+partitions over (``stream_wait_empty`` off: detection holds events unacknowledged in its reorder
+buffer until the watermark passes them, which only new input brings, so waiting stalled every
+rebalance and turned every graceful stop into a SIGKILL). Instead, the moment a rebalance starts
+(:class:`RebalanceFence`, before Faust revokes anything) ingest and detection are *fenced*: they
+drop their in-memory filters and engines and write no state and emit nothing more until the next
+assignment, and they ignore records fetched before it (Faust's generation id), which Kafka
+redelivers from the last committed offset to whichever worker owns the partition next — that
+worker restores the partition from the table as of the last checkpoint (:mod:`warning.streams.state`).
+No checkpoint is written at revocation: aiokafka may report the revocation only after the group
+has already evicted this worker (a stall past the session timeout) and handed its partitions on,
+and a write then would land on top of the new owner's recovery. On a graceful stop a last
+checkpoint is written while the worker is still a member, then the services are fenced.
+
 The web server serves ``/metrics`` and ``/healthz`` only (Faust's own pages are off).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import faust
 from prometheus_client import generate_latest
@@ -36,6 +51,9 @@ UNKNOWN_DISTRICT = "未定位"
 
 #: exit status of a worker whose checkpoint could not be written (its inputs stay unacknowledged)
 EXIT_CHECKPOINT_FAILED = 70
+
+#: longest a graceful stop waits for its last checkpoint (then it stops; the next owner redelivers)
+SHUTDOWN_CHECKPOINT_S = 5.0
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -69,7 +87,42 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         web_metrics_enabled=False,
         processing_guarantee="at_least_once",
         topic_disable_leader=True,
+        # Hand partitions over without waiting for acks that only new input brings (see the module
+        # docstring): the services are fenced instead, and Kafka redelivers what was not acked.
+        stream_wait_empty=False,
+        # Standby replicas of the state tables (dedup, detect): kept warm from the changelog by
+        # the WarmMemoryStore, so a takeover reads only the changelog tail. Faust assigns none
+        # while the group has one worker (a standby is never on its active's worker).
+        table_standby_replicas=w.standby_replicas,
+        # A partition kept over a rebalance resumes its recovery at this worker's own last write;
+        # on Tansu (which reports the end of a partition as the base offset of its last batch) that
+        # offset can be past the reported end, which is not an inconsistency here.
+        recovery_consistency_check=False,
     )
+
+
+class RebalanceFence(faust.Sensor):
+    """Calls every registered ``fence`` the moment a rebalance starts (Faust's sensor hook runs in
+    aiokafka's revocation callback before anything is revoked, paused or awaited), and keeps the
+    rebalance times for ``/healthz``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fences: list[Callable[[], None]] = []
+        self.rebalances = 0
+        self.started_at: float | None = None  # wall clock of the last rebalance start / end
+        self.ended_at: float | None = None
+
+    def on_rebalance_start(self, app: Any) -> dict:
+        self.rebalances += 1
+        self.started_at = time.time()
+        for fence in self.fences:
+            fence()
+        return super().on_rebalance_start(app)
+
+    def on_rebalance_end(self, app: Any, state: dict) -> None:
+        self.ended_at = time.time()
+        super().on_rebalance_end(app, state)
 
 
 def _only_own_pages(app: faust.App) -> None:
@@ -114,8 +167,37 @@ class IngestService:
         self.dlq_max_bytes = 1 << 62
         self.dlq_keep_bytes = 1 << 62
 
+    #: the consumer generation whose records this service takes (None: any — unit tests)
+    generation: int | None = None
+    #: a rebalance is on: take no record and write no seen-mark (see :meth:`fence`)
+    fenced: bool = False
+
+    def fence(self) -> None:
+        """A rebalance starts: take no record and write no seen-mark until :meth:`assign`.
+        Records built but not delivered yet still go out with the next commit (at-least-once);
+        their marks do not, so a redelivered record is admitted again, never lost.
+
+        Called on aiokafka's consumer thread (Faust's rebalance sensor hook): only sets a flag;
+        the filters are dropped on the event loop (:meth:`assign`)."""
+        self.fenced = True
+
+    def assign(self, generation: int) -> None:
+        """Partitions assigned (generation ``generation``): take its records; filters are restored
+        lazily from the table, which Faust has recovered before it hands a record over."""
+        self.forget_partitions()
+        self.generation = generation
+        self.fenced = False
+
+    def current(self, batch: list[Any]) -> list[Any]:
+        """The events of ``batch`` fetched in the current generation (older ones were fetched
+        before a rebalance: Kafka redelivers them to their partition's owner)."""
+        if self.fenced:
+            return []
+        g = self.generation
+        return batch if g is None else [ev for ev in batch if ev.message.generation_id == g]
+
     def forget_partitions(self) -> None:
-        """After a rebalance: rebuild filters lazily from the (recovered) table."""
+        """Drop the filters; they are rebuilt lazily from the (recovered) table."""
         self.logs.clear()
         self.pipe.dedups.clear()
 
@@ -151,6 +233,8 @@ class IngestService:
 
     def persist(self, marks: dict[tuple[str, int], list[tuple[str, float]]]) -> None:
         """Write one delta row per filter with new marks; drop rows past the horizon."""
+        if self.fenced:  # a rebalance is on: the partitions may already be another worker's
+            return
         for key in sorted(marks):
             log, d = self.logs.get(key), self.pipe.dedups.get(key)
             if log is None or d is None:  # revoked meanwhile: its inputs are redelivered elsewhere
@@ -331,6 +415,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     batch_size, within = settings.ingest.batch_size, settings.ingest.batch_within_s
 
     async def commit_then_ack(stream: Any, batch: list[Any]) -> None:
+        generation = service.generation
+        if service.fenced:
+            return  # a rebalance began while the batch was processed: Kafka redelivers it
         try:
             await service.commit()  # events (and hand-ons) delivered, then their seen-marks
         except Exception:
@@ -339,22 +426,28 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
             # last committed offset and the filters come back from the changelog.
             log.critical("ingest checkpoint failed; exiting without acknowledging the batch", exc_info=True)
             os._exit(EXIT_CHECKPOINT_FAILED)
+        if service.fenced or service.generation != generation:
+            return  # fenced meanwhile: their marks may not be written; Kafka redelivers them
         for ev in batch:
             await stream.ack(ev)
 
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
             async for batch in stream.noack_take(batch_size, within=within):
-                service.process(source, batch)
-                await commit_then_ack(stream, batch)
+                batch = service.current(batch)
+                if batch:
+                    service.process(source, batch)
+                    await commit_then_ack(stream, batch)
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
 
     async def ingest_rekeyed(stream: Any) -> None:
         async for batch in stream.noack_take(batch_size, within=within):
-            service.process_rekeyed(batch)
-            await commit_then_ack(stream, batch)
+            batch = service.current(batch)
+            if batch:
+                service.process_rekeyed(batch)
+                await commit_then_ack(stream, batch)
 
     stages = set(settings.worker.agents)
     if "ingest" in stages:
@@ -370,9 +463,49 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
         app.warning_router = add_delivery(app, settings)  # type: ignore[attr-defined]
 
+    fence = RebalanceFence()
+    app.sensors.add(fence)
+    app.warning_fence = fence  # type: ignore[attr-defined]
+    fence.fences.append(service.fence)
+    det = getattr(app, "warning_detect", None)
+    if det is not None:
+        fence.fences.append(det.fence)
+
     @app.on_partitions_assigned.connect
     async def _on_assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001
-        service.forget_partitions()
+        # aiokafka sets the generation before Faust's handlers run; records fetched from now on carry it
+        service.assign(app.consumer_generation_id)
+        if det is not None:
+            det.assign(app.consumer_generation_id)
+
+    @app.on_partitions_revoked.connect
+    async def _on_revoked(sender: Any, revoked: Any, **kw: Any) -> None:  # noqa: ARG001
+        """Before this worker rejoins the group: a detection checkpoint that was under way when
+        the fence went up has handed its record batches to the producer; flush them, so nothing
+        of this worker reaches a changelog after the partitions' next owners start reading it."""
+        if det is not None:
+            await det.ckpt.drain()
+            await app.producer.flush()
+
+    @app.on_before_shutdown.connect
+    async def _on_shutdown(sender: Any, **kw: Any) -> None:  # noqa: ARG001
+        """Graceful stop: the consumer is paused and still a member of the group. Write what is
+        done (detection's last checkpoint, acked — Faust commits it next; ingest's built records
+        and their marks), then fence, so nothing is written after the group hands the partitions
+        on. Best effort: what is not written is redelivered to the next owner."""
+        async def last_checkpoint() -> None:
+            if det is not None and not det.fenced:
+                await det.final_checkpoint()
+            if not service.fenced:
+                await service.commit()
+
+        try:
+            await asyncio.wait_for(last_checkpoint(), SHUTDOWN_CHECKPOINT_S)
+        except Exception:
+            log.warning("last checkpoint at shutdown failed; the next owner redelivers", exc_info=True)
+        service.fence()
+        if det is not None:
+            det.fence()
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -386,7 +519,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                 "duplicates": s.duplicates}
         if det is not None:
             body.update(late_events=sum(e.late for e in det.engines.values()), alerts_emitted=det.alerts_sent,
-                        partitions=sorted(det.engines))
+                        **det.health(app))
+        body.update(rebalances=fence.rebalances, rebalance_started_at=fence.started_at,
+                    rebalance_ended_at=fence.ended_at)
         return web.json(body)
 
     return app

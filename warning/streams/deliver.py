@@ -16,6 +16,14 @@ resolved — it is not submitted to any receiver, it is acked, counted in
 ``warning_notifications_silenced_total{signal}`` and logged (alert id, street code, signal, until;
 nothing of a person). The alert itself stays on ``warning.alerts`` for the dashboard and history.
 At start the agent waits for the silences to be read (bounded, then it delivers without them).
+
+Rate-limited receivers (WeCom / DingTalk robots) share one budget across all deliver workers
+(:mod:`warning.streams.budget`): for those the agent hands the alert on to the internal topic
+``<app_id>-deliver-budget`` (keyed by receiver; after the silence check, as before) and the
+alert is acked once the hand-on is on the broker and its other receivers are done; the one
+worker that owns the receiver's partition there sends it under the receiver's limit. Receivers
+without a limit are delivered directly, as before. ``delivery.shared_budget: false`` delivers
+everything directly (each worker then keeps its own limit).
 """
 
 from __future__ import annotations
@@ -33,10 +41,22 @@ from warning.core.signals import feed_signals
 from warning.core.signed_records import iso_time
 from warning.notify.dispatch import Delivery, Dispatcher, Outcome, RetryPolicy
 from warning.notify.router import Router
+from warning.notify.wiring import build_notifier
 from warning.streams import metrics as m
+from warning.streams.budget import BudgetService
 from warning.streams.silence import READY_TIMEOUT_S, add_silences
 
 log = logging.getLogger("warning.deliver")
+
+
+class _Ticket:
+    """An alert's event on ``warning.alerts``: acked when its parts (direct delivery, hand-on) are done."""
+
+    __slots__ = ("event", "parts")
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.parts = 0
 
 
 def add_delivery(app: Any, settings: Settings) -> Router:
@@ -61,6 +81,17 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         if result.status == "retry":
             m.NOTIFICATIONS.labels(receiver, "retry").inc()
 
+    budget = BudgetService(app, settings, router, retry, on_done=on_done, on_attempt=on_attempt)
+    app.warning_budget = budget  # type: ignore[attr-defined]
+    shared = budget.names  # receivers with a rate limit: their budget is held by one worker of the group
+    direct = [n for n in router.receivers if n not in shared]
+    # Receiver-level filters (send_resolved) of the shared receivers, checked before the hand-on.
+    gates = {n: build_notifier(router.receivers[n]) for n in shared}
+    if shared:
+        @app.task
+        async def deliver_budget() -> None:
+            await budget.run()
+
     @app.agent(alerts_topic, name="warning.deliver")
     async def deliver(stream: Any) -> None:
         if not router.receivers:
@@ -68,21 +99,29 @@ def add_delivery(app: Any, settings: Settings) -> Router:
                 pass
             return
 
-        waiting: dict[int, Any] = {}
+        waiting: dict[int, _Ticket] = {}
         if silences is not None:
             await silences.wait_ready(READY_TIMEOUT_S)
 
+        async def part_done(t: _Ticket) -> None:
+            t.parts -= 1
+            if t.parts == 0:
+                await stream.ack(t.event)
+
         async def on_complete(dl: Delivery) -> None:
-            event = waiting.pop(id(dl), None)
+            ticket = waiting.pop(id(dl), None)
             for o in dl.failures():
                 body = orjson.dumps({"alert": dl.alert.to_dict(), "outcome": o.to_dict()})
                 await dlq.send(key=dl.alert.street_code.encode(), value=body)
                 m.NOTIFICATIONS.labels(o.receiver, "deadletter").inc()
-            if event is not None:
-                await stream.ack(event)
+            if ticket is not None:
+                await part_done(ticket)
 
-        async with Dispatcher(router, retry=retry, on_done=on_done, on_attempt=on_attempt, on_complete=on_complete) as d:
+        async with Dispatcher(router, receivers=direct, retry=retry, on_done=on_done, on_attempt=on_attempt,
+                              on_complete=on_complete) as d:
             async for batch in stream.noack_take(500, within=0.02):
+                handed: list[tuple[str, Alert]] = []
+                handed_tickets: list[_Ticket] = []
                 for event in batch:
                     msg = event.message
                     try:
@@ -103,13 +142,24 @@ def add_delivery(app: Any, settings: Settings) -> Router:
                                  alert.alert_id, alert.status, alert.street_code, alert.signal, iso_time(until))
                         await stream.ack(event)
                         continue
-                    if not router.route(alert):
+                    names = router.route(alert)
+                    ticket = _Ticket(event)
+                    to_direct = [n for n in names if n not in shared]
+                    to_budget = [n for n in names if n in shared and gates[n].wants(alert)]
+                    if to_direct:
+                        dl = d.submit(alert, to_direct)
+                        if not dl.done():
+                            ticket.parts += 1
+                            waiting[id(dl)] = ticket
+                    if to_budget:
+                        ticket.parts += 1
+                        handed.extend((n, alert) for n in to_budget)
+                        handed_tickets.append(ticket)
+                    if ticket.parts == 0:
                         await stream.ack(event)
-                        continue
-                    dl = d.submit(alert)
-                    if dl.done():
-                        await stream.ack(event)
-                    else:
-                        waiting[id(dl)] = event
+                if handed:
+                    await budget.hand_on(handed)  # on the broker (retried until it is)
+                    for ticket in handed_tickets:
+                        await part_done(ticket)
 
     return router

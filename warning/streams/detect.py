@@ -8,15 +8,33 @@ Exactly-once state on an at-least-once transport (the checkpoint order of
   counted late) *and* a checkpoint holding its effect is written: every ``checkpoint_s`` the
   alerts emitted so far are awaited until delivered, then the engines touched write their changed
   streets (store ``street``) and their meta (store ``meta``: watermark, counters, last applied
-  offset — not the buffer) to the changelog-backed table, then the done events are acked (Faust
-  commits acked offsets after flushing the producer, so the checkpoint is durable first). A
-  checkpoint never holds the effect of an event whose alerts are not yet on ``warning.alerts``;
+  offset — not the buffer) to the changelog-backed table, each partition's rows as one record
+  batch (all or nothing: :meth:`~warning.streams.state.StateTable.atomic`), then the done events
+  are acked (Faust commits acked offsets after flushing the producer, so the checkpoint is durable
+  first). A checkpoint never holds the effect of an event whose alerts are not yet on
+  ``warning.alerts``;
+* acks go in offset order per partition: a done event is acked only once no event of a lower
+  offset of its partition is still held. (Faust commits the first run of consecutive acked
+  offsets and lets it start one past the committed offset, or anywhere when none is committed
+  yet; acked out of order, an event held at that offset would be committed past and, after a
+  crash, never redelivered — lost from the buffer.)
 * after a crash Kafka redelivers from the oldest unacked event; the new owner restores the engine
   from the table, puts back into the buffer the redelivered events that were buffered at the
-  checkpoint (offset ≤ checkpoint offset, event time > checkpoint watermark), skips the rest of
-  those already applied, and processes newer ones normally — so each event counts exactly once;
+  checkpoint (offset ≤ checkpoint offset, and event time > checkpoint watermark or listed in the
+  meta row as buffered below it), skips the rest of those already applied, and processes newer
+  ones normally — so each event counts exactly once. (An event can wait in the buffer *below* the
+  watermark: one that arrives after the watermark passed its time, its hour still open, waits for
+  the next watermark move; several workers make that common — a lane whose hand-on partition is
+  another worker's starts late. The meta row names those few.)
 * alerts emitted between the last checkpoint and the crash are emitted again (at-least-once);
   they carry the same ``alert_id`` and status, so receivers deduplicate them.
+
+A rebalance is a crash for the partitions that move, without the crash: the moment it starts the
+service is fenced (:meth:`DetectService.fence`, see :mod:`warning.streams.app`) — engines dropped,
+no state written, no alert emitted, no record fetched before the next assignment processed — and
+each partition's next owner (maybe this worker again) restores it from the table as above. Records
+fetched before the assignment carry an older generation id and are skipped; Kafka redelivers them
+from the last committed offset.
 
 Memory under a burst is bounded twice: each engine's reorder buffer holds at most
 ``windows.max_buffered`` events (beyond it the oldest are released by moving the watermark — the
@@ -41,7 +59,7 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -59,6 +77,9 @@ log = logging.getLogger("warning.detect")
 
 #: seconds between checkpoints of the detection state (and so between acks)
 CHECKPOINT_S = 1.0
+
+#: while held events block every ack (offset order), a full worker checkpoints at most this often
+FULL_BACKOFF_S = 0.25
 
 
 class DetectService:
@@ -82,6 +103,7 @@ class DetectService:
         self.ready: list[Any] = []  # done: ack after the next checkpoint
         self.next_offset: dict[int, int] = {}  # partition → offset after the last one read into its engine
         self.ckpt_watermark: dict[int, float] = {}
+        self.ckpt_below: dict[int, set[str]] = {}  # ids buffered below the watermark at the restored checkpoint
         self.touched: set[int] = set()
         self.last_checkpoint = time.monotonic()
         self.alerts_sent = 0
@@ -90,6 +112,72 @@ class DetectService:
         self.seen: dict[int, Deduplicator] = {}
         self.seen_logs: dict[int, DeltaLog] = {}
         self.rebuffered: dict[int, set[str]] = {}  # ids put back into a restored buffer (≤ its size)
+        #: the consumer generation whose records this service takes (None: any — unit tests)
+        self.generation: int | None = None
+        #: a rebalance is on: take no record, write no state, emit no alert (see :meth:`fence`)
+        self.fenced = False
+        self.restored_at: dict[int, float] = {}  # partition → wall clock its engine was restored
+        self.restored_offset: dict[int, int] = {}  # partition → the offset its restored checkpoint had applied
+        self.full_backoff = 0.0  # monotonic time before which full() says no (see write_state)
+        self.events_topic_name = settings.topics.events
+        #: acks the Kafka messages a checkpoint returns (set by :func:`add_detection`)
+        self.ack: Callable[[list[Any]], None] | None = None
+
+    # ------------------------------------------------------------------ rebalances
+    def fence(self) -> None:
+        """A rebalance starts: take no record, write no state and emit no alert until
+        :meth:`assign`; what was not checkpointed is redelivered to the partition's next owner.
+
+        Called on aiokafka's consumer thread (Faust's rebalance sensor hook), so it only sets a
+        flag; the engines are dropped on the event loop (:meth:`forget`, :meth:`assign`). A batch
+        being processed when the flag goes up changes only engines that are then dropped."""
+        self.fenced = True
+
+    def assign(self, generation: int) -> None:
+        """Partitions assigned (generation ``generation``): engines are restored from the table on
+        their first record, which Faust hands over only once it has recovered the table."""
+        self.forget()
+        self.generation = generation
+        self.fenced = False
+
+    def current(self, batch: list[Any]) -> list[Any]:
+        """The events of ``batch`` fetched in the current generation (older ones were fetched
+        before a rebalance: Kafka redelivers them to their partition's owner)."""
+        if self.fenced:
+            return []
+        g = self.generation
+        return batch if g is None else [ev for ev in batch if ev.message.generation_id == g]
+
+    async def final_checkpoint(self) -> None:
+        """A checkpoint now, whatever its timer says, and the ack of what it made done (graceful stop)."""
+        self.touched.update(self.engines)
+        await self.checkpoint_and_ack()
+
+    async def checkpoint_and_ack(self) -> None:
+        """A checkpoint, then the ack of the events it made done (:attr:`ack`)."""
+        acks = await self.checkpoint()
+        if self.ack is not None:
+            self.ack(acks)
+
+    def health(self, app: Any) -> dict[str, Any]:
+        """For ``/healthz``: ``partitions`` — those whose engine is restored and processing (none
+        while a rebalance is on); ``assigned`` — the partitions of ``warning.events`` this worker
+        owns; ``standby`` — the standby replicas it keeps of the detection table; per engine its
+        counters (events released into windows, counted late, buffered; the last offset applied;
+        when it was restored, wall clock)."""
+        try:
+            topic = self.events_topic_name
+            assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+            standby = sorted(tp.partition for tp in app.assignor.assigned_standbys()
+                             if tp.topic == self.state.table.changelog_topic.get_topic_name())
+        except Exception:  # consumer not started yet
+            assigned, standby = [], []
+        live = {} if self.fenced else dict(self.engines)
+        engines = {str(p): {"released": e.released, "late": e.late, "buffered": len(e.buffer),
+                            "offset": self.offsets.get(p, -1), "restored_at": self.restored_at.get(p)}
+                   for p, e in sorted(live.items())}
+        return {"partitions": sorted(live), "assigned": assigned, "standby": standby,
+                "generation": self.generation, "fenced": self.fenced, "engines": engines}
 
     # ------------------------------------------------------------------ engines
     def forget(self) -> None:
@@ -100,12 +188,16 @@ class DetectService:
         for g in (m.EVENTS_UNPROCESSED, m.REORDER_BUFFERED, m.WATERMARK_DELAY):
             g.clear()
         self.ckpt_watermark.clear()
+        self.ckpt_below.clear()
         self.engines.clear()
         self.offsets.clear()
         self.last_wall.clear()
         self.seen.clear()
         self.seen_logs.clear()
         self.rebuffered.clear()
+        self.touched.clear()
+        self.restored_at.clear()
+        self.restored_offset.clear()
 
     def engine(self, p: int) -> Engine:
         e = self.engines.get(p)
@@ -116,17 +208,22 @@ class DetectService:
             meta = self.state.rows("meta", p).get("engine")
             streets = self.state.rows("street", p)
             offset = -1
+            below: list[str] = []
             if meta:
                 wrapped = pickle.loads(meta)
                 offset = wrapped["offset"]
+                below = wrapped.get("below", [])
                 e.restore(wrapped["engine"], streets)
             elif streets:
                 e.restore(None, streets)
             self.offsets[p] = offset
+            self.restored_offset[p] = offset
             self.ckpt_watermark[p] = e.watermark
+            self.ckpt_below[p] = set(below)
             self.engines[p] = e
             slog = self.seen_logs[p] = DeltaLog(self.state, "seen", p)
             self.seen[p] = slog.restore_marks(self.pipe.new_dedup())
+            self.restored_at[p] = time.time()
             log.info("partition %d: engine restored (offset %d, %d streets)", p, offset, len(streets))
         return e
 
@@ -146,10 +243,15 @@ class DetectService:
                 continue
             msg.value = None  # decoded: the engine holds the event, the ack needs only the message
             if msg.offset <= self.offsets.get(p, -1):
+                if msg.offset > self.restored_offset.get(p, -1):
+                    # Read once already by this engine (Kafka delivered it again without a
+                    # rebalance): its first copy is held or done; this one must not count again.
+                    continue
                 # Redelivered after a restart: applied before the checkpoint, unless it was still
                 # in the reorder buffer then (its effect is not in the state yet).
                 rebuffered = self.rebuffered.setdefault(p, set())
-                if ev.ts > self.ckpt_watermark.get(p, float("inf")) and ev.event_id not in rebuffered:
+                buffered = ev.ts > self.ckpt_watermark.get(p, float("inf")) or ev.event_id in self.ckpt_below.get(p, ())
+                if buffered and ev.event_id not in rebuffered:
                     rebuffered.add(ev.event_id)  # a repeat of it among the redelivered is not put back twice
                     e.rebuffer(ev)
                     self.hold(ev.event_id, msg)
@@ -184,8 +286,9 @@ class DetectService:
         return self.held + len(self.ready)
 
     def full(self) -> bool:
-        """Backpressure: the agent takes no more input until a checkpoint has acked what is done."""
-        return self.unacked() >= self.max_unacked
+        """Backpressure: the agent checkpoints before it takes more input, which acks what is done
+        (when held events of lower offsets block every ack, it retries after :data:`FULL_BACKOFF_S`)."""
+        return self.unacked() >= self.max_unacked and time.monotonic() >= self.full_backoff
 
     def lag_gauges(self, highwater: dict[int, int | None]) -> None:
         """Refresh the "not yet processed" gauges; ``highwater``: partition → end offset (None: unknown)."""
@@ -200,6 +303,8 @@ class DetectService:
                 m.WATERMARK_DELAY.labels(str(p)).set(now - e.watermark)
 
     def emit(self, alerts: list[Alert]) -> None:
+        if self.fenced:  # the partition's next owner emits them again from the last checkpoint
+            return
         for a in alerts:
             self.ckpt.produced(self.alerts_topic.send_soon(key=a.street_code.encode(), value=ALERT_ENCODER.encode(a)))
             self.alerts_sent += 1
@@ -209,6 +314,8 @@ class DetectService:
 
     def idle_tick(self) -> None:
         """Timer: let quiet partitions' event time run on with the wall clock."""
+        if self.fenced:
+            return
         now = time.time()
         for p, e in list(self.engines.items()):
             last = self.last_wall.get(p)
@@ -223,30 +330,58 @@ class DetectService:
         return bool(self.ready or self.touched) and time.monotonic() - self.last_checkpoint >= self.checkpoint_s
 
     async def checkpoint(self) -> list[Any]:
-        """Await the alerts emitted so far, then write the changed state of touched partitions;
-        returns the events that may now be acked."""
-        return await self.ckpt.commit(self.write_state)
+        """Await the alerts emitted so far, then write the changed state of touched partitions
+        (handed to the producer before this returns); returns the events that may now be acked."""
+        return await self.ckpt.commit(self.write_state, send=self.state.send_pending)
 
     def write_state(self) -> list[Any]:
+        if self.fenced:  # a rebalance is on: the partitions may already be another worker's
+            return []
         for p in sorted(self.touched):
             e = self.engines.get(p)
             if e is None:  # revoked meanwhile
                 continue
-            for key, blob in e.take_dirty().items():
-                self.state.put("street", p, key, blob)
-            d, slog = self.seen.get(p), self.seen_logs.get(p)
-            if d is not None and slog is not None:
-                slog.write_marks(d.take_delta(), d.cutoff)
+            with self.state.atomic(p):  # streets, seen-marks and meta of the partition: all or nothing
+                for key, blob in e.take_dirty().items():
+                    self.state.put("street", p, key, blob)
+                d, slog = self.seen.get(p), self.seen_logs.get(p)
+                if d is not None and slog is not None:
+                    slog.write_marks(d.take_delta(), d.cutoff)
+                wm = e.watermark
+                below = [eid for ts, eid, _ in e.buffer if ts <= wm]  # waiting below the watermark (rare)
+                meta = pickle.dumps({"offset": self.offsets.get(p, -1), "below": below,
+                                     "engine": e.snapshot_meta(include_buffer=False)}, protocol=5)
+                self.state.put("meta", p, "engine", meta)
             for eid in e.take_done():
                 msgs = self.waiting.pop(eid, ())
                 self.held -= len(msgs)
                 self.ready.extend(msgs)
-            meta = pickle.dumps({"offset": self.offsets.get(p, -1), "engine": e.snapshot_meta(include_buffer=False)}, protocol=5)
-            self.state.put("meta", p, "engine", meta)
         self.touched.clear()
         self.last_checkpoint = time.monotonic()
-        acks, self.ready = self.ready, []
+        acks = self.ackable()
+        if not acks and self.unacked() >= self.max_unacked:
+            self.full_backoff = self.last_checkpoint + FULL_BACKOFF_S
         self.update_gauges()
+        return acks
+
+    def ackable(self) -> list[Any]:
+        """Take from ``ready`` the messages below the lowest offset still held in their partition
+        (acks in offset order, see the module docstring)."""
+        if not self.ready:
+            return []
+        low: dict[int, int] = {}
+        for msgs in self.waiting.values():
+            for msg in msgs:
+                if msg.offset < low.get(msg.partition, msg.offset + 1):
+                    low[msg.partition] = msg.offset
+        if not low:
+            acks, self.ready = self.ready, []
+            return acks
+        acks, keep = [], []
+        for msg in self.ready:
+            lo = low.get(msg.partition)
+            (acks if lo is None or msg.offset < lo else keep).append(msg)
+        self.ready = keep
         return acks
 
     def update_gauges(self) -> None:
@@ -274,17 +409,22 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
     n = settings.kafka.partitions
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
     svc = DetectService(settings, StateTable.create(app, "detect", n), alerts_topic, pipeline)
-    async def checkpoint() -> None:
-        acks = await svc.checkpoint()
+
+    def ack(acks: list[Any]) -> None:
         consumer = app.consumer
         for msg in acks:  # what Stream.ack does with the event, from the message alone
             if msg.ack(consumer):
                 app.sensors.on_message_out(msg.tp, msg.offset, msg)
 
+    svc.ack = ack
+    checkpoint = svc.checkpoint_and_ack
+
     @app.agent(events_topic, name="warning.detect")
     async def detect(stream: Any) -> None:
         async for batch in stream.noack_take(1000, within=0.1):
-            svc.process(batch)
+            batch = svc.current(batch)
+            if batch:
+                svc.process(batch)
             if svc.due() or svc.full():
                 await checkpoint()
 
@@ -315,8 +455,5 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
         if svc.due():
             await checkpoint()
 
-    @app.on_partitions_assigned.connect
-    async def _assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001
-        svc.forget()
-
+    # fence/assign: registered by warning.streams.app.create_app with ingest's (one rebalance hook)
     return svc

@@ -1,19 +1,34 @@
-"""Settings Faust does not expose, applied to its aiokafka consumer.
+"""Settings Faust does not expose, applied to its aiokafka consumer; and two fixes of its rebalance.
 
 Faust creates its worker consumer with ``fetch_max_wait_ms=1500`` hard-coded. A broker that
 answers a fetch as soon as data arrives (Apache Kafka) makes that harmless; one that holds the
 fetch for the full wait adds up to 1.5 s per hop (ingest → detect → deliver), so it is a setting
 here: ``kafka.fetch_max_wait_ms`` (default 1500, as Faust; the demo and the tests on the
 embedded Tansu broker use 50).
+
+**Rebalances lost records** (seen with three workers and a kill -9, issue 13). After a rebalance
+Faust seeks every assigned partition back to its committed offset — but (1) it resumes fetching
+the partitions *before* that seek, so records fetched from the old position can be delivered
+first; the consumer then takes the offsets it re-reads after the seek as already read and drops
+them, and counts the offsets it skipped as a "gap", which it acks and commits; and (2) the seek
+skips partitions without a committed offset (``seek_to_committed`` seeks only offsets > 0), which
+stay wherever the last fetch left them, past records that were fetched and then discarded by the
+rebalance. Here the seek comes before the resume, and a partition without a committed offset is
+sought to its beginning (the ``earliest`` reset policy Faust configures), so every record after
+the committed offset is delivered again after each rebalance — at least once, as the services
+expect.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Mapping, cast
 
+from faust.tables import recovery as faust_recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 _ORIGINAL = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+_SEEK_TO_COMMITTED = faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed
 
 
 def _create_worker_consumer(self: Any, transport: Any) -> Any:
@@ -24,5 +39,50 @@ def _create_worker_consumer(self: Any, transport: Any) -> Any:
     return consumer
 
 
+async def _seek_to_committed(self: Any) -> Mapping[Any, int]:
+    """Seek every assigned partition to its committed offset; an input partition without one (None
+    or 0) to its beginning. (Changelog partitions have none: Faust's recovery positions them.)"""
+    committed = await _SEEK_TO_COMMITTED(self)
+    changelogs = self.app.tables.changelog_topics
+    fresh = [tp for tp, offset in committed.items() if (not offset or offset <= 0) and tp.topic not in changelogs]
+    if fresh:
+        await self.call_thread(self._ensure_consumer().seek_to_beginning, *fresh)
+    return committed
+
+
+async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
+    """Faust's ``Recovery.on_recovery_completed`` with the seek to committed offsets *before* the
+    stream partitions are resumed (see the module docstring)."""
+    consumer = self.app.consumer
+    self.log.info("Restore complete!")
+    await self.app.on_rebalance_complete.send()
+    self._set_recovery_ended()
+    callback_coros = [
+        asyncio.ensure_future(table.on_recovery_completed(self.actives_for_table[table], self.standbys_for_table[table]))
+        for table in self.tables.values()
+    ]
+    if callback_coros:
+        await asyncio.wait(callback_coros)
+    assignment = consumer.assignment()
+    if self.app.consumer_generation_id != generation_id:
+        self.log.warning(f"Recovery rebalancing again app id {self.app.consumer_generation_id} param {generation_id}")
+        return
+    if assignment:
+        self.log.info("Seek stream partitions to committed offsets.")
+        await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+    consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+    self.completed.set()
+    self.app.flow_control.resume()
+    consumer.resume_flow()
+    await cast(Any, self.app)._fetcher.maybe_start()
+    self.tables.on_actives_ready()
+    if not self.app.assignor.assigned_standbys():
+        self.tables.on_standbys_ready()
+    self.app.on_rebalance_end()
+    self.log.info("Worker ready")
+
+
 def install() -> None:
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+    faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
+    faust_recovery.Recovery.on_recovery_completed = _on_recovery_completed  # type: ignore[method-assign]

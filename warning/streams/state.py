@@ -16,6 +16,12 @@ partition it is handed (Faust has recovered the table from the changelog by then
   restore and deleted (a Kafka tombstone, so log compaction drops them) once their expiry has
   passed (ingest: the ids first seen since the last checkpoint, expiring with the dedup horizon).
 
+A partition's rows of one checkpoint can be written as **one Kafka record batch**
+(:meth:`StateTable.atomic`), which a broker appends whole or not at all: a worker killed in the
+middle of a checkpoint then leaves the previous checkpoint, never some rows of the new one (a torn
+checkpoint — streets newer than the meta row that says which events they hold — would count the
+events between the two twice after a restore). Detection writes its checkpoints so.
+
 **Checkpoints.** As in Quix Streams, there is one order, :meth:`Checkpoint.commit`:
 
 1. the outputs produced for the inputs so far (events, alerts) are *delivered* — their producer
@@ -31,16 +37,42 @@ redelivered inputs as already handled.
 
 Tests put a hook between steps 1 and 2 (:data:`FAILPOINTS`, by name ``"<checkpoint>.between_writes"``)
 to crash there deterministically.
+
+**Rebalances.** A service stops touching every partition the moment a rebalance starts (the
+stream services call it *fencing*: :mod:`warning.streams.app`), so the last changelog write of a
+partition's old owner comes before its new owner recovers the table, and rebuilds its objects
+from the table for the partitions it is then handed. The tables keep their data in
+:class:`WarmMemoryStore`: Faust's in-memory store plus the changelog offset each partition's data
+reflects (which Faust keeps only in RocksDB), so a worker that keeps a partition over a rebalance,
+or promotes its standby replica of it (``worker.standby_replicas``), reads only the changelog tail
+written since, not the whole partition.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+import logging
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Iterable, Iterator, Optional, Set, TypeVar
 
 import orjson
+from faust.stores import STORES
+from faust.stores import memory as faust_memory
+from faust.types import TP
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+#: largest record batch :meth:`StateTable.atomic` writes (under Kafka's default ``message.max.bytes``,
+#: 1 MiB + 12 bytes, which a changelog topic created without overrides keeps); a bigger checkpoint
+#: of one partition is written as several batches (not atomic; logged)
+ATOMIC_BATCH_BYTES = 1_000_000
+
+#: a ``kafka.producer_max_batch_size`` below this asks for one record per batch (Tansu, whose
+#: changelog recovery loses the tail of a batch: see tests/kafka_helpers.py); state rows then go
+#: one per batch too — not atomic
+ONE_RECORD_BATCHES_BELOW = 1024
 
 #: name → coroutine function awaited at that point (tests only; empty in production)
 FAILPOINTS: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -50,6 +82,73 @@ async def failpoint(name: str) -> None:
     hook = FAILPOINTS.get(name)
     if hook is not None:
         await hook()
+
+
+class WarmMemoryStore(faust_memory.Store):
+    """Faust's in-memory table store, plus the changelog offset that each partition's data reflects.
+
+    Faust's memory store answers "no offset" (``persisted_offset`` → None), so its recovery reads a
+    partition's changelog from the beginning on *every* rebalance — also a partition the worker
+    keeps, and a standby it promotes; and at the end of each recovery it drops the rows of every
+    partition that is not active, standbys included, so standby replicas were never warm. This
+    store does what Faust's RocksDB store does for both:
+
+    * the offset of the last changelog record applied to (read into, or written from) a partition's
+      rows is kept, and Faust's recovery starts reading there;
+    * after a recovery the rows and offsets of partitions that are neither active nor standby here
+      are dropped together, so an offset never outlives the rows it stands for.
+
+    An offset is only taken for a partition whose rows the store holds whole: records read from the
+    changelog (always the partition's rows up to that offset), and acknowledged writes of this
+    worker to partitions it held at the last recovery. Rows written by the owner come from
+    :class:`StateTable`, which tells the store their partition (:meth:`note_partition`).
+
+    Registered as the ``warmmemory://`` store.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._offsets: dict[TP, int] = {}
+        #: partitions (numbers) held active or standby at the last completed recovery
+        self._held: set[int] = set()
+
+    def note_partition(self, key: Any, partition: int) -> None:
+        """Row ``key`` belongs to ``partition`` (an owner's own write)."""
+        self._key_partition[key] = partition
+
+    def forget_key(self, key: Any) -> None:
+        self.data.pop(key, None)
+        self._key_partition.pop(key, None)
+
+    def apply_changelog_batch(self, batch: Iterable[Any], to_key: Callable[[Any], Any],
+                              to_value: Callable[[Any], Any]) -> None:
+        batch = list(batch)
+        super().apply_changelog_batch(batch, to_key, to_value)
+        offsets = self._offsets
+        for event in batch:
+            msg = event.message
+            if msg.offset > offsets.get(msg.tp, -1):
+                offsets[msg.tp] = msg.offset
+
+    def persisted_offset(self, tp: TP) -> Optional[int]:
+        """The offset of the last changelog record this store's rows of ``tp`` reflect (None: none)."""
+        return self._offsets.get(tp)
+
+    def set_persisted_offset(self, tp: TP, offset: int) -> None:
+        """Called by Faust when a write of this worker to the changelog is acknowledged."""
+        if tp.partition in self._held and offset > self._offsets.get(tp, -1):
+            self._offsets[tp] = offset
+
+    async def on_recovery_completed(self, active_tps: Set[TP], standby_tps: Set[TP]) -> None:
+        keep = {tp.partition for tp in active_tps} | {tp.partition for tp in standby_tps}
+        for k in [k for k, p in self._key_partition.items() if p not in keep]:
+            self.forget_key(k)
+        for tp in [tp for tp in self._offsets if tp.partition not in keep]:
+            del self._offsets[tp]
+        self._held = keep
+
+
+STORES.aliases["warmmemory"] = f"{__name__}:WarmMemoryStore"
 
 
 class StateTable:
@@ -65,11 +164,16 @@ class StateTable:
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._rows: list[tuple[str, Any]] | None = None  # rows of the open atomic() block
+        self._pending: list[tuple[int, Any, int]] = []  # (partition, batch builder, records) to send
+        self.split_warned: set[int] = set()
 
     @classmethod
     def create(cls, app: Any, name: str, partitions: int) -> "StateTable":
-        """A new table on a Faust ``app``: string keys, raw bytes values (``None`` is a tombstone)."""
-        return cls(app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes))
+        """A new table on a Faust ``app``: string keys, raw bytes values (``None`` is a tombstone),
+        kept in a :class:`WarmMemoryStore`."""
+        return cls(app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes,
+                             store="warmmemory://"))
 
     @staticmethod
     def key(store: str, partition: int, row: str) -> str:
@@ -84,15 +188,99 @@ class StateTable:
 
     def put(self, store: str, partition: int, row: str, value: bytes) -> None:
         k = self.key(store, partition, row)
-        self.table.data[k] = value
-        self.table.send_changelog(partition, k, value)
+        data = self.table.data
+        data[k] = value
+        note = getattr(data, "note_partition", None)
+        if note is not None:
+            note(k, partition)
+        self._changelog(partition, k, value)
 
     def delete(self, store: str, partition: int, row: str) -> None:
         k = self.key(store, partition, row)
         data = self.table.data
-        if k in data:
+        forget = getattr(data, "forget_key", None)
+        if forget is not None:
+            forget(k)
+        elif k in data:
             del data[k]
-        self.table.send_changelog(partition, k, None)
+        self._changelog(partition, k, None)
+
+    def _changelog(self, partition: int, key: str, value: bytes | None) -> None:
+        if self._rows is not None:
+            self._rows.append((key, value))
+        else:
+            self.table.send_changelog(partition, key, value)
+
+    @contextmanager
+    def atomic(self, partition: int) -> Iterator[None]:
+        """Rows put or deleted inside the block (all of ``partition``) are applied to the table at
+        once and queued for the changelog as one record batch — appended by the broker whole or not
+        at all — when they fit in :data:`ATOMIC_BATCH_BYTES` (else in several, logged once per
+        partition). :meth:`send_pending` hands the queued batches to the producer. A table that is
+        not a Faust table (unit tests) gets the rows one by one."""
+        if self._rows is not None:
+            raise RuntimeError("atomic() blocks do not nest")
+        self._rows = []
+        try:
+            yield
+        finally:
+            rows, self._rows = self._rows, None
+        if rows:
+            if not hasattr(self.table, "changelog_topic"):
+                for k, v in rows:
+                    self.table.send_changelog(partition, k, v)
+            else:
+                self._pending.extend(self._batches(partition, rows))
+
+    def _batches(self, partition: int, rows: list[tuple[str, Any]]) -> list[tuple[int, Any, int]]:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        t = self.table
+        ser = t.app.serializers
+        limit = ATOMIC_BATCH_BYTES
+        asked = t.app.conf.producer_max_batch_size
+        if asked < ONE_RECORD_BATCHES_BELOW:
+            limit = asked
+        out: list[tuple[int, Any, int]] = []
+        builder, n = BatchBuilder(limit, 0), 0
+        for k, v in rows:
+            kb = ser.dumps_key(t.key_type, k, serializer=t.key_serializer)
+            vb = None if v is None else ser.dumps_value(t.value_type, v, serializer=t.value_serializer)
+            if builder.append(key=kb, value=vb, timestamp=None, headers=[]) is None:  # full: another batch
+                out.append((partition, builder, n))
+                builder, n = BatchBuilder(limit, 0), 0
+                if builder.append(key=kb, value=vb, timestamp=None, headers=[]) is None:
+                    raise ValueError(f"state row {k!r} of {len(vb or b'')} bytes does not fit in a record batch")
+                if partition not in self.split_warned and limit == ATOMIC_BATCH_BYTES:
+                    self.split_warned.add(partition)
+                    log.warning("state of partition %d: a checkpoint is larger than %d bytes and is written in "
+                                "several record batches (not atomically)", partition, ATOMIC_BATCH_BYTES)
+            n += 1
+        out.append((partition, builder, n))
+        return out
+
+    async def send_pending(self) -> list[asyncio.Future]:
+        """Hand the batches queued by :meth:`atomic` to the producer (in order); returns their
+        delivery futures. On delivery the store learns the offset its rows now reflect."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        t = self.table
+        topic = t.changelog_topic.get_topic_name()
+        producer = t.app.producer._ensure_producer()
+        store = t.data
+        futs = []
+        for partition, builder, n in pending:
+            fut = await producer.send_batch(builder, topic, partition=partition)
+
+            def delivered(f: asyncio.Future, n: int = n) -> None:
+                if not f.cancelled() and f.exception() is None:
+                    md = f.result()
+                    store.set_persisted_offset(md.topic_partition, md.offset + n - 1)
+
+            fut.add_done_callback(delivered)
+            futs.append(fut)
+        return futs
 
 
 class DeltaLog:
@@ -184,17 +372,32 @@ class Checkpoint:
         self._outputs.append(fut)
 
     async def commit(self, write_state: Callable[[], T],
-                     produce: Callable[[], Awaitable[Iterable[Awaitable[Any]]]] | None = None) -> T:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+                     produce: Callable[[], Awaitable[Iterable[Awaitable[Any]]]] | None = None,
+                     send: Callable[[], Awaitable[Any]] | None = None) -> T:
+        """``send``: awaited after ``write_state`` (still under the lock), to hand state written as
+        record batches (:meth:`StateTable.atomic`) to the producer before the caller acks."""
+        async with self.lock:
             if produce is not None:
                 self._outputs.extend(await produce())
             while self._outputs:  # 1. outputs delivered (a failed delivery raises: nothing is acked)
                 pending, self._outputs = self._outputs, []
                 await asyncio.gather(*pending)
             await failpoint(f"{self.name}.between_writes")
-            return write_state()  # 2. state to the changelog; 3. the caller acks
+            result = write_state()  # 2. state to the changelog; 3. the caller acks
+            if send is not None:
+                await send()
+            return result
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def drain(self) -> None:
+        """Wait until no commit is in progress (its state is then with the producer)."""
+        async with self.lock:
+            pass
 
 
 class FakeTable:

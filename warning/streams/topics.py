@@ -18,14 +18,23 @@ def bootstrap_servers(url: str) -> list[str]:
 def all_topics(settings: Settings) -> list[str]:
     t = settings.topics
     return [*settings.raw_topics().values(), t.events, t.deadletter, t.alerts, t.alerts_deadletter, t.feedback, t.alerts_feedback,
-            settings.rekey_topic(), settings.feedback_audit_topic()]
+            settings.rekey_topic(), settings.feedback_audit_topic(), settings.deliver_budget_topic(),
+            settings.deliver_spent_topic()]
 
 
 def kept_forever(settings: Settings) -> set[str]:
     """Topics whose records are history, created with ``retention.ms=-1``: alerts and alert
     feedback rebuild the history database, and a worker restoring silences reads the feedback
-    topic back (a silence lasts up to 30 days). Both are small (alerts, not events)."""
-    return {settings.topics.alerts, settings.topics.alerts_feedback}
+    topic back (a silence lasts up to 30 days); the shared delivery budget's hand-on topic is the
+    outbox of robot alerts already acked on ``warning.alerts`` (a time retention could delete
+    hand-ons no worker has delivered yet). All are small (alerts, not events)."""
+    return {settings.topics.alerts, settings.topics.alerts_feedback, settings.deliver_budget_topic()}
+
+
+def retention_ms(settings: Settings) -> dict[str, str]:
+    """Topics with a retention of their own: the spend ledger of the shared delivery budget is read
+    back only for the last rate-limit window (:mod:`warning.streams.budget`)."""
+    return {settings.deliver_spent_topic(): str(24 * 3600 * 1000)}
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
@@ -51,8 +60,10 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         wanted = [n for n in all_topics(settings) if n not in existing]
         if wanted:
             keep = kept_forever(settings)
+            short = retention_ms(settings)
             new = [NewTopic(n, settings.kafka.partitions, settings.kafka.replication_factor,
-                            topic_configs={"retention.ms": "-1"} if n in keep else {}) for n in wanted]
+                            topic_configs={"retention.ms": "-1"} if n in keep else
+                            {"retention.ms": short[n]} if n in short else {}) for n in wanted]
             try:
                 admin.create_topics(new)
             except TopicAlreadyExistsError:

@@ -187,8 +187,12 @@ class TextEnricher:
             m, c = mask_pii(t or "")
             masked.append(m)
             piis.append(c)
-        probs = self.model.predict_many(masked)
-        angers = self.mood.score_many(masked, probs).tolist()
+        head = self.mood.head
+        if head is not None:  # sentiment and the anger head share the n-gram extraction
+            probs, head_p = SentimentModel.predict_shared([self.model, head], masked)
+        else:
+            probs, head_p = self.model.predict_many(masked), None
+        angers = self.mood.score_many(masked, probs, head_p).tolist()
         match = self.matcher.match
         return [TextSignals(m, c, p, match(m), a) for m, c, p, a in zip(masked, piis, probs.tolist(), angers)]
 

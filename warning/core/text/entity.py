@@ -41,8 +41,18 @@ from __future__ import annotations
 
 import re
 
+import ahocorasick_rs
+
 #: the longest name kept before its suffix (characters)
 MAX_PREFIX = 10
+
+
+def _leftmost_longest(words: "tuple[str, ...] | list[str]") -> ahocorasick_rs.AhoCorasick:
+    """An Aho–Corasick automaton over ``words`` (no duplicates) finding, at the leftmost position
+    where one matches, the longest, then going on after it — what ``re.finditer`` finds with an
+    alternation of the words sorted longest first."""
+    return ahocorasick_rs.AhoCorasick(list(dict.fromkeys(words)), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+                                      implementation=ahocorasick_rs.Implementation.DFA)
 
 #: suffixes of place and organisation names (matched longest first)
 SUFFIXES: tuple[str, ...] = (
@@ -90,9 +100,20 @@ _NOT_AFTER: dict[str, tuple[str, ...]] = {
 _ORDINAL_RE = re.compile("第[0-9一二三四五六七八九十]")  # 第三医院: the rest of a longer name
 _NAME_CH = r"0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff"
 _SUFFIX_RE = re.compile("|".join(sorted(SUFFIXES, key=len, reverse=True)))
+# the same matches as _SUFFIX_RE.finditer: an alternation of words, longest first, finds at the
+# leftmost position the longest word — Aho–Corasick's leftmost-longest search, in one pass
+_SUFFIX_WORDS = tuple(dict.fromkeys(SUFFIXES))
+_SUFFIX_AC = _leftmost_longest(_SUFFIX_WORDS)
 # a name right before a building / compound number: 远洋国际3号楼, 晨光雅居9号楼
-_BUILDING_RE = re.compile(rf"([{_NAME_CH}]{{2,{MAX_PREFIX}}}?)(?=[0-9０-９一二三四五六七八九十]+(?:号楼|栋|幢|号院))")
+_BUILDING_NUM = "0-9０-９一二三四五六七八九十"
+_BUILDING_RE = re.compile(rf"([{_NAME_CH}]{{2,{MAX_PREFIX}}}?)(?=[{_BUILDING_NUM}]+(?:号楼|栋|幢|号院))")
+_BUILDING_MARK = re.compile("号楼|栋|幢|号院")
+_BUILDING_NUM_SET = frozenset("0123456789０１２３４５６７８９一二三四五六七八九十")
 _NOT_NAME_RE = re.compile(rf"[^{_NAME_CH}]")
+# up to and including the last character that is no name character (greedy, then back off)
+_LAST_NOT_NAME_RE = re.compile(rf"[\s\S]*[^{_NAME_CH}]")
+_ALNUM_RE = re.compile(r"[0-9A-Za-z]+")
+_SUFFIX_TUPLE = tuple(_SUFFIX_SET)
 
 # cut the left edge after the last of these (verbs, prepositions, function words): always, even
 # when nothing is left (目前我们小区, 投诉社区 → no name)
@@ -123,6 +144,9 @@ _CUTS: tuple[str, ...] = (
 )
 _FUNCTION_CH = "的了着过是在就也很把被让给说想请您你我他她们这那哪啥么吗呢吧啊呀没再又但且该需凭什本此其各每整所"
 _CUT_RE = re.compile("|".join(sorted(_CUTS, key=len, reverse=True)) + f"|[{_FUNCTION_CH}]")
+# _CUT_RE.finditer as one leftmost-longest Aho–Corasick pass (its alternatives are words, longest
+# first, then single characters: at a position the longest word matching there wins)
+_CUT_AC = _leftmost_longest(_CUTS + tuple(_FUNCTION_CH))
 # cut after an administrative part (朝阳区, A3区, 宋庄镇), a road, a number or a date — only when a
 # name of at least two characters is left (光华路小区 stays)
 _ADMIN_RE = re.compile(rf"[A-Z][0-9]*[市区县]|[{_NAME_CH}]{{2,}}?(?:省|市|区|县|镇|乡|路|街|大街|大道|巷|胡同)"
@@ -148,6 +172,18 @@ _DESCRIPTORS: tuple[str, ...] = (
     "新建", "建设中", "二期", "三期", "一期", "配套", "专科", "儿童", "口腔", "宠物", "早教",
 )
 _DESC_RE = re.compile("(?:" + "|".join(sorted(_DESCRIPTORS, key=len, reverse=True)) + ")$")
+_DESC_SET = frozenset(_DESCRIPTORS)
+_DESC_LENS = sorted({len(d) for d in _DESCRIPTORS}, reverse=True)
+
+
+def _desc_start(core: str) -> int:
+    """``_DESC_RE.search(core).start()``, or -1 without a match, for a text without line breaks:
+    the leftmost start of a descriptor that ends the text, i.e. the longest such descriptor."""
+    n = len(core)
+    for k in _DESC_LENS:
+        if k <= n and core[n - k :] in _DESC_SET:
+            return n - k
+    return -1
 
 #: brands that are not names (本小区, 该村, 老旧小区, 城中村, 我们公司 …)
 GENERIC: frozenset[str] = frozenset((
@@ -173,9 +209,9 @@ GENERIC: frozenset[str] = frozenset((
 def _cut_left(name: str) -> str:
     """Cut ``name`` after the last verb/preposition/address part, strip leading function characters."""
     last = 0
-    for m in _CUT_RE.finditer(name):
-        if not name.startswith(_PROTECTED, m.start()):
-            last = max(last, m.end())
+    for _, start, end in _CUT_AC.find_matches_as_indexes(name):  # _CUT_RE.finditer
+        if not name.startswith(_PROTECTED, start):
+            last = max(last, end)
     for m in _AND_RE.finditer(name):
         if not name.startswith(_PROTECTED, m.start()):
             last = max(last, m.end())
@@ -198,43 +234,76 @@ def _brand_ok(brand: str, suffix: str) -> bool:
         if brand.endswith(bad):
             return False
     core = brand
-    while True:
-        m = _DESC_RE.search(core)
-        if m is None or m.start() == 0:
-            break
-        core = core[: m.start()]
-    if _DESC_RE.fullmatch(core) is not None and core not in ("国际", "人民"):
+    if "\n" in core:  # ($ also matches before a final line break: the patterns themselves)
+        while True:
+            m = _DESC_RE.search(core)
+            if m is None or m.start() == 0:
+                break
+            core = core[: m.start()]
+        only_desc = _DESC_RE.fullmatch(core) is not None
+    else:
+        while True:
+            start = _desc_start(core)
+            if start <= 0:
+                break
+            core = core[:start]
+        only_desc = core in _DESC_SET  # _DESC_RE.fullmatch: the whole text is one descriptor
+    if only_desc and core not in ("国际", "人民"):
         return False  # descriptors only: 建筑工程公司, 物业管理有限公司
-    if len(core) < 2 or core in GENERIC or re.fullmatch(r"[0-9A-Za-z]+", core) or _ORDINAL_RE.match(core):
+    if len(core) < 2 or core in GENERIC or _ALNUM_RE.fullmatch(core) or _ORDINAL_RE.match(core):
         return False
     return not core.isdigit()
+
+
+def _building_matches(text: str) -> list[re.Match[str]]:
+    """``list(_BUILDING_RE.finditer(text))``, trying the pattern only where it can start: its
+    name (2 to ``MAX_PREFIX`` characters) ends where a run of numerals before 号楼/栋/幢/号院
+    begins, at any of the run's characters."""
+    ends: set[int] = set()
+    for m in _BUILDING_MARK.finditer(text):
+        j = m.start() - 1
+        while j >= 0 and text[j] in _BUILDING_NUM_SET:
+            ends.add(j)
+            j -= 1
+    if not ends:
+        return []
+    starts = sorted({e - k for e in ends for k in range(2, MAX_PREFIX + 1) if e >= k})
+    out: list[re.Match[str]] = []
+    pos = 0
+    for s in starts:
+        if s >= pos:
+            m = _BUILDING_RE.match(text, s)
+            if m is not None:
+                out.append(m)
+                pos = m.end()
+    return out
 
 
 def _candidates(text: str) -> list[tuple[int, str]]:
     """(position, name) of every specific name in ``text``."""
     out: list[tuple[int, str]] = []
     prev_end = 0
-    for m in _SUFFIX_RE.finditer(text):
-        suf = m.group()
-        nxt = text[m.end(): m.end() + 1]
-        lo = max(prev_end, m.start() - MAX_PREFIX)
+    for i, start, end in _SUFFIX_AC.find_matches_as_indexes(text):  # _SUFFIX_RE.finditer
+        suf = _SUFFIX_WORDS[i]
+        nxt = text[end: end + 1]
+        lo = max(prev_end, start - MAX_PREFIX)
         anchored = lo == prev_end  # the window starts at the text's start or after another suffix
-        prev_end = m.end()  # a suffix ends a word, whether or not it ends a name
+        prev_end = end  # a suffix ends a word, whether or not it ends a name
         if nxt == "*" or (nxt and nxt in _NOT_BEFORE.get(suf, "")):
             continue
         if suf in _ESTATES and nxt and nxt in _ROAD_AFTER:
             continue
-        window = text[lo: m.start()]
-        bad = list(_NOT_NAME_RE.finditer(window))
-        if bad:
-            window, anchored = window[bad[-1].end():], True
+        window = text[lo: start]
+        bad = _LAST_NOT_NAME_RE.match(window)  # the last _NOT_NAME_RE match ends where this one does
+        if bad is not None:
+            window, anchored = window[bad.end():], True
         brand = _cut_left(window)
         if len(brand) == len(window) and not anchored:
             continue  # runs back beyond the longest name without a word boundary: a phrase
-        if not _brand_ok(brand, suf) or _INDEFINITE_RE.search(text, 0, m.start() - len(brand)):
+        if not _brand_ok(brand, suf) or _INDEFINITE_RE.search(text, 0, start - len(brand)):
             continue
-        out.append((m.start() - len(brand), brand + suf))
-    for m in _BUILDING_RE.finditer(text):
+        out.append((start - len(brand), brand + suf))
+    for m in _building_matches(text):
         # the longest name-character run ending at the number, cut like the suffixed names
         s = m.start(1)
         while s > 0 and s > m.end(1) - MAX_PREFIX - 2 and _NOT_NAME_RE.match(text[s - 1]) is None:
@@ -242,7 +311,7 @@ def _candidates(text: str) -> list[tuple[int, str]]:
         name = _cut_left(text[s: m.end(1)])
         if len(name) < 3 or name[-1] in "路街道巷区号院楼栋层组村" or name.endswith(("胡同", "大街")):
             continue
-        if any(name.endswith(x) for x in _SUFFIX_SET):
+        if name.endswith(_SUFFIX_TUPLE):
             continue  # a suffixed name: found above
         if not _brand_ok(name, ""):
             continue
@@ -270,7 +339,7 @@ def entities(text: str) -> list[str]:
     if not text:
         return []
     found = sorted(_candidates(text))
-    masked_surnames = set(_MASKED_NAME.findall(text))
+    masked_surnames = set(_MASKED_NAME.findall(text)) if "*" in text else set()
     out: list[str] = []
     for _, name in found:
         if name in out or name[0] in masked_surnames:

@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import Callable
 
 from warning.core.text import _names, person
 from warning.core.text.normalize import normalize
@@ -100,6 +101,12 @@ _D = r"[0-9０-９]"  # ASCII or full-width digit
 
 _ANY_DIGIT = re.compile(_D)
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸＸｘ", "0123456789XXx")
+_FULLWIDTH_HINT = re.compile("[" + "".join(map(chr, _FULLWIDTH)) + "]")
+
+
+def _plain(text: str) -> str:
+    """``text.translate(_FULLWIDTH)`` (a table look-up per character: skipped when nothing maps)."""
+    return text.translate(_FULLWIDTH) if _FULLWIDTH_HINT.search(text) is not None else text
 
 # ---------------------------------------------------------------------------------------------
 # validators
@@ -179,6 +186,15 @@ def _is_id15(d: str) -> bool:
 _NUM_TOKEN = re.compile(
     r"(?<![0-9０-９*])(?<!\*[-－—\s])[+＋(（0-9０-９](?:[0-9０-９]|[-－—\s()（）](?=[0-9０-９(（])){5,}[XxＸｘ]?"
     r"(?![0-9０-９*]|[-－—\s]\*)"
+)
+# The same pattern with its first character ahead of the look-behinds, which then also cover that
+# character (it is in the class, so they test the same characters before it): a pattern that
+# starts with a character class is only tried where such a character stands, one that starts
+# with a look-behind at every position. (The leak patterns below are written the same way.)
+_NUM_FIRST = r"[+＋(（0-9０-９]"
+_NUM_TOKEN_FAST = re.compile(
+    _NUM_FIRST + r"(?<![0-9０-９*]" + _NUM_FIRST + r")(?<!\*[-－—\s]" + _NUM_FIRST + r")"
+    r"(?:[0-9０-９]|[-－—\s()（）](?=[0-9０-９(（])){5,}[XxＸｘ]?(?![0-9０-９*]|[-－—\s]\*)"
 )
 # an ID already partly masked at the source: 身份证４３０３２２１９５６０******
 _PARTIAL_ID = re.compile(r"(?:身份证|身份号|证件号|公民身份)[号码：:\s]{0,4}(?<![0-9０-９])([0-9０-９]{6,17})(?=[*＊])")
@@ -345,12 +361,19 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
                 break
             groups = rest
 
-    for m in _NUM_TOKEN.finditer(text):
-        plain = m.group().translate(_FULLWIDTH)
+    for m in _NUM_TOKEN_FAST.finditer(text):  # _NUM_TOKEN
+        plain = _plain(m.group())
         groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(plain)]
         if groups:
             # an opening bracket whose closing one is not in the token stays: "石磊（138****5678）"
             a = m.start() + (plain[0] in "(（" and ")" not in plain and "）" not in plain)
+            if len(groups) == 1:
+                # what process does with one group: try it whole (there is no shorter run)
+                g0 = groups[0]
+                res = _classify(g0[2], cues, m.start() + g0[0]) if g0[1] - g0[0] <= 40 else None
+                if res is not None:
+                    emit(a, m.end(), res)
+                continue
             process(plain, groups, m.start(), (a, m.end()))
     if out:
         out.append(text[last:])
@@ -364,7 +387,9 @@ def _safety_net(text: str, counts: dict[str, int]) -> str:
     The token rules above handle the ways people write numbers; this catches odd joins such as
     "1300000-03001000000" so that no mobile, ID or landline pattern can survive by construction.
     """
-    plain = text.translate(_FULLWIDTH)
+    plain = _plain(text)
+    if _LEAK_HINT.search(plain) is None:  # what every leak pattern holds is not there
+        return text
     spans: list[tuple[int, int, str, str]] = []
     for m in _LEAK_MOBILE.finditer(plain):
         d = re.sub(r"\D", "", m.group())
@@ -408,6 +433,9 @@ _WECHAT = re.compile(
     r"(?P<id>[A-Za-z][A-Za-z0-9_\-]{5,19})(?![A-Za-z0-9_\-])"
 )
 _IM_HINT = re.compile(r"[Qq]|扣扣|企鹅|微信|威信|薇信|[VvWw][Xx]")
+# the first characters of _IM_HINT's alternatives: a text without one has no match (a class is
+# scanned quickly; the alternation, which starts with a class, is tried at every position)
+_IM_FIRST = re.compile(r"[QqVvWw扣企微威薇]")
 
 
 def _mask_cn_numbers(text: str, counts: dict[str, int]) -> str:
@@ -513,10 +541,31 @@ def _mask_house(text: str, counts: dict[str, int]) -> str:
         out.append(_stars(len(g["room"])) + (g["rsuf"] or ""))
         return "".join(out)
 
-    for hint, pattern in _HOUSE:
-        if hint.search(text) is not None:
+    for k, (hint, pattern) in enumerate(_HOUSE):
+        if k == 0:
+            # the first template is tried only where it can start (see _building_starts)
+            starts = _building_starts(text, hint)
+            if starts:
+                text = _sub_at(pattern, text, starts, repl)
+        elif hint.search(text) is not None:
             text = pattern.sub(repl, text)
     return text
+
+
+_SPACE = re.compile(r"\s")
+
+
+def _building_starts(text: str, marks: re.Pattern[str]) -> list[int]:
+    """Where the first house template can start: its building part is a letter and 1–4
+    digits, 1–3 Chinese numerals or one letter (1–5 characters, none a space), then spaces
+    (``\\s*``) and a mark (号楼, 栋, # …) — so it ends where the spaces before a mark begin."""
+    starts: set[int] = set()
+    for m in marks.finditer(text):
+        q = m.start()
+        while q > 0 and _SPACE.match(text, q - 1) is not None:
+            q -= 1
+        starts.update(range(max(0, q - 5), q))
+    return sorted(starts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -654,7 +703,26 @@ def _star_spans(
     return "".join(out)
 
 
+def _sub_at(pattern: re.Pattern[str], text: str, starts: list[int], repl: Callable[[re.Match[str]], str]) -> str:
+    """``pattern.sub(repl, text)`` for a pattern that can only start at ``starts`` (see
+    :func:`person._finditer_at`); ``repl`` is called for each match in order, as ``sub`` does."""
+    found = person._finditer_at(pattern, text, starts)
+    if not found:
+        return text
+    out: list[str] = []
+    last = 0
+    for m in found:
+        out.append(text[last : m.start()])
+        out.append(repl(m))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _mask_names(text: str, counts: dict[str, int]) -> str:
+    # where the cue, contact and context words stand (one pass; every replacement below keeps
+    # the length of the text, so these positions stay valid: see person.Anchors)
+    hits = person.Anchors(text)
     role_ends: set[int] = set()  # where names after a role label end: a list there continues it
     found: dict[str, str] = {}  # full name → its masked form (to mask its other mentions too)
 
@@ -691,27 +759,29 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
         found[token] = m.group("sur") + _stars(len(m.group("given")))
         return m.group("sur") + _stars(len(m.group("given")))
 
-    if _NAME_CUE_HINT.search(text) is not None:
+    if hits.flags & person.F_CUE:  # _NAME_CUE_HINT: a cue word (the text is as scanned)
         before = counts["name"]
-        text = _NAME_AFTER_CUE.sub(repl_cue, text)
+        text = _sub_at(_NAME_AFTER_CUE, text, hits.starts(person.F_CUE), repl_cue)
         for _ in range(8):
             if counts["name"] == before:
                 break
             before = counts["name"]
             text = _NAME_LIST.sub(repl_list, text)
-    if _CONTACT_HINT.search(text) is not None:
-        text = _NAME_BEFORE_CONTACT.sub(repl_contact, text)
+    if hits.still(person.F_CONTACT_HINT, text):  # _CONTACT_HINT.search(text), on the text as it is now
+        # the name is 2–4 characters and ends where _CONTACT_AFTER starts
+        text = _sub_at(_NAME_BEFORE_CONTACT, text, hits.starts(person.F_CONTACT_AT, (2, 3, 4)), repl_contact)
     if _GROUP_HINT.search(text) is not None:
         text = _NAME_BEFORE_GROUP.sub(repl_contact, text)
     # third parties: 何X高医生, 请求人：肖X梁, 乐X逵，男, …中学陈X， (see person.py)
     short: set[str] = set()
     confident: set[str] = set()
-    text = _star_spans(text, person.find_names(text, confident), counts, found, short)
+    text = _star_spans(text, person.find_names(text, confident, hits), counts, found, short)
     # names listed beside the ones now starred: "张**、高威、彭*", "刘*曾**熊疆高谊唐**"
     if "*" in text:
         listed = person.listed_names(text)
-        confident.update(text[s : s + k + g] for s, k, g in listed)
-        text = _star_spans(text, listed, counts, found, short)
+        if listed:
+            confident.update(text[s : s + k + g] for s, k, g in listed)
+            text = _star_spans(text, listed, counts, found, short)
     # a name found once is masked wherever else it stands ("我是张伟，张伟超市…" → "张*超市"), longest first
     for name in sorted(found, key=len, reverse=True):
         if len(name) >= 2 and name in text:
@@ -719,7 +789,7 @@ def _mask_names(text: str, counts: dict[str, int]) -> str:
             text = text.replace(name, found[name])
     # other mentions of a two-character third-party name found with a context ("向民警毛骏反映，
     # 毛骏不仅…"), but not inside a word or before a place (梅溪 → 梅溪湖)
-    for name in short & confident:
+    for name in (short & confident) if short and confident else ():
         if name in text:
             for i in person.other_mentions(text, name):
                 counts["name"] += 1
@@ -752,7 +822,7 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
         text = _mask_email(text, counts)
     if _CN_HINT.search(text) is not None:
         text = _mask_cn_numbers(text, counts)
-    if _IM_HINT.search(text) is not None:
+    if _IM_FIRST.search(text) is not None and _IM_HINT.search(text) is not None:
         text = _mask_im(text, counts)
     if _ANY_DIGIT.search(text) is not None:
         text = _mask_numbers(text, counts)
@@ -765,9 +835,13 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
 # ---------------------------------------------------------------------------------------------
 # leak scanner (for tests and audits)
 
-_LEAK_MOBILE = re.compile(r"(?<![0-9０-９])1[3-9][0-9](?:[-\s]?[0-9]){8}(?![0-9０-９])")
-_LEAK_ID = re.compile(r"(?<![0-9０-９])[1-9][0-9]{16}[0-9Xx](?![0-9０-９])")
-_LEAK_LANDLINE = re.compile(r"(?<![0-9０-９])0[1-9][0-9]{1,2}[-－—\s)）]?[2-9][0-9]{6,7}(?![0-9０-９])")
+# "(?<![0-9０-９])1…" written "1(?<![0-9０-９]1)…" (see _NUM_TOKEN_FAST): the same matches
+_LEAK_MOBILE = re.compile(r"1(?<![0-9０-９]1)[3-9][0-9](?:[-\s]?[0-9]){8}(?![0-9０-９])")
+_LEAK_ID = re.compile(r"[1-9](?<![0-9０-９][1-9])[0-9]{16}[0-9Xx](?![0-9０-９])")
+_LEAK_LANDLINE = re.compile(r"0(?<![0-9０-９]0)[1-9][0-9]{1,2}[-－—\s)）]?[2-9][0-9]{6,7}(?![0-9０-９])")
+# seven digits, each but the first after at most one dash or space: every leak pattern holds
+# such a run (a mobile's 11 digits; an ID's 18 and a landline's 7–8 local digits in a row)
+_LEAK_HINT = re.compile(r"[0-9](?:[-\s]?[0-9]){6}")
 
 
 def find_pii_leaks(text: str) -> list[tuple[str, str]]:

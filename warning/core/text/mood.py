@@ -19,7 +19,10 @@ but not angry; "第七次打电话了，到底有没有人管！" is both. It co
   on ``warning/data/anger_seed.jsonl`` — 540 angry and 540 calm complaints over 22 topics, each
   topic in both classes, so it learns *tone* (blame-shifting, repeated contacts without result,
   threats to escalate, sarcasm, exhaustion, distrust, ultimatums …) rather than topic. The emotion
-  lexicons cover little of how complainants show anger (measured below), hence the head.
+  lexicons cover little of how complainants show anger (measured below), hence the head. Training
+  takes seconds; the trained state is cached (``$WARNING_CACHE_DIR``, default
+  ``~/.cache/warning``) under a hash of the corpus, parameters and code, so later starts load it
+  (:func:`anger_head`).
 
 ::
 
@@ -109,11 +112,13 @@ True
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import io
 import json
 import logging
 import math
+import os
 import pickle
 import random
 import re
@@ -210,17 +215,40 @@ HEAD_PARAMS: dict[str, float] = {"lr": 0.02, "intercept_lr": 0.01, "l2": 0.0, "c
                                   "ngram_max": 3.0, "binary": 1.0}
 
 
-@functools.lru_cache(maxsize=None)
-def anger_head(epochs: int = 3, seed: int = 0) -> "SentimentModel | None":
-    """The domain head: the same online model as sentiment (char n-gram TF-IDF + logistic
-    regression, :class:`~warning.core.text.sentiment.SentimentModel`) trained, in a fixed shuffled
-    order, on the shipped corpus of angry vs calm complaints (``warning/data/anger_seed.jsonl``);
-    its ``P(positive class)`` is P(angry). None when the corpus is absent."""
+#: environment variable naming the directory of derived-data caches (default
+#: ``$XDG_CACHE_HOME/warning`` or ``~/.cache/warning``)
+CACHE_ENV = "WARNING_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where derived data (the trained anger head) is cached between runs."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "warning"
+
+
+def _head_key(corpus: bytes, epochs: int, seed: int) -> str | None:
+    """Content hash of everything the trained head depends on: the corpus, the pinned parameters,
+    epochs and shuffle seed, the training code (``sentiment.py``) and River's version. None when
+    the training code cannot be read (then nothing is cached)."""
+    try:
+        import river
+
+        code = Path(__file__).with_name("sentiment.py").read_bytes()
+    except (ImportError, OSError):
+        return None
+    h = hashlib.sha256()
+    for part in (b"anger-head-1", corpus, json.dumps(HEAD_PARAMS, sort_keys=True).encode(), f"{epochs}:{seed}".encode(),
+                 code, river.__version__.encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def _train_head(data: list[tuple[str, bool]], epochs: int, seed: int) -> "SentimentModel":
     from warning.core.text.sentiment import SentimentModel
 
-    data = anger_corpus()
-    if not data:
-        return None
     # pinned, so that tuning the sentiment model's defaults does not silently change the head
     model = SentimentModel(HEAD_PARAMS)
     rnd = random.Random(seed)
@@ -229,6 +257,49 @@ def anger_head(epochs: int = 3, seed: int = 0) -> "SentimentModel | None":
         rnd.shuffle(order)
         for text, angry in order:
             model.learn_one(text, negative=angry)
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def anger_head(epochs: int = 3, seed: int = 0) -> "SentimentModel | None":
+    """The domain head: the same online model as sentiment (char n-gram TF-IDF + logistic
+    regression, :class:`~warning.core.text.sentiment.SentimentModel`) trained, in a fixed shuffled
+    order, on the shipped corpus of angry vs calm complaints (``warning/data/anger_seed.jsonl``);
+    its ``P(positive class)`` is P(angry). None when the corpus is absent.
+
+    Training takes seconds, and its result is a pure function of the corpus, the parameters and
+    the code, so the trained state is cached in :func:`cache_dir` under a content hash of all
+    of them (:func:`_head_key`) and loaded from there on later starts — the same model to the
+    last bit (the full state, float64, is stored). A cache that cannot be read or written is
+    ignored (the head is trained)."""
+    from warning.core.text.sentiment import SentimentModel
+
+    try:
+        corpus = ANGER_CORPUS.read_bytes()
+    except OSError:
+        return None
+    data = anger_corpus()
+    if not data:
+        return None
+    key = _head_key(corpus, epochs, seed)
+    path = cache_dir() / f"anger_head-{key}.npz" if key else None
+    if path is not None and path.is_file():
+        try:
+            model = SentimentModel.from_bytes(path.read_bytes())
+            if model.meta.get("cache_key") == key:
+                return model
+        except (OSError, ValueError):
+            pass  # unreadable or corrupt: train again and rewrite it
+    model = _train_head(data, epochs, seed)
+    if path is not None:
+        model.meta = {"cache_key": key}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(model.to_bytes())
+            os.replace(tmp, path)
+        except OSError as e:
+            log.debug("anger head not cached at %s: %s", path, e)
     return model
 
 
@@ -339,8 +410,14 @@ class AngerScorer:
         """Anger of one text given its ``P(negative)``."""
         return float(self.score_many([text], [p_negative])[0])
 
-    def score_many(self, texts: Sequence[str], p_negative: Sequence[float] | np.ndarray) -> np.ndarray:
-        """Anger of each text (float64 array), given the texts' ``P(negative)``."""
+    def score_many(self, texts: Sequence[str], p_negative: Sequence[float] | np.ndarray,
+                   head_p: np.ndarray | None = None) -> np.ndarray:
+        """Anger of each text (float64 array), given the texts' ``P(negative)``.
+
+        ``head_p``: the head's ``predict_many(texts)`` when the caller has it already
+        (:meth:`~warning.core.text.enrich.TextEnricher.enrich_many` scores sentiment and head in one
+        pass, see :meth:`~warning.core.text.sentiment.SentimentModel.predict_shared`).
+        """
         p = np.clip(np.asarray(p_negative, dtype=np.float64), 0.0, 1.0)
         if p.shape != (len(texts),):
             raise ValueError(f"need one P(negative) per text: {p.shape} vs {len(texts)} texts")
@@ -350,4 +427,6 @@ class AngerScorer:
         if self.head is None or not len(texts):
             return lex
         w = self.params["head_weight"]
-        return w * self.head.predict_many(list(texts)) + (1.0 - w) * lex
+        if head_p is None:
+            head_p = self.head.predict_many(list(texts))
+        return w * head_p + (1.0 - w) * lex

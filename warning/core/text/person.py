@@ -51,8 +51,12 @@ given name (``何**``), the style :mod:`warning.core.text.entity` relies on.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
+
+import ahocorasick_rs
+import numpy as np
 
 from warning.core.text import _names
 
@@ -133,11 +137,19 @@ def _given_len(sur: str, given: str) -> int:
     return 0 if _common(sur + given) else 1
 
 
-def _rule_spans(text: str) -> list[tuple[int, int, int]]:
+def _rule_spans(text: str, hits: "Anchors | None" = None) -> list[tuple[int, int, int]]:
+    """Names found by the context rules (titles, sex, form labels, organisations, redactions, 某).
+
+    ``hits``: the :class:`Anchors` of ``text`` (or of a text it was masked from); each rule is
+    tried only where its anchor word stands (see :func:`_finditer_at`)."""
+    if hits is None:
+        hits = Anchors(text)
     spans: list[tuple[int, int, int]] = []
     freq = None
-    for pattern in (_TITLED, _SEXED, _LABELLED, _AFTER_ORG):
-        for m in pattern.finditer(text):
+    for pattern, family, back in _RULES:
+        if not hits.flags & family:
+            continue  # the rule's anchor word is not in the text: it cannot match
+        for m in _finditer_at(pattern, text, hits.starts(family, back)):
             sur, given = m.group("sur"), m.group("given")
             i = m.start("sur")
             if pattern is not _LABELLED:
@@ -155,7 +167,7 @@ def _rule_spans(text: str) -> list[tuple[int, int, int]]:
                 continue
             if k:
                 spans.append((m.start("sur"), len(sur), k))
-    for m in _REDACTED.finditer(text):
+    for m in _REDACTED.finditer(text) if hits.flags & F_REDACT else ():
         given = m.group("given")
         after = text[m.end() : m.end() + 1]
         if after in _REDACT_NOT or (len(given) == 1 and given in _REDACT and after and after not in "，,。；;、（()）：: \n"):
@@ -189,6 +201,22 @@ _TAG_SUR = "".join(c for c in dict.fromkeys(_names.SINGLE_SURNAMES) if c not in 
 _CAND = re.compile("(?=([" + _TAG_SUR + "])([" + _HAN + "])([" + _HAN + "]?)([" + _HAN + "]?))")
 # 其 is a function word but also a given-name character (王其加, 邓峰其): the HMM decides
 _G1_STOP = frozenset(_names.GIVEN1_STOP_CHARS) - {"其"}
+# where _CAND matches with a second character that is no stop character (the only candidates
+# _tagged_spans looks at): one character consumed per match, so finditer finds every start
+_CAND_START = re.compile(
+    "[" + _TAG_SUR + "](?=(?![" + "".join(sorted(_G1_STOP)) + "])[" + _HAN + "])"
+)
+
+
+def _cand_starts(text: str) -> list[int]:
+    """Starts of the :data:`_CAND` matches whose second character is not in :data:`_G1_STOP`."""
+    return [m.start() for m in _CAND_START.finditer(text)]
+
+
+def _is_han(ch: str) -> bool:
+    """Whether ``ch`` is in the CJK ranges of :data:`_HAN`."""
+    return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff"
+
 _G2_STOP_TAG = _G2_STOP - {"其"}
 # what follows a place or an organisation, not a person (欧莱雅郡, 荣台悦小区, 朱桥良乡)
 _PLACE_AFTER = re.compile(
@@ -200,6 +228,27 @@ _PLACE_AFTER = re.compile(
 
 # a title right after the surname: 曾书记, 胡书记 are no name 曾书, 胡书
 _STOP_AFTER = re.compile("|".join(_names.GIVEN_STOP_WORDS + TITLES))
+# _STOP_AFTER.match as a test: its alternatives are plain words, so it matches at a position
+# exactly when one of them starts there (checked by first character, then str.startswith)
+_STOP_WORDS: tuple[str, ...] = _names.GIVEN_STOP_WORDS + TITLES
+_STOP_FIRST = frozenset(w[0] for w in _STOP_WORDS)
+assert all(re.escape(w) == w for w in _STOP_WORDS)
+
+
+def _stop_after(text: str, pos: int) -> bool:
+    """``_STOP_AFTER.match(text, pos) is not None``: a stop word or title starts at ``pos``."""
+    return text[pos : pos + 1] in _STOP_FIRST and text.startswith(_STOP_WORDS, pos)
+
+
+# the characters _PLACE_AFTER can start with (a class, then words): a test before the pattern
+_PLACE_FIRST = frozenset("郡乡镇村阁苑园庄湾湖桥港寺庙坊厦府塘坪冲岭坡岗垸洲城庭") | frozenset(
+    w[0] for w in _PLACE_AFTER.pattern.split("|")[1:]
+)
+
+
+def _place_after(text: str, pos: int) -> bool:
+    """``_PLACE_AFTER.match(text, pos) is not None``."""
+    return text[pos : pos + 1] in _PLACE_FIRST and _PLACE_AFTER.match(text, pos) is not None
 # the two given-name characters form a frequent word: 梅溪湖 → 溪湖? (jieba counts; names such as
 # 建华, 志强 are rarer than this)
 _FREQ_WORD = 2000
@@ -235,10 +284,13 @@ def _tagger():
     jieba.setLogLevel(logging.WARNING)
     jieba.dt.check_initialized()
     tables = (posseg.char_state_tab_P, posseg.start_P, posseg.trans_P, posseg.emit_P)
+    search = _Viterbi.of(*tables)
 
-    @lru_cache(maxsize=8192)
+    @lru_cache(maxsize=32768)  # a few MB; windows recur across texts (names, common phrases)
     def tag(chars: str, closed: bool = False) -> list[tuple[str, str]]:
-        return _beam(chars, *tables, closed=closed)
+        if search is None:  # tables numpy cannot mirror exactly: the reference search
+            return _beam(chars, *tables, closed=closed)
+        return search.beam(chars, closed=closed)
 
     return jieba.dt.FREQ, posseg.char_state_tab_P, tag, posseg.dt.word_tag_tab
 
@@ -291,6 +343,79 @@ def _beam(chars: str, states, start, trans, emit, width: int = _BEAM, closed: bo
     return list(paths[max(v, key=v.__getitem__)])
 
 
+class _Viterbi:
+    """:func:`_beam` with numpy: the same search, the same additions in the same order, the same
+    choices (the first of equal scores, as ``sorted``/``max`` and the strict ``>`` keep it), so the
+    same states — about ten times faster, which matters on real text where most candidate
+    windows are new (the results are cached per window).
+
+    States are numbered; a missing transition is ``-inf`` (every real score is finite: log
+    probabilities and the ``_MIN`` floor, summed over at most four characters).
+    """
+
+    def __init__(self, states: dict, start: dict, trans: dict, emit: dict) -> None:
+        self.states, self.emit, self.trans_d = states, emit, trans
+        self.names: list[tuple[str, str]] = list(trans.keys())
+        self.index = {y: i for i, y in enumerate(self.names)}
+        size = len(self.names)
+        self.start = np.array([start[y] for y in self.names], dtype=np.float64)
+        self.trans = np.full((size, size), -np.inf)
+        for y0, row in trans.items():
+            for y, p in row.items():
+                self.trans[self.index[y0], self.index[y]] = p
+        self.ends = np.array([y[0] in "ES" for y in self.names])
+        self._chars: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def of(cls, states: dict, start: dict, trans: dict, emit: dict) -> "_Viterbi | None":
+        """The search for these tables, or None when they hold anything but finite scores of
+        known states (then only the reference :func:`_beam` is exact)."""
+        names = set(trans)
+        finite = all(math.isfinite(p) and y in names for row in trans.values() for y, p in row.items())
+        finite = finite and all(y in start and math.isfinite(start[y]) and y in emit for y in names)
+        finite = finite and all(y in names for cand in states.values() for y in cand)
+        return cls(states, start, trans, emit) if finite else None
+
+    def _char(self, ch: str) -> tuple[np.ndarray, np.ndarray]:
+        """State numbers of :func:`_char_states` (same order) and their emission scores."""
+        got = self._chars.get(ch)
+        if got is None:
+            cand = _char_states(ch, self.states, self.emit, self.trans_d)
+            got = (np.array([self.index[y] for y in cand], dtype=np.intp),
+                   np.array([self.emit[y].get(ch, _MIN) for y in cand], dtype=np.float64))
+            if len(self._chars) < 20000:
+                self._chars[ch] = got
+        return got
+
+    def beam(self, chars: str, width: int = _BEAM, closed: bool = False) -> list[tuple[str, str]]:
+        """:func:`_beam` of ``chars``."""
+        cur, e = self._char(chars[0])
+        v = self.start[cur] + e
+        back: list[tuple[np.ndarray, np.ndarray]] = []  # per step: states, index of each one's predecessor
+        for ch in chars[1:]:
+            order = np.argsort(-v, kind="stable")[:width]  # sorted(..., reverse=True): stable
+            cand, e = self._char(ch)
+            scores = v[order][:, None] + self.trans[cur[order][:, None], cand[None, :]]
+            arg = np.argmax(scores, axis=0)  # the first best predecessor, as the strict > keeps it
+            best = scores[arg, np.arange(cand.size)]
+            ok = best > -np.inf
+            if not ok.any():
+                return []
+            back.append((cur, order[arg[ok]]))
+            cur, v = cand[ok], best[ok] + e[ok]
+        pick = np.arange(cur.size)
+        if closed:  # the characters end a run (punctuation follows): the last one ends a word
+            ends = np.flatnonzero(self.ends[cur])
+            if ends.size:
+                pick = ends
+        j = int(pick[np.argmax(v[pick])])  # max(): the first of equal scores
+        path = [self.names[cur[j]]]
+        for states, pred in reversed(back):
+            j = int(pred[j])
+            path.append(self.names[states[j]])
+        return path[::-1]
+
+
 def _in_word(text: str, i: int, e: int, wtag: dict[str, str], freq: dict[str, int]) -> bool:
     """Whether a dictionary word crosses the edge of ``text[i:e]`` or starts there longer:
     明目张胆, 马王堆, 宁永健康 (健康), 采沙许可证 (许可), 金茂梅溪湖 (…湖)."""
@@ -320,17 +445,18 @@ def _tagged_spans(text: str) -> list[tuple[int, int, int]]:
     spans: list[tuple[int, int, int]] = []
     freq = states = tag = wtag = None
     end = -1
-    for m in _CAND.finditer(text):
-        i = m.start()
+    n = len(text)
+    for i in _cand_starts(text):
         if i < end:
             continue
-        a, b, c, d = m.groups()
-        if b in _G1_STOP:
-            continue
+        a, b = text[i], text[i + 1]
         if freq is None:
             freq, states, tag, wtag = _tagger()
         if freq.get(a + b) or (i and freq.get(text[i - 1] + a)):
             continue  # 高度, 提高: a word, not a name
+        # the groups of _CAND: up to two more CJK characters
+        c = text[i + 2] if i + 2 < n and _is_han(text[i + 2]) else ""
+        d = text[i + 3] if c and i + 3 < n and _is_han(text[i + 3]) else ""
         # cheap checks before the HMM: which readings can the characters have at all?
         sb = states.get(b, ())
         # a third character from the longer stop list (先, 刚) only when a function word or
@@ -338,7 +464,7 @@ def _tagged_spans(text: str) -> list[tuple[int, int, int]]:
         three = ("M", "nr") in sb and c and ("E", "nr") in states.get(c, ()) and (
             c not in _G2_STOP_TAG or (c not in _G1_STOP and c not in _NOT_THIRD and (not d or d in _ENDS2))
         )
-        two = ("E", "nr") in sb and a not in _names.AMBIGUOUS_SURNAMES and not _STOP_AFTER.match(text, i + 1)
+        two = ("E", "nr") in sb and a not in _names.AMBIGUOUS_SURNAMES and not _stop_after(text, i + 1)
         if not (three or two) or (three and freq.get(b + c, 0) > _FREQ_WORD):
             continue
         st = tag(a + b + c + d, not d)
@@ -349,7 +475,7 @@ def _tagged_spans(text: str) -> list[tuple[int, int, int]]:
         elif (
             st[1] == ("E", "nr") and c and c not in _G2_STOP_TAG and a not in _names.AMBIGUOUS_SURNAMES
             and (i + 3 >= len(text) or text[i + 3] in _ENDS2) and text[i + 3 : i + 4] not in _G2_STOP_TAG - _ENDS2
-            and (not d or not freq.get(c + d)) and not freq.get(b + c) and not _STOP_AFTER.match(text, i + 1)
+            and (not d or not freq.get(c + d)) and not freq.get(b + c) and not _stop_after(text, i + 1)
             and not (i + 3 < len(text) and text[i + 3] in _ENDS2 - _ENDS and text[i + 2] in _G1_STOP)
         ):
             # 朱阳|付，, 陈烨|皓在: a two-character reading that cannot end there (no punctuation or
@@ -363,13 +489,13 @@ def _tagged_spans(text: str) -> list[tuple[int, int, int]]:
         e = i + 1 + k
         if _common(name) or freq.get(name) or name[-1] in _PLACE_LAST:
             continue
-        if _PLACE_AFTER.match(text, e) and not _STOP_AFTER.match(text, e):
+        if _place_after(text, e) and not _stop_after(text, e):
             continue  # 朱桥良乡, 荣台悦小区 — but 王其加站长 is a person
         if name[1:] in _lexicon() or text[i + 1 : e + 1] in _lexicon():
             continue  # 钟|维权代表: a risk term, never a given name
         if _in_word(text, i, e, wtag, freq):
             continue
-        if k == 1 and e < len(text) and text[e] not in _ENDS2 and not _STOP_AFTER.match(text, e):
+        if k == 1 and e < len(text) and text[e] not in _ENDS2 and not _stop_after(text, e):
             if _CUE_BEFORE.search(text[max(0, i - 6) : i]) is None and not freq.get(text[e : e + 2], 0):
                 continue  # a two-character name runs on: only after a cue (法人孙胡违规) or before a word (孙开|多次)
         spans.append((i, 1, k))
@@ -413,7 +539,7 @@ def _crossed(text: str, s: int, i: int) -> bool:
     return False
 
 
-def _role_spans(text: str) -> list[tuple[int, int, int]]:
+def _role_spans(text: str, hits: "Anchors | None" = None) -> list[tuple[int, int, int]]:
     """Names right after a role word (see ``_ROLES_BEFORE``), two or three characters as jieba's
     person-name model reads them; not when the surname starts a dictionary word (经理高度重视,
     业主代表, 村民和居民).
@@ -423,12 +549,14 @@ def _role_spans(text: str) -> list[tuple[int, int, int]]:
     >>> _role_spans("总经理高度重视，业主代表与村民和居民")
     []
     """
+    if hits is None:
+        hits = Anchors(text)
     spans: list[tuple[int, int, int]] = []
     freq = states = tag = wtag = None
-    for m in _AFTER_ROLE.finditer(text):
+    for m in _finditer_at(_AFTER_ROLE, text, hits.starts(F_ROLE)):
         i = m.end()
         a, b, c, d = m.groups()
-        if b in _G1_STOP or b in _ADDRESS or (a in _NOT_FOR_TAGGER and a != "于") or _STOP_AFTER.match(text, i + 1):
+        if b in _G1_STOP or b in _ADDRESS or (a in _NOT_FOR_TAGGER and a != "于") or _stop_after(text, i + 1):
             continue  # 张警官, 彭总, 李姐: a form of address; 和, 区: a function word
         if freq is None:
             freq, states, tag, wtag = _tagger()
@@ -451,7 +579,7 @@ def _role_spans(text: str) -> list[tuple[int, int, int]]:
         e = i + 1 + k
         if _common(name) or freq.get(name) or name[-1] in _PLACE_LAST or name[1:] in _lexicon():
             continue
-        if _PLACE_AFTER.match(text, e) and not _STOP_AFTER.match(text, e):
+        if _place_after(text, e) and not _stop_after(text, e):
             continue  # 业主王家湾小区: a place
         spans.append((i, 1, k))
     return spans
@@ -467,6 +595,11 @@ _NOTE = "(?:[（(][^（()）]{0,16}[）)])?"
 _BEFORE_MASKED = re.compile(_NOTE + "[" + _SEP + "]" + _MASKED + "(?=[" + _SEP + "（(）)。]|$)")
 _AFTER_MASKED = re.compile(_MASKED + _NOTE + "[" + _SEP + "]$")
 _RUN = re.compile("(?<=\\*)([" + _HAN + "]{2,6})(?=[" + _SINGLE + "]\\*)")
+# _LIST_ITEM with its look-behind after the first character (covering it too): the same matches,
+# but tried only where a surname stands instead of at every position
+_LIST_ITEM_FAST = re.compile(
+    "([" + _SINGLE + "](?<=[" + _SEP + "][" + _SINGLE + "])[" + _HAN + "]{1,2})(?=[" + _SEP + "（(）)。]|$)"
+)
 _MASKED_END = re.compile(_MASKED + "$")
 
 
@@ -491,7 +624,7 @@ def listed_names(text: str) -> list[tuple[int, int, int]]:
     if "*" not in text:
         return []
     spans: list[tuple[int, int, int]] = []
-    for m in _LIST_ITEM.finditer(text):
+    for m in _LIST_ITEM_FAST.finditer(text):  # _LIST_ITEM
         i, e = m.start(1), m.end(1)
         before = text[max(0, i - 24) : i]
         if _AFTER_MASKED.search(before) is None and _BEFORE_MASKED.match(text, e) is None:
@@ -526,6 +659,8 @@ _KIN = frozenset(_names.WEAK_CUES + ("婆婆", "阿姨", "叔叔", "大爷", "�
 _BRACKETED = re.compile("(?<=[（(])([" + _SINGLE + "][" + _HAN + "]{1,2})(?=[）)])")
 _ENUMERATED = re.compile("(?<=[0-9][、.．])([" + _SINGLE + "][" + _HAN + "]{1,2})(?=[0-9])")
 _SHAPE_HINT = re.compile("[（(][" + _SINGLE + "]|[0-9][、.．][" + _SINGLE + "]")
+# _SHAPE_HINT needs a bracket or one of 、.． (it is tried at every digit otherwise)
+_SHAPE_FIRST = re.compile("[（(、.．]")
 
 
 def _shaped_spans(text: str) -> list[tuple[int, int, int]]:
@@ -541,7 +676,7 @@ def _shaped_spans(text: str) -> list[tuple[int, int, int]]:
     for pattern in (_BRACKETED, _ENUMERATED):
         for m in pattern.finditer(text):
             word = m.group(1)
-            if word[0] in _NOT_FOR_TAGGER or not _plain_name(word) or _STOP_AFTER.match(word, 1) or word[1:] in _KIN:
+            if word[0] in _NOT_FOR_TAGGER or not _plain_name(word) or _stop_after(word, 1) or word[1:] in _KIN:
                 continue  # 莫同学, 段婆婆: a form of address
             if word[0] in _names.AMBIGUOUS_SURNAMES:
                 continue  # （文综）, 岳公(观): a word or an abbreviation
@@ -576,17 +711,118 @@ def other_mentions(text: str, name: str) -> list[int]:
         ok = not (i and freq.get(text[i - 1] + name[0]))
         if ok and nx and "\u3400" <= nx <= "\u9fff":
             ok = not freq.get(name + nx) and not freq.get(name[-1] + nx) and nx not in _PLACE_LAST
-            ok = ok and not (_PLACE_AFTER.match(text, e) and not _STOP_AFTER.match(text, e))
+            ok = ok and not (_place_after(text, e) and not _stop_after(text, e))
         if ok:
             out.append(i)
         i = text.find(name, e)
     return out
 
 
-def find_names(text: str, confident: set[str] | None = None) -> list[tuple[int, int, int]]:
+# ---------------------------------------------------------------------------------------------
+# anchors: the literal words the patterns above (and the masker's cue patterns) need
+#
+# A pattern such as _TITLED starts at any surname character and only fails at its end, where a
+# title must follow; ``re`` tries it at every one of the many surname characters of a text. Each
+# such pattern needs a literal word at a fixed distance from its start (a title 2–4 characters
+# after it, a role word at it …), so one Aho–Corasick pass over the text finds every place
+# where any of these words stands, and each pattern is then tried only at the starts those
+# places allow. A start that is not one of them cannot match, so the matches are the same.
+
+F_TITLE, F_SEX, F_LABEL, F_ORG, F_REDACT, F_MOU, F_ROLE, F_CUE, F_CONTACT_HINT, F_CONTACT_AT = (1 << k for k in range(10))
+#: what person's _HINT looks for (a surname before a redaction mark needs the mark)
+F_HINT = F_TITLE | F_SEX | F_LABEL | F_ORG | F_REDACT | F_MOU
+_ANCHOR_FAMILIES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (F_TITLE, TITLES),
+    (F_SEX, ("男", "女")),
+    (F_LABEL, tuple(a + b for a in "人者员方" for b in ":：")),
+    (F_ORG, _ORGS),
+    (F_REDACT, tuple(_REDACT)),
+    (F_MOU, ("某",)),
+    (F_ROLE, _ROLES_BEFORE),
+    # the masker's name cues (mask._NAME_AFTER_CUE starts with one)
+    (F_CUE, _names.STRONG_CUES + _names.WEAK_CUES + _names.ROLE_CUES),
+    # the words of mask._CONTACT_HINT
+    (F_CONTACT_HINT, ("电话", "手机", "身份证", "联系方式", "TEL", "Tel", "tel")
+     + tuple(b + r for b in "（(" for r in _names.ROLE_CUES)),
+    # where mask._CONTACT_AFTER can start (a name ends there)
+    (F_CONTACT_AT, ("联系", "电话", "手机", "方式", "身份证", "TEL", "Tel", "tel", "（", "(")),
+)
+_ANCHOR_FLAGS: dict[str, int] = {}
+for _flag, _words in _ANCHOR_FAMILIES:
+    for _w in _words:
+        _ANCHOR_FLAGS[_w] = _ANCHOR_FLAGS.get(_w, 0) | _flag
+_ANCHOR_WORDS: tuple[str, ...] = tuple(_ANCHOR_FLAGS)
+_ANCHOR_WORD_FLAGS: tuple[int, ...] = tuple(_ANCHOR_FLAGS.values())
+_ANCHOR_AC = ahocorasick_rs.AhoCorasick(_ANCHOR_WORDS, matchkind=ahocorasick_rs.MatchKind.Standard)
+
+
+class Anchors:
+    """Every occurrence (overlapping) of every anchor word in one text, by family.
+
+    ``flags``: the families present. Masking replaces characters by ``*`` without moving the
+    others, and no anchor word holds a ``*``: the anchors of a text stay a superset of those of
+    its masked forms, so they can still propose where a pattern may start (the pattern itself
+    decides) — :meth:`still` tells whether a family is present in a masked form.
+    """
+
+    __slots__ = ("flags", "hits")
+
+    def __init__(self, text: str) -> None:
+        flags = _ANCHOR_WORD_FLAGS
+        self.hits = [(flags[i], s, i) for i, s, _ in _ANCHOR_AC.find_matches_as_indexes(text, overlapping=True)]
+        f = 0
+        for fl, _, _ in self.hits:
+            f |= fl
+        self.flags = f
+
+    def starts(self, family: int, back: tuple[int, ...] = (0,)) -> list[int]:
+        """Sorted distinct positions ``p - b`` (``b`` in ``back``, ``p - b >= 0``) over the
+        positions ``p`` where a word of ``family`` starts."""
+        if back == (0,):
+            out = [p for fl, p, _ in self.hits if fl & family]
+        else:
+            out = [p - b for fl, p, _ in self.hits if fl & family for b in back if p >= b]
+        return sorted(set(out)) if len(out) > 1 else out
+
+    def still(self, family: int, text: str) -> bool:
+        """Whether a word of ``family`` stands in ``text`` (the scanned text, or a masked form)."""
+        if not self.flags & family:
+            return False
+        words = _ANCHOR_WORDS
+        return any(fl & family and text.startswith(words[i], p) for fl, p, i in self.hits)
+
+
+def _finditer_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` for a pattern that matches at least one character and
+    can only start at a position of ``starts`` (sorted): the leftmost match at or after the end
+    of the previous one is the first start there at which the pattern matches (``match`` at a
+    position sees the text before it, as ``finditer`` does)."""
+    out: list[re.Match[str]] = []
+    pos = 0
+    for s in starts:
+        if s >= pos:
+            m = pattern.match(text, s)
+            if m is not None:
+                out.append(m)
+                pos = m.end()
+    return out
+
+
+#: the context rules of :func:`_rule_spans`: pattern, anchor family, and how far before an
+#: anchor word the pattern can start (a name is 2–4 characters: surname 1–2, given name 1–2)
+_RULES: tuple[tuple[re.Pattern[str], int, tuple[int, ...]], ...] = (
+    (_TITLED, F_TITLE, (2, 3, 4)),  # the title follows the name
+    (_SEXED, F_SEX, (2, 3, 4, 5, 6)),  # the name, then up to a separator and a bracket, then 男/女
+    (_LABELLED, F_LABEL, (0,)),  # the form label starts the match
+    (_AFTER_ORG, F_ORG, (0,)),  # the organisation starts the match
+)
+
+
+def find_names(text: str, confident: set[str] | None = None, hits: Anchors | None = None) -> list[tuple[int, int, int]]:
     """Spans ``(start, surname_length, given_length)`` of third-party person names, sorted and
     non-overlapping (see the module docstring); the names found by a context rule rather than
-    by the model alone are added to ``confident`` when it is given.
+    by the model alone are added to ``confident`` when it is given. ``hits``: the :class:`Anchors`
+    of ``text`` or of a text it was masked from in place (computed when not given).
 
     >>> find_names("李X少同志于2008年任职，股东为罗x雄（持股99）")
     [(0, 1, 2), (17, 1, 2)]
@@ -595,14 +831,19 @@ def find_names(text: str, confident: set[str] | None = None) -> list[tuple[int, 
     """
     if not text:
         return []
-    spans = _rule_spans(text) if _HINT.search(text) is not None else []
-    if _ROLE_HINT.search(text) is not None:
-        spans += _role_spans(text)
-    if _SHAPE_HINT.search(text) is not None:
+    if hits is None:
+        hits = Anchors(text)
+    # (_HINT and _ROLE_HINT only look for anchor words: a family absent means no match)
+    spans = _rule_spans(text, hits) if hits.flags & F_HINT else []
+    if hits.flags & F_ROLE:
+        spans += _role_spans(text, hits)
+    if _SHAPE_FIRST.search(text) is not None and _SHAPE_HINT.search(text) is not None:
         spans += _shaped_spans(text)
-    if confident is not None:  # names with a context (title, role, form label …), not the model alone
+    if confident is not None and spans:  # names with a context (title, role, form label …), not the model alone
         confident.update(text[s : s + k + g] for s, k, g in spans)
     spans += _tagged_spans(text)
+    if len(spans) < 2:
+        return spans
     spans.sort(key=lambda x: (x[0], -x[2]))  # at one start the longer reading (邓华新, not 邓华)
     out: list[tuple[int, int, int]] = []
     end = -1

@@ -169,6 +169,9 @@ _DOC_MASK = (1 << _DOC_BITS) - 1
 _MAX_DOCS_PER_CHUNK = 1 << 19
 _MAX_CHARS_PER_CHUNK = 64_000
 _FULL_SYNC_MIN = 20_000  # more pending n-grams than this: re-read the whole vocabulary
+# up to this many texts in a chunk, a unigram pair (code point < 2**21, document < 2**11) fits 32 bits
+_SMALL_BITS = 11
+_SMALL_DOCS = 1 << _SMALL_BITS
 
 
 def preprocess(text: str) -> str:
@@ -260,6 +263,59 @@ def _transformer_class() -> Any:
 
         _TRANSFORMER_CLS = CharNgramIDF
     return _TRANSFORMER_CLS
+
+
+class _Features:
+    """The distinct (n-gram, document) pairs of a chunk of preprocessed texts, key-major.
+
+    ``d``/``k``: document and n-gram key of each distinct pair, sorted by key, then document;
+    ``starts``: where each distinct pair starts among all ``n_pairs`` pairs (for counts);
+    ``lens``: text lengths. Shared by models with the same ``ngram_max``.
+    """
+
+    __slots__ = ("n", "lens", "empty", "d", "k", "starts", "n_pairs")
+
+    @classmethod
+    def of(cls, pre: Sequence[str], ngram_max: int) -> "_Features":
+        self = cls()
+        n = self.n = len(pre)
+        lens = self.lens = np.fromiter(map(len, pre), dtype=np.int64, count=n)
+        total = int(lens.sum())
+        self.empty = total == 0
+        if self.empty:
+            return self
+        codes32 = np.frombuffer("".join(pre).encode("utf-32-le"), dtype=np.uint32)
+        codes = codes32.astype(np.int64)
+        doc = np.repeat(np.arange(n, dtype=np.int64), lens)
+        # key-major order of the (n-gram, document) pairs: the vocabulary look-up then walks the
+        # sorted vocabulary once (sort + run boundaries: np.unique without counts is slower). The
+        # key ranges of unigrams (< 2**21), bigrams (< 2**42) and trigrams (>= 2**42) are disjoint
+        # and in that order, so each kind is sorted on its own and the three are concatenated —
+        # the same array as one sort of all, in less time (the unigrams even in 32 bits).
+        if n <= _SMALL_DOCS:
+            uni = np.sort((codes32 << np.uint32(_SMALL_BITS)) | doc.astype(np.uint32))
+            parts = [((uni >> np.uint32(_SMALL_BITS)).astype(np.int64) << _DOC_BITS)
+                     | (uni & np.uint32(_SMALL_DOCS - 1)).astype(np.int64)]
+        else:
+            parts = [np.sort((codes << _DOC_BITS) | doc)]
+        if ngram_max >= 2:
+            same = doc[1:] == doc[:-1]
+            parts.append(np.sort((((((codes[:-1] + 1) << _SHIFT) | codes[1:]) << _DOC_BITS) | doc[:-1])[same]))
+        if ngram_max >= 3:
+            same3 = doc[2:] == doc[:-2]
+            m = _MASK42
+            h = ((codes[:-2] * _H1) & m) + ((codes[1:-1] * _H2) & m) + ((codes[2:] * _H3) & m)
+            parts.append(np.sort((((_TRI_BASE | (h & m)) << _DOC_BITS) | doc[:-2])[same3]))
+        pairs = np.concatenate(parts)
+        first = np.empty(pairs.size, dtype=bool)
+        first[0] = True
+        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+        starts = self.starts = np.flatnonzero(first)
+        self.n_pairs = first.size
+        pairs = pairs[starts]
+        self.d = pairs & _DOC_MASK
+        self.k = pairs >> _DOC_BITS
+        return self
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,19 +530,36 @@ class SentimentModel:
 
     def predict_many(self, texts: Sequence[str]) -> np.ndarray:
         """P(negative) for each text, as a float64 array (fast numpy path)."""
-        self._sync()
+        return SentimentModel.predict_shared([self], texts)[0]
+
+    @staticmethod
+    def predict_shared(models: Sequence["SentimentModel"], texts: Sequence[str]) -> list[np.ndarray]:
+        """:meth:`predict_many` of several models over the same texts, one array per model.
+
+        Models with the same features (``ngram_max``, ``binary``) share the n-gram extraction
+        and its sort (the costly part); each then only looks its vocabulary up. The numbers are
+        exactly those of each model's own :meth:`predict_many` (same operations, same order).
+        """
+        for model in models:
+            model._sync()
         pre = [preprocess(t) for t in texts]
-        out = np.empty(len(pre), dtype=np.float64)
-        i = 0
         n = len(pre)
+        outs = [np.empty(n, dtype=np.float64) for _ in models]
+        groups: dict[tuple[int, bool], list[int]] = {}
+        for j, model in enumerate(models):
+            groups.setdefault((model.ngram_max, model.binary), []).append(j)
+        i = 0
         while i < n:
             j, chars = i, 0
             while j < n and j - i < _MAX_DOCS_PER_CHUNK and (chars < _MAX_CHARS_PER_CHUNK or j == i):
                 chars += len(pre[j])
                 j += 1
-            out[i:j] = self._score_chunk(pre[i:j])
+            for (ngram_max, _binary), members in groups.items():
+                feats = _Features.of(pre[i:j], ngram_max)
+                for m in members:
+                    outs[m][i:j] = models[m]._score(feats)
             i = j
-        return out
+        return outs
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Vocabulary, idf and weights, each with a sentinel last entry for unknown n-grams
@@ -497,37 +570,16 @@ class SentimentModel:
         return self._tables_cache
 
     def _score_chunk(self, pre: list[str]) -> np.ndarray:
-        n = len(pre)
-        lens = np.fromiter(map(len, pre), dtype=np.int64, count=n)
+        """P(negative) of a chunk of preprocessed texts."""
+        return self._score(_Features.of(pre, self.ngram_max))
+
+    def _score(self, f: "_Features") -> np.ndarray:
+        """P(negative) of the texts whose n-grams are ``f`` (extracted with this model's ``ngram_max``)."""
+        n = f.n
         z = np.full(n, self.intercept, dtype=np.float64)
-        total = int(lens.sum())
-        if total == 0:
+        if f.empty:
             return _sigmoid(z)
-        codes = np.frombuffer("".join(pre).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        doc = np.repeat(np.arange(n, dtype=np.int64), lens)
-        parts_k, parts_d = [codes], [doc]
-        if self.ngram_max >= 2:
-            same = doc[1:] == doc[:-1]
-            parts_k.append((((codes[:-1] + 1) << _SHIFT) | codes[1:])[same])
-            parts_d.append(doc[:-1][same])
-        if self.ngram_max >= 3:
-            same3 = doc[2:] == doc[:-2]
-            m = _MASK42
-            h = ((codes[:-2] * _H1) & m) + ((codes[1:-1] * _H2) & m) + ((codes[2:] * _H3) & m)
-            parts_k.append((_TRI_BASE | (h & m))[same3])
-            parts_d.append(doc[:-2][same3])
-        keys = np.concatenate(parts_k)
-        docs = np.concatenate(parts_d)
-        # key-major order: the vocabulary look-up below then walks the sorted vocabulary once
-        # (sort + run boundaries: numpy's np.unique without counts takes a slower hash path)
-        pairs = np.sort((keys << _DOC_BITS) | docs)
-        first = np.empty(pairs.size, dtype=bool)
-        first[0] = True
-        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        pairs = pairs[starts]
-        d = pairs & _DOC_MASK
-        k = pairs >> _DOC_BITS
+        d, k = f.d, f.k
         vocab, idf, w = self._tables()
         size = vocab.size - 1  # the last entry is the sentinel of unknown n-grams
         idx = np.searchsorted(vocab[:size], k)
@@ -536,8 +588,8 @@ class SentimentModel:
         if self.binary:
             vw = v * w[idx]
         else:
-            n_terms = sum(np.maximum(lens - j, 0) for j in range(self.ngram_max))  # all n-grams of a text
-            counts = np.diff(starts, append=first.size)
+            n_terms = sum(np.maximum(f.lens - j, 0) for j in range(self.ngram_max))  # all n-grams of a text
+            counts = np.diff(f.starts, append=f.n_pairs)
             v *= counts / n_terms[d]
             vw = v * w[idx]
         norm = np.sqrt(np.bincount(d, v * v, minlength=n))
