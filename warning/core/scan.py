@@ -40,7 +40,20 @@ from warning.core.timeutil import HOUR
 
 
 
-class HourRing:
+class _Slotted:
+    """Pickles the ``__slots__`` of a subclass as a plain dict (compact and stable across versions)."""
+
+    __slots__ = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class HourRing(_Slotted):
     """Per-key values in hourly slots (absolute hour index ``h = ts // 3600``).
 
     ``window(key, W)`` is the sum over the open hour and the ``W - 1`` hours before it. Slots of
@@ -199,13 +212,6 @@ class HourRing:
     def keys(self) -> list[str]:
         return list(self.slots)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
-
 
 _ZEROS: dict[tuple[str, int], array] = {}
 
@@ -218,7 +224,7 @@ def _zeros(typecode: str, k: int) -> array:
     return z
 
 
-class CountRing:
+class CountRing(_Slotted):
     """Integer counts per key in hourly slots with trailing-window sums, like :class:`HourRing`
     with typecode ``"H"`` (same methods, same values), but advanced lazily.
 
@@ -408,15 +414,8 @@ class CountRing:
     def keys(self) -> list[str]:
         return list(self.slots)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
-
-
-class Recent:
+class Recent(_Slotted):
     """Exact per-key counts over the trailing 60 minutes ``(t - 3600, t]``, plus the count and
     sum of an optional value per event (the sentiment of texts).
 
@@ -467,15 +466,8 @@ class Recent:
             self.vsum += v
         self.expire(t)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
-
-
-class MinuteBins:
+class MinuteBins(_Slotted):
     """Per-key counts over roughly the last hour, in ``width``-second bins (partition-wide).
 
     ``start()`` is the start of the oldest bin still counted, so callers can compute the
@@ -529,10 +521,3 @@ class MinuteBins:
         bi = int(t // self.width)
         self._roll(bi)
         return float((bi - self.nbins + 1) * self.width)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)

@@ -43,7 +43,7 @@ from warning.core.events import EVENT_DECODER, EVENT_ENCODER, DeadLetter
 from warning.core.ingest import KAFKA_HEADROOM_BYTES, Rejected
 from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
-from warning.streams.state import Checkpoint, DeltaLog, StateTable
+from warning.streams.state import Checkpoint, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.ingest")
 
@@ -131,7 +131,7 @@ def _only_own_pages(app: faust.App) -> None:
     app.web.blueprints._enabled[:] = []
 
 
-class IngestService:
+class IngestService(Fenced):
     """Per-worker ingest: the core pipeline's ingestor and duplicate filters, whose seen-marks live
     in the ``dedup`` state table as delta rows.
 
@@ -167,34 +167,12 @@ class IngestService:
         self.dlq_max_bytes = 1 << 62
         self.dlq_keep_bytes = 1 << 62
 
-    #: the consumer generation whose records this service takes (None: any — unit tests)
-    generation: int | None = None
-    #: a rebalance is on: take no record and write no seen-mark (see :meth:`fence`)
-    fenced: bool = False
+    # fence / assign / current: :class:`~warning.streams.state.Fenced`. Fenced, no seen-mark is
+    # written; records built but not delivered yet still go out with the next commit (at-least-once)
+    # without their marks, so a redelivered record is admitted again, never lost.
 
-    def fence(self) -> None:
-        """A rebalance starts: take no record and write no seen-mark until :meth:`assign`.
-        Records built but not delivered yet still go out with the next commit (at-least-once);
-        their marks do not, so a redelivered record is admitted again, never lost.
-
-        Called on aiokafka's consumer thread (Faust's rebalance sensor hook): only sets a flag;
-        the filters are dropped on the event loop (:meth:`assign`)."""
-        self.fenced = True
-
-    def assign(self, generation: int) -> None:
-        """Partitions assigned (generation ``generation``): take its records; filters are restored
-        lazily from the table, which Faust has recovered before it hands a record over."""
+    def drop_partitions(self) -> None:
         self.forget_partitions()
-        self.generation = generation
-        self.fenced = False
-
-    def current(self, batch: list[Any]) -> list[Any]:
-        """The events of ``batch`` fetched in the current generation (older ones were fetched
-        before a rebalance: Kafka redelivers them to their partition's owner)."""
-        if self.fenced:
-            return []
-        g = self.generation
-        return batch if g is None else [ev for ev in batch if ev.message.generation_id == g]
 
     def forget_partitions(self) -> None:
         """Drop the filters; they are rebuilt lazily from the (recovered) table."""

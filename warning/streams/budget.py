@@ -75,7 +75,6 @@ from typing import Any, Callable, Iterable
 
 import msgspec
 import orjson
-from prometheus_client import Counter, Gauge
 
 from warning.config import Settings
 from warning.core.events import ALERT_ENCODER, Alert
@@ -84,6 +83,7 @@ from warning.notify.base import DeliveryResult
 from warning.notify.dispatch import Delivery, Dispatcher, Outcome, RetryPolicy
 from warning.notify.router import Router
 from warning.streams import metrics as m
+from warning.streams.reconnect import run_forever
 from warning.streams.topics import bootstrap_servers
 
 log = logging.getLogger("warning.deliver.budget")
@@ -105,36 +105,6 @@ COMMIT_DELAY_S = 0.05
 COMMIT_INTERVAL_S = 1.0
 #: notifications an owner remembers to skip repeated hand-ons of
 SEEN_MAX = 20_000
-
-HANDED_ON = Counter(
-    "warning_notifications_handed_on",
-    "移交共享限额 Alerts handed on to the worker holding a rate-limited receiver's budget, per receiver",
-    ["receiver"],
-    registry=m.REGISTRY,
-)
-BUDGET_OWNED = Gauge(
-    "warning_notification_budget_owned",
-    "限额归属 1 for each rate-limited receiver whose shared budget this worker holds now (sum over workers: 1)",
-    ["receiver"],
-    registry=m.REGISTRY,
-)
-BUDGET_PARTITIONS = Gauge(
-    "warning_notification_budget_partitions",
-    "限额分区 Partitions of the budget topic this worker owns now (sum over workers: the partition count)",
-    registry=m.REGISTRY,
-)
-BUDGET_REPEATS = Counter(
-    "warning_notification_budget_repeats_skipped",
-    "重复移交未再发送 Hand-ons not sent again: the same notification was taken by this owner or sent by its predecessor",
-    ["receiver"],
-    registry=m.REGISTRY,
-)
-BUDGET_RESTORED = Counter(
-    "warning_notification_budget_restored",
-    "接管已用额度 Messages of a previous budget owner still inside the window when this worker took the receiver over",
-    ["receiver"],
-    registry=m.REGISTRY,
-)
 
 
 class HandOn(msgspec.Struct):
@@ -298,7 +268,7 @@ class BudgetService:
                     failed.append(rec)
                     error = e
                     continue
-                HANDED_ON.labels(rec[0]).inc()
+                m.HANDED_ON.labels(rec[0]).inc()
             if failed:
                 log.error("移交失败 hand-on of %d alert(s) to %s failed (%s: %s); retrying in %.1f s",
                           len(failed), self.topic, type(error).__name__, error, delay)
@@ -312,16 +282,7 @@ class BudgetService:
         if not self.names:
             return
         await self._declare()
-        delay = 1.0
-        while True:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - keep the budget alive whatever happens
-                log.error("budget consumer of %s failed (%s: %s); retrying in %.0f s", self.topic, type(e).__name__, e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        await run_forever(self._session, f"budget consumer of {self.topic}", log)
 
     async def _declare(self) -> None:
         """Create the two internal topics if the worker's ``ensure_topics`` did not."""
@@ -475,10 +436,10 @@ class BudgetService:
         self._publish()
 
     def _publish(self) -> None:
-        BUDGET_PARTITIONS.set(len(self.owners))
+        m.BUDGET_PARTITIONS.set(len(self.owners))
         for name in self.names:
             p = budget_partition(name, self.partitions)
-            BUDGET_OWNED.labels(name).set(1 if p in self.owners else 0)
+            m.BUDGET_OWNED.labels(name).set(1 if p in self.owners else 0)
 
     async def _open(self, partition: int, ledger: tuple[dict[str, list[float]], dict[str, list[bytes]]] | None) -> _Owner:
         names = self.by_partition.get(partition, [])
@@ -513,7 +474,7 @@ class BudgetService:
                 times = spent.get(name, [])
             n = d.restore_spent(name, [mono - (wall - t) + CLOCK_MARGIN_S for t in times])
             if n:
-                BUDGET_RESTORED.labels(name).inc(n)
+                m.BUDGET_RESTORED.labels(name).inc(n)
                 log.info("budget of %s taken over with %d message(s) of the last %.0f s counted", name, n, rcv.rate_limit_window_s)
         return owner
 
@@ -636,7 +597,7 @@ class BudgetService:
             return
         if not owner.first_time(h.receiver, h.alert):
             log.info("repeated hand-on of alert %s (%s) for %s skipped", h.alert.alert_id, h.alert.status, h.receiver)
-            BUDGET_REPEATS.labels(h.receiver).inc()
+            m.BUDGET_REPEATS.labels(h.receiver).inc()
             owner.offsets.done(r.offset)
             return
         dl = owner.dispatcher.submit(h.alert, [h.receiver])

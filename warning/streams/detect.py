@@ -71,7 +71,7 @@ from warning.core.events import EVENT_DECODER
 from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
 from warning.core.dedup import Deduplicator
-from warning.streams.state import Checkpoint, DeltaLog, StateTable
+from warning.streams.state import Checkpoint, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.detect")
 
@@ -82,7 +82,7 @@ CHECKPOINT_S = 1.0
 FULL_BACKOFF_S = 0.25
 
 
-class DetectService:
+class DetectService(Fenced):
     def __init__(self, settings: Settings, state: StateTable, alerts_topic: Any, pipeline: Pipeline) -> None:
         self.pipe = pipeline
         self.state = state
@@ -112,10 +112,6 @@ class DetectService:
         self.seen: dict[int, Deduplicator] = {}
         self.seen_logs: dict[int, DeltaLog] = {}
         self.rebuffered: dict[int, set[str]] = {}  # ids put back into a restored buffer (≤ its size)
-        #: the consumer generation whose records this service takes (None: any — unit tests)
-        self.generation: int | None = None
-        #: a rebalance is on: take no record, write no state, emit no alert (see :meth:`fence`)
-        self.fenced = False
         self.restored_at: dict[int, float] = {}  # partition → wall clock its engine was restored
         self.restored_offset: dict[int, int] = {}  # partition → the offset its restored checkpoint had applied
         self.full_backoff = 0.0  # monotonic time before which full() says no (see write_state)
@@ -124,29 +120,9 @@ class DetectService:
         self.ack: Callable[[list[Any]], None] | None = None
 
     # ------------------------------------------------------------------ rebalances
-    def fence(self) -> None:
-        """A rebalance starts: take no record, write no state and emit no alert until
-        :meth:`assign`; what was not checkpointed is redelivered to the partition's next owner.
-
-        Called on aiokafka's consumer thread (Faust's rebalance sensor hook), so it only sets a
-        flag; the engines are dropped on the event loop (:meth:`forget`, :meth:`assign`). A batch
-        being processed when the flag goes up changes only engines that are then dropped."""
-        self.fenced = True
-
-    def assign(self, generation: int) -> None:
-        """Partitions assigned (generation ``generation``): engines are restored from the table on
-        their first record, which Faust hands over only once it has recovered the table."""
-        self.forget()
-        self.generation = generation
-        self.fenced = False
-
-    def current(self, batch: list[Any]) -> list[Any]:
-        """The events of ``batch`` fetched in the current generation (older ones were fetched
-        before a rebalance: Kafka redelivers them to their partition's owner)."""
-        if self.fenced:
-            return []
-        g = self.generation
-        return batch if g is None else [ev for ev in batch if ev.message.generation_id == g]
+    # fence / assign / current: :class:`~warning.streams.state.Fenced`. Fenced, a batch being
+    # processed changes only engines that are then dropped; after ``assign`` engines are restored
+    # from the table on their first record, which Faust hands over only once it has recovered it.
 
     async def final_checkpoint(self) -> None:
         """A checkpoint now, whatever its timer says, and the ack of what it made done (graceful stop)."""
@@ -180,6 +156,9 @@ class DetectService:
                 "generation": self.generation, "fenced": self.fenced, "engines": engines}
 
     # ------------------------------------------------------------------ engines
+    def drop_partitions(self) -> None:
+        self.forget()
+
     def forget(self) -> None:
         self.waiting.clear()
         self.held = 0

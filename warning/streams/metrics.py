@@ -200,3 +200,34 @@ def set_feed_info(feeds: Mapping[str, "Feed"]) -> None:
     FEED_INFO.clear()
     for name, feed in feeds.items():
         FEED_INFO.labels(source=name, name_zh=feed.name_zh, topic=feed.topic).set(1)
+
+# the shared delivery budget of rate-limited receivers (warning/streams/budget.py)
+HANDED_ON = Counter(
+    "warning_notifications_handed_on",
+    "移交共享限额 Alerts handed on to the worker holding a rate-limited receiver's budget, per receiver",
+    ["receiver"],
+    registry=REGISTRY,
+)
+BUDGET_OWNED = Gauge(
+    "warning_notification_budget_owned",
+    "限额归属 1 for each rate-limited receiver whose shared budget this worker holds now (sum over workers: 1)",
+    ["receiver"],
+    registry=REGISTRY,
+)
+BUDGET_PARTITIONS = Gauge(
+    "warning_notification_budget_partitions",
+    "限额分区 Partitions of the budget topic this worker owns now (sum over workers: the partition count)",
+    registry=REGISTRY,
+)
+BUDGET_REPEATS = Counter(
+    "warning_notification_budget_repeats_skipped",
+    "重复移交未再发送 Hand-ons not sent again: the same notification was taken by this owner or sent by its predecessor",
+    ["receiver"],
+    registry=REGISTRY,
+)
+BUDGET_RESTORED = Counter(
+    "warning_notification_budget_restored",
+    "接管已用额度 Messages of a previous budget owner still inside the window when this worker took the receiver over",
+    ["receiver"],
+    registry=REGISTRY,
+)

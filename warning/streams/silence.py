@@ -44,6 +44,7 @@ from warning.config import Settings
 from warning.core.signed_records import iso_time, parse_time
 from warning.core.silences import Silences
 from warning.streams import metrics as m
+from warning.streams.reconnect import run_forever
 from warning.streams.topics import bootstrap_servers
 
 log = logging.getLogger("warning.silence")
@@ -121,17 +122,7 @@ class SilenceService:
         if not self.silences.enabled:  # nothing can be silenced: delivery need not wait (records are still counted)
             log.warning(DISABLED_HINT, self.topic)
             self.ready.set()
-        delay = 1.0
-        while True:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.error("alert feedback consumer of %s failed (%s: %s); retrying in %.0f s", self.topic,
-                          type(e).__name__, e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        await run_forever(self._session, f"alert feedback consumer of {self.topic}", log)
 
     async def _session(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition

@@ -400,6 +400,52 @@ class Checkpoint:
             pass
 
 
+class Fenced:
+    """What a stateful service does at a rebalance (see :mod:`warning.streams.app`): :meth:`fence`
+    the moment it starts — take no record, write no state, emit nothing — and :meth:`assign` once
+    partitions are handed out, dropping the in-memory objects (:meth:`drop_partitions`; they are
+    rebuilt from the recovered table) and taking only records fetched in the new consumer generation
+    (older ones are redelivered by Kafka to their partition's owner).
+
+    ``fence`` is called on aiokafka's consumer thread (Faust's rebalance sensor hook), so it only
+    sets a flag; the objects are dropped on the event loop, in ``assign``.
+
+    >>> class S(Fenced):
+    ...     def drop_partitions(self): print("dropped")
+    >>> class M:
+    ...     def __init__(self, g): self.message = type("Msg", (), {"generation_id": g})()
+    >>> s = S(); s.fence(); s.current([M(1)])
+    []
+    >>> s.assign(2)
+    dropped
+    >>> [m.message.generation_id for m in s.current([M(1), M(2)])]
+    [2]
+    """
+
+    #: the consumer generation whose records the service takes (None: any — unit tests)
+    generation: int | None = None
+    #: a rebalance is on: take no record, write no state, emit nothing
+    fenced: bool = False
+
+    def drop_partitions(self) -> None:
+        raise NotImplementedError
+
+    def fence(self) -> None:
+        self.fenced = True
+
+    def assign(self, generation: int) -> None:
+        self.drop_partitions()
+        self.generation = generation
+        self.fenced = False
+
+    def current(self, batch: list[Any]) -> list[Any]:
+        """The events of ``batch`` fetched in the current generation (none while fenced)."""
+        if self.fenced:
+            return []
+        g = self.generation
+        return batch if g is None else [ev for ev in batch if ev.message.generation_id == g]
+
+
 class FakeTable:
     """A stand-in for a Faust table in examples and unit tests: ``data`` plus a changelog list."""
 
