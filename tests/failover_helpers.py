@@ -6,8 +6,9 @@ shared by ``tests/test_failover.py`` and ``bench/failover.py``.
 * :func:`routed` / :func:`sentinels` — raw records with the raw partition each is produced to:
   the partition of its street (the key the events topic uses), so each detection engine's
   watermark lanes are (feed, raw partition = the engine's, home partition of the id) — 4 × N per
-  engine — and one sentinel record per lane, two days after the data, closes every window the data
-  opened (the stream and the backtest then agree on every alert before the sentinels).
+  engine — and one sentinel record per lane, after the data by more than the replay lateness,
+  closes every window the data opened (the stream and the backtest then agree on every alert
+  before the sentinels).
 * :class:`Feeder` — produces routed records in file order at a pace, calling hooks on the way
   (kill a worker, start one).
 * readers of the alerts topic, of the events topic (distinct events per partition) and of the
@@ -362,8 +363,12 @@ def comparable(alerts: Iterable[Any], cutoff: str) -> set[tuple]:
     return out
 
 
-def sentinel_time(lines: Iterable[bytes], days_after: float = 3.0) -> datetime:
-    """``days_after`` days after the last record of a simulator file (its time fields)."""
+def sentinel_time(lines: Iterable[bytes], days_after: float = 0.75) -> datetime:
+    """``days_after`` days after the last record of a simulator file (its time fields), rounded
+    down to the hour. Later than the data by more than the replay lateness (:data:`REPLAY_LATENESS_MIN`),
+    so the watermark passes every data window; earlier than the duplicate horizon after the first
+    record (``ingest.dedup_horizon_hours``, 72 h, minus the data's span), so a record that ingest
+    hands on again after the sentinels is still known to detection's seen-marks."""
     from warning.sim.generator import TIME_FIELD
 
     latest = None

@@ -23,6 +23,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
@@ -243,11 +244,6 @@ def failover_sim(tmp_path_factory) -> Path:
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "KNOWN FAILURE, issue 13 open: on Apache Kafka the alerts after kill -9 + a fresh worker did not equal the "
-    "backtest in CI (one sentiment episode differed, 2026-12-02 fresh-clone run); a fix that stops Faust from "
-    "acking skipped offsets ('gaps') is on branch wip/failover-gap-fix, not yet verified. Runs every time; "
-    "XPASS when it holds."))
 def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, failover_sim, tmp_path):
     from warning.backtest.runner import iter_lines, run
     from warning.streams.app import build_enricher
@@ -427,3 +423,81 @@ def test_a_checkpoint_of_a_partition_is_one_record_batch():
         st1.put("meta", 0, "engine", b"m")
         st1.put("street", 0, "a", b"s")
     assert [n for _, _, n in st1._pending] == [1, 1]
+
+
+def test_agents_take_each_partition_in_offset_order_without_holes():
+    """Around a rebalance Faust can hand an agent records from past the committed offset first and
+    then drop the re-read ones (found with three workers and a kill -9: committed past records never
+    processed). :class:`ContiguousInput` takes a partition's records only in offset order from the
+    committed offset (the earliest offset when nothing is committed), seeks back over a hole and
+    seeks again when the sought records do not come."""
+    from warning.streams.contiguous import ContiguousInput
+
+    from collections import namedtuple
+
+    TP = namedtuple("TP", "topic partition")
+    a, b = TP("t", 0), TP("t", 1)
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._committed_offset = {a: 5, b: None}
+            self.seeks: list[tuple[Any, int]] = []
+
+        async def earliest_offsets(self, *tps: Any) -> dict:
+            return {tp: 3 for tp in tps}
+
+        async def seek(self, tp: Any, offset: int) -> None:
+            self.seeks.append((tp, offset))
+
+        def assignment(self) -> set:
+            return {a, b}
+
+    consumer = Consumer()
+    c = ContiguousInput(SimpleNamespace(consumer=consumer))
+    ev = lambda tp, o: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
+    offs = lambda evs: [(e.message.tp.partition, e.message.offset) for e in evs]  # noqa: E731
+
+    async def scenario() -> None:
+        # a: committed 5 → 5, 6 taken; 8 is past a hole (7): seek back to 7, the rest of a's batch dropped
+        got = await c.take([ev(a, 4), ev(a, 5), ev(a, 6), ev(a, 8), ev(a, 9), ev(b, 4)])
+        # b: nothing committed → starts at its earliest offset 3; 4 is past it
+        assert offs(got) == [(0, 5), (0, 6)]
+        assert consumer.seeks == [(a, 7), (b, 3)]
+        # records fetched before the seek still come: dropped, no second seek at once
+        assert offs(await c.take([ev(a, 9), ev(b, 5)])) == []
+        assert len(consumer.seeks) == 2
+        await c.retry()  # too soon
+        assert len(consumer.seeks) == 2
+        c.sought = {tp: t - c.RESEEK_S for tp, t in c.sought.items()}
+        await c.retry()  # the sought records did not come: seek again
+        assert consumer.seeks[2:] == [(a, 7), (b, 3)]
+        got = await c.take([ev(a, 7), ev(b, 3), ev(a, 8), ev(a, 6), ev(b, 4)])
+        assert offs(got) == [(0, 7), (1, 3), (0, 8), (1, 4)]  # a repeat (6) dropped
+        assert c.sought == {}
+        c.reset()  # a new assignment: expect the committed offsets again
+        consumer._committed_offset[a] = 9
+        assert offs(await c.take([ev(a, 9)])) == [(0, 9)]
+
+    asyncio.run(scenario())
+
+
+def test_the_producer_keeps_every_topic_it_sends_to_in_its_metadata_refreshes():
+    """aiokafka's producer refreshes metadata only for the topics in its client's list, and a topic
+    known from the first (full) fetch never joined that list: once another topic was added, a
+    refresh forgot it, and batches queued for it waited for a leader until they expired (20 min
+    with Faust) — a worker's rebalance hung on the producer's flush (issue 13). With
+    :mod:`warning.streams.faust_compat` every topic a send waits on stays in the list."""
+    from aiokafka.client import AIOKafkaClient
+
+    from warning.streams import faust_compat
+
+    faust_compat.install()
+
+    async def scenario() -> set[str]:
+        client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")  # never connected
+        client.cluster.partitions_for_topic = lambda topic: {0, 1}  # known from the full fetch
+        await client._wait_on_metadata("warning.events")  # a send to it
+        client.add_topic("app-detect-changelog")  # a topic created later
+        return set(client._topics)
+
+    assert asyncio.run(scenario()) == {"warning.events", "app-detect-changelog"}

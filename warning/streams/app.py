@@ -43,6 +43,7 @@ from warning.core.events import EVENT_DECODER, EVENT_ENCODER, DeadLetter
 from warning.core.ingest import KAFKA_HEADROOM_BYTES, Rejected
 from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
+from warning.streams.contiguous import ContiguousInput
 from warning.streams.state import Checkpoint, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.ingest")
@@ -409,10 +410,13 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         for ev in batch:
             await stream.ack(ev)
 
+    contiguous = ContiguousInput(app)  # every agent's records: per partition in offset order, each once
+    app.warning_contiguous = contiguous  # type: ignore[attr-defined]
+
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
             async for batch in stream.noack_take(batch_size, within=within):
-                batch = service.current(batch)
+                batch = await contiguous.take(service.current(batch))
                 if batch:
                     service.process(source, batch)
                     await commit_then_ack(stream, batch)
@@ -422,7 +426,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     async def ingest_rekeyed(stream: Any) -> None:
         async for batch in stream.noack_take(batch_size, within=within):
-            batch = service.current(batch)
+            batch = await contiguous.take(service.current(batch))
             if batch:
                 service.process_rekeyed(batch)
                 await commit_then_ack(stream, batch)
@@ -435,7 +439,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     if "detect" in stages:
         from warning.streams.detect import add_detection
 
-        app.warning_detect = add_detection(app, settings, events_topic, pipeline)  # type: ignore[attr-defined]
+        app.warning_detect = add_detection(app, settings, events_topic, pipeline, contiguous)  # type: ignore[attr-defined]
     if "deliver" in stages:
         from warning.streams.deliver import add_delivery
 
@@ -452,9 +456,14 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     @app.on_partitions_assigned.connect
     async def _on_assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001
         # aiokafka sets the generation before Faust's handlers run; records fetched from now on carry it
+        contiguous.reset()
         service.assign(app.consumer_generation_id)
         if det is not None:
             det.assign(app.consumer_generation_id)
+
+    @app.timer(ContiguousInput.RESEEK_S)
+    async def _reseek() -> None:
+        await contiguous.retry()
 
     @app.on_partitions_revoked.connect
     async def _on_revoked(sender: Any, revoked: Any, **kw: Any) -> None:  # noqa: ARG001

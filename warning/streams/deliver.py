@@ -92,6 +92,8 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async def deliver_budget() -> None:
             await budget.run()
 
+    contiguous = getattr(app, "warning_contiguous", None)  # set by warning.streams.app.create_app
+
     @app.agent(alerts_topic, name="warning.deliver")
     async def deliver(stream: Any) -> None:
         if not router.receivers:
@@ -120,6 +122,8 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async with Dispatcher(router, receivers=direct, retry=retry, on_done=on_done, on_attempt=on_attempt,
                               on_complete=on_complete) as d:
             async for batch in stream.noack_take(500, within=0.02):
+                if contiguous is not None:  # each partition's alerts in offset order, none skipped
+                    batch = await contiguous.take(batch)
                 handed: list[tuple[str, Alert]] = []
                 handed_tickets: list[_Ticket] = []
                 for event in batch:

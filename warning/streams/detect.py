@@ -71,6 +71,7 @@ from warning.core.events import EVENT_DECODER
 from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
 from warning.core.dedup import Deduplicator
+from warning.streams.contiguous import ContiguousInput
 from warning.streams.state import Checkpoint, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.detect")
@@ -383,8 +384,11 @@ class DetectService(Fenced):
                 m.BUDGET_ABOVE.labels(sig, str(p)).set(sp["street_days_above"] / max(sp["street_days"], 1.0) * 30.0)
 
 
-def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pipeline) -> DetectService:
-    """Register the detection agent, its table and timers on ``app``."""
+def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pipeline,
+                  contiguous: ContiguousInput | None = None) -> DetectService:
+    """Register the detection agent, its table and timers on ``app``. ``contiguous``: the app's
+    :class:`~warning.streams.contiguous.ContiguousInput` (each partition's records in offset order,
+    each once); None only in tests that feed the service directly."""
     n = settings.kafka.partitions
     alerts_topic = app.topic(settings.topics.alerts, value_serializer="raw", key_serializer="raw", partitions=n)
     svc = DetectService(settings, StateTable.create(app, "detect", n), alerts_topic, pipeline)
@@ -402,6 +406,8 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
     async def detect(stream: Any) -> None:
         async for batch in stream.noack_take(1000, within=0.1):
             batch = svc.current(batch)
+            if contiguous is not None:
+                batch = await contiguous.take(batch)
             if batch:
                 svc.process(batch)
             if svc.due() or svc.full():

@@ -16,7 +16,20 @@ stay wherever the last fetch left them, past records that were fetched and then 
 rebalance. Here the seek comes before the resume, and a partition without a committed offset is
 sought to its beginning (the ``earliest`` reset policy Faust configures), so every record after
 the committed offset is delivered again after each rebalance — at least once, as the services
-expect.
+expect. And (3) the consumer never acks a "gap" (offsets it did not deliver: meant for
+transaction markers and compacted topics, which the agents' topics are not) — it was the step that
+turned skipped records into committed ones; the agents take each partition's records in offset
+order and seek back over any they were not given (:class:`warning.streams.contiguous.ContiguousInput`).
+
+**A rebalance could hang for 20 minutes** (issue 13: a worker stuck "rebalancing", evicted from the
+group and never back). aiokafka's producer refreshes metadata only for the topics in its client's
+topic list; a topic it already knew from the first (full) metadata fetch is never added to that
+list. When another topic is added (a changelog Faust creates), the next refresh asks for the list
+only and forgets the rest: batches already queued for the forgotten topics (``warning.events``, the
+rekey topic) wait for a leader that no refresh will bring back — until another send to them adds
+them (none comes during a rebalance) or the batches expire after Faust's ``producer_request_timeout``
+(20 min). The producer's flush in the rebalance waited on them. Here every topic a send waits on is
+added to the list (:func:`_wait_on_metadata`).
 """
 
 from __future__ import annotations
@@ -24,11 +37,24 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Mapping, cast
 
+from aiokafka.client import AIOKafkaClient
 from faust.tables import recovery as faust_recovery
+from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 _ORIGINAL = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
 _SEEK_TO_COMMITTED = faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed
+_WAIT_ON_METADATA = AIOKafkaClient._wait_on_metadata
+
+
+async def _wait_on_metadata(self: Any, topic: str) -> Any:
+    """aiokafka's ``_wait_on_metadata``, which also keeps ``topic`` in the client's topic list when
+    its partitions are already known, so no later refresh forgets it (see the module docstring)."""
+    if topic not in self._topics:
+        # Known partitions: no refresh needed now, only kept in the next ones. (An empty list means
+        # "every topic"; from the first topic on, it is the list — which every sent topic joins here.)
+        self._topics.add(topic)
+    return await _WAIT_ON_METADATA(self, topic)
 
 
 def _create_worker_consumer(self: Any, transport: Any) -> Any:
@@ -82,7 +108,13 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
     self.log.info("Worker ready")
 
 
+async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """Faust's consumer acks offsets it skipped over ("gaps"); not here (see the module docstring)."""
+
+
 def install() -> None:
+    faust_consumer.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
     faust_recovery.Recovery.on_recovery_completed = _on_recovery_completed  # type: ignore[method-assign]
+    AIOKafkaClient._wait_on_metadata = _wait_on_metadata  # type: ignore[method-assign]

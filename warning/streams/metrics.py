@@ -138,6 +138,12 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+CONSUMER_RESEEKS = Counter(
+    "warning_consumer_reseeks",
+    "重读跳过的位点 Times the consumer skipped offsets of a partition and was sought back to read them (rebalances)",
+    ["topic"],
+    registry=REGISTRY,
+)
 EVENTS_UNPROCESSED = Gauge(
     "warning_events_unprocessed",
     "未处理事件 Events on warning.events not yet read into the detection engine (highwater − next offset), "
