@@ -501,3 +501,59 @@ def test_the_producer_keeps_every_topic_it_sends_to_in_its_metadata_refreshes():
         return set(client._topics)
 
     assert asyncio.run(scenario()) == {"warning.events", "app-detect-changelog"}
+
+
+def test_contiguous_input_holes_filled_later_missing_offsets_and_old_generations():
+    """The cases around the plain order: a hole filled later in the same batch needs no seek; a
+    committed offset deleted by retention starts at the earliest offset; offsets that three seeks
+    in a row show are not on the broker (a transaction marker) are skipped, not sought forever;
+    records fetched in an older generation and seeks of a partition no longer assigned are dropped."""
+    from collections import namedtuple
+
+    from warning.streams.contiguous import ContiguousInput
+
+    TP = namedtuple("TP", "topic partition")
+    a, b = TP("t", 0), TP("t", 1)
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._committed_offset = {a: 5, b: 2}
+            self.seeks: list[tuple[Any, int]] = []
+            self.assigned = {a, b}
+
+        async def earliest_offsets(self, *tps: Any) -> dict:
+            return {tp: (0 if tp == a else 40) for tp in tps}  # b: offsets before 40 deleted
+
+        async def seek(self, tp: Any, offset: int) -> None:
+            self.seeks.append((tp, offset))
+
+        def assignment(self) -> set:
+            return self.assigned
+
+    consumer = Consumer()
+    app = SimpleNamespace(consumer=consumer, consumer_generation_id=7)
+    c = ContiguousInput(app)
+    ev = lambda tp, o, g=7: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o, generation_id=g))  # noqa: E731
+    offs = lambda evs: [(e.message.tp.partition, e.message.offset) for e in evs]  # noqa: E731
+
+    async def scenario() -> None:
+        # a record fetched ahead of a re-read comes first: the hole is filled in the same batch
+        got = await c.take([ev(a, 6), ev(a, 5), ev(a, 6), ev(a, 7, g=6), ev(a, 7)])
+        assert offs(got) == [(0, 5), (0, 6), (0, 7)] and consumer.seeks == []
+        # b: committed 2, but the broker starts at 40 now
+        assert offs(await c.take([ev(b, 40)])) == [(1, 40)]
+        # a: offsets 8..9 do not exist (a marker): every seek brings 10 first; skipped after 3 seeks
+        for _ in range(4):
+            assert offs(await c.take([ev(a, 10), ev(a, 11)])) == []
+            c.sought = {tp: t - c.RESEEK_S for tp, t in c.sought.items()}
+            await c.retry()
+        # the first seek and its retry, then three that each brought 10 first; then on from 10
+        assert consumer.seeks == [(a, 8)] * 4 + [(a, 10)]
+        assert offs(await c.take([ev(a, 10), ev(a, 11)])) == [(0, 10), (0, 11)]
+        # a partition revoked meanwhile is not sought
+        consumer.assigned = {a}
+        n = len(consumer.seeks)
+        assert offs(await c.take([ev(b, 45)])) == []
+        assert len(consumer.seeks) == n
+
+    asyncio.run(scenario())

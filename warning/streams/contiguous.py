@@ -1,29 +1,41 @@
-"""Each partition's records in offset order, each once, from the committed offset.
+"""Each partition's records in offset order, each once, from the committed offset; acks in that order.
 
 Faust does not guarantee it around a rebalance. Records fetched before its seek back to the
 committed offsets can still be delivered; the consumer then takes the offsets the seek makes it
 fetch again as already read and drops them — and acks them as a "gap" (see
 :mod:`warning.streams.faust_compat`, which turns that acking off). An agent that took what it was
 given would skip records: ingest would lose them, detection would miss events it believes
-redelivered. So the agents (ingest, the rekeyed hand-ons, detection) take their batches through
-one :class:`ContiguousInput`:
+redelivered, delivery would never send an alert. So the agents (ingest, the rekeyed hand-ons,
+detection, delivery) take their batches through one :class:`ContiguousInput`:
 
+* only records fetched in the consumer's current generation (older ones were fetched before a
+  rebalance; Kafka redelivers them to their partition's owner);
 * per partition (reset at each assignment) the next offset is expected — first the committed
-  offset, or the partition's earliest offset when nothing is committed yet;
-* a record past the expected offset makes the consumer seek back to it; the record and the rest
-  of that partition's batch are dropped unacked (they come again);
+  offset, or the partition's earliest offset when nothing is committed or the committed offset is
+  gone (retention);
+* a record past the expected offset makes the consumer seek back to it unless a later record of
+  the same batch fills the hole; records past a hole are dropped unacked (they come again);
 * a record before it (a repeat of one already taken) is dropped;
 * a partition sought back that still has not delivered its expected offset after
   :attr:`ContiguousInput.RESEEK_S` is sought again (:meth:`ContiguousInput.retry`, on a timer):
   records fetched before the seek can move the consumer's read position past the re-fetched ones,
-  and with no newer record coming nothing else would notice.
+  and with no newer record coming nothing else would notice;
+* offsets that do not exist (a transaction marker of an outside producer, records deleted by
+  retention meanwhile) would be sought forever: when :attr:`ContiguousInput.HOLE_SEEKS` seeks in
+  a row bring the same first offset past the expected one, the offsets between are skipped, logged
+  as an error and counted (``warning_consumer_offsets_skipped_total``).
+
+An agent that finishes records out of order (delivery waits for receivers) acks them through
+:class:`OrderedAcks`: Faust commits the first run of acked offsets and lets it start one past the
+committed offset, so an ack of a later record could commit past one still being delivered.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections import deque
+from typing import Any, Awaitable, Callable
 
 from warning.streams import metrics as m
 
@@ -33,46 +45,62 @@ log = logging.getLogger("warning.contiguous")
 class ContiguousInput:
     """Hands agents each partition's records in offset order, each once (see the module docstring).
 
-    ``app`` is the Faust app; its consumer gives the committed offsets (``_committed_offset``, what
-    Faust sought to at the assignment), the earliest offsets and ``seek``.
+    ``app`` is the Faust app: its ``consumer_generation_id``, and its consumer's committed offsets
+    (``_committed_offset``: filled by Faust's seek to the committed offsets, before a partition of
+    the new generation delivers anything; updated by commits), earliest offsets, assignment and
+    ``seek``.
     """
 
     #: a partition sought back and still not delivering its expected offset is sought again after this
     RESEEK_S = 1.0
+    #: seeks in a row that bring the same first offset past the expected one: those offsets do not exist
+    HOLE_SEEKS = 3
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.next: dict[Any, int] = {}
         self.sought: dict[Any, float] = {}  # partition → when it was last sought back (monotonic)
-        self.seeks = 0  # seeks back, for /healthz and tests
+        self.first: dict[Any, int] = {}  # partition → first offset past the expected one since the last seek
+        self.last_first: dict[Any, int] = {}  # partition → that offset after the seek before
+        self.same_first: dict[Any, int] = {}  # partition → seeks in a row that brought the same first offset
+        self.seeks = 0  # seeks back (for tests and the log)
         self.epoch = 0  # assignments seen; a batch that spans one is dropped whole
+        self.acks: list[OrderedAcks] = []  # reset with this
+
+    def ordered_acks(self, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
+        """An :class:`OrderedAcks` for an agent taking its records from here, reset with it."""
+        acks = OrderedAcks(ack)
+        self.acks.append(acks)
+        return acks
 
     def reset(self) -> None:
         """Partitions (re)assigned: expect each one's committed offset again."""
         self.epoch += 1
-        self.next.clear()
-        self.sought.clear()
+        for d in (self.next, self.sought, self.first, self.last_first, self.same_first):
+            d.clear()
+        for acks in self.acks:
+            acks.reset()
 
     async def _start(self, tp: Any) -> int:
         consumer = self.app.consumer
-        start = getattr(consumer, "_committed_offset", {}).get(tp)
-        if start is not None and start > 0:
-            return int(start)
-        # nothing committed (Faust keeps 0 as None too): the partition's first offset still on the broker
-        earliest = await consumer.earliest_offsets(tp)
-        return int(earliest.get(tp) or 0)
+        committed = getattr(consumer, "_committed_offset", {}).get(tp)
+        # nothing committed (Faust keeps 0 as None too), or the committed offset deleted since:
+        # the partition's first offset still on the broker
+        earliest = int((await consumer.earliest_offsets(tp)).get(tp) or 0)
+        return max(int(committed), earliest) if committed is not None and committed > 0 else earliest
 
     async def take(self, batch: list[Any]) -> list[Any]:
         """The events of ``batch`` that continue their partitions without a hole, in order."""
         out: list[Any] = []
-        back: dict[Any, int] = {}
+        hole: dict[Any, int] = {}  # partition → the expected offset when a later one came
         nxt = self.next
         epoch = self.epoch
+        generation = getattr(self.app, "consumer_generation_id", None)
         for ev in batch:
             msg = ev.message
+            if generation is not None and getattr(msg, "generation_id", generation) != generation:
+                continue  # fetched before a rebalance
             tp = msg.tp
-            if tp in back:
-                continue
             want = nxt.get(tp)
             if want is None:
                 want = await self._start(tp)
@@ -82,32 +110,112 @@ class ContiguousInput:
             if msg.offset == want:
                 out.append(ev)
                 nxt[tp] = want + 1
-                self.sought.pop(tp, None)
             elif msg.offset > want:
-                back[tp] = want
+                if tp not in hole:
+                    hole[tp] = want
+                    if tp in self.sought and tp not in self.first:
+                        self.first[tp] = msg.offset  # the first record since the last seek
             # msg.offset < want: a repeat of a record already taken
+        for tp in {ev.message.tp for ev in out}:
+            if nxt[tp] > hole.get(tp, -1):
+                self._progress(tp)
         now = time.monotonic()
-        for tp, offset in back.items():
+        for tp, want in hole.items():
+            if nxt[tp] != want:
+                continue  # filled later in the batch
             if now - self.sought.get(tp, -self.RESEEK_S) >= self.RESEEK_S:
-                await self._seek(tp, offset, now)
+                await self._seek(tp, want, now)
             # else: records fetched before the last seek; the sought ones follow
         return out
+
+    def _progress(self, tp: Any) -> None:
+        for d in (self.sought, self.first, self.last_first, self.same_first):
+            d.pop(tp, None)
 
     async def retry(self) -> None:
         """Seek again every partition sought back more than :attr:`RESEEK_S` ago that has not
         delivered its expected offset since."""
         now = time.monotonic()
-        assigned = self.app.consumer.assignment()
         for tp, when in list(self.sought.items()):
-            if tp not in assigned:
-                self.sought.pop(tp, None)
-            elif now - when >= self.RESEEK_S and tp in self.next:
+            if now - when >= self.RESEEK_S and tp in self.next:
                 await self._seek(tp, self.next[tp], now)
 
     async def _seek(self, tp: Any, offset: int, now: float) -> None:
+        consumer = self.app.consumer
+        if tp not in consumer.assignment():
+            self._progress(tp)
+            return
+        first = self.first.pop(tp, None)
+        if first is not None and first > offset:
+            same = self.same_first.get(tp, 0) + 1 if first == self.last_first.get(tp) else 1
+            self.same_first[tp], self.last_first[tp] = same, first
+            if same >= self.HOLE_SEEKS:
+                log.error("%s[%d]: offsets %d..%d are not on the broker (%d seeks brought %d first): skipped",
+                          tp.topic, tp.partition, offset, first - 1, same, first)
+                m.CONSUMER_OFFSETS_SKIPPED.labels(tp.topic).inc(first - offset)
+                self.next[tp] = first
+                self._progress(tp)
+                await self._do_seek(tp, first)
+                return
         self.sought[tp] = now
         self.seeks += 1
         m.CONSUMER_RESEEKS.labels(tp.topic).inc()
         log.warning("%s[%d]: the consumer skipped offsets from %d; reading again from there",
                     tp.topic, tp.partition, offset)
-        await self.app.consumer.seek(tp, offset)
+        await self._do_seek(tp, offset)
+
+    async def _do_seek(self, tp: Any, offset: int) -> None:
+        try:
+            await self.app.consumer.seek(tp, offset)
+        except Exception as e:  # revoked meanwhile (aiokafka: IllegalStateError / assertion)
+            log.warning("%s[%d]: seek to %d failed (%s); the partition's next owner reads it",
+                        tp.topic, tp.partition, offset, e)
+            self._progress(tp)
+
+
+class OrderedAcks:
+    """Acks each partition's records in offset order, whatever order they finish in.
+
+    :meth:`add` every record when it is taken (in offset order, as :class:`ContiguousInput` hands
+    them over), :meth:`done` when it is finished; ``ack`` (e.g. ``stream.ack``) is called for the
+    leading run of finished records of each partition. :meth:`reset` at each assignment (what was
+    not acked is redelivered to the partition's owner).
+
+    >>> import asyncio
+    >>> from types import SimpleNamespace as NS
+    >>> acked = []
+    >>> async def ack(ev): acked.append(ev.message.offset)
+    >>> a = OrderedAcks(ack)
+    >>> evs = [NS(message=NS(tp="t0", offset=o)) for o in (5, 6, 7)]
+    >>> async def run():
+    ...     for ev in evs: a.add(ev)
+    ...     await a.done(evs[1]); await a.done(evs[2])   # 5 still out
+    ...     first = list(acked)
+    ...     await a.done(evs[0])
+    ...     return first, acked
+    >>> asyncio.run(run())
+    ([], [5, 6, 7])
+    """
+
+    def __init__(self, ack: Callable[[Any], Awaitable[Any]]) -> None:
+        self.ack = ack
+        self.pending: dict[Any, deque[list[Any]]] = {}  # partition → [[event, finished], …] in offset order
+        self.slot: dict[int, list[Any]] = {}  # id(event) → its entry
+
+    def reset(self) -> None:
+        self.pending.clear()
+        self.slot.clear()
+
+    def add(self, ev: Any) -> None:
+        entry = [ev, False]
+        self.pending.setdefault(ev.message.tp, deque()).append(entry)
+        self.slot[id(ev)] = entry
+
+    async def done(self, ev: Any) -> None:
+        entry = self.slot.pop(id(ev), None)
+        if entry is None:
+            return  # taken before a reset: redelivered to the partition's owner
+        entry[1] = True
+        q = self.pending.get(ev.message.tp)
+        while q and q[0][1]:
+            await self.ack(q.popleft()[0])

@@ -44,6 +44,7 @@ from warning.notify.router import Router
 from warning.notify.wiring import build_notifier
 from warning.streams import metrics as m
 from warning.streams.budget import BudgetService
+from warning.streams.contiguous import OrderedAcks
 from warning.streams.silence import READY_TIMEOUT_S, add_silences
 
 log = logging.getLogger("warning.deliver")
@@ -96,11 +97,18 @@ def add_delivery(app: Any, settings: Settings) -> Router:
 
     @app.agent(alerts_topic, name="warning.deliver")
     async def deliver(stream: Any) -> None:
+        async def take(batch: list[Any]) -> list[Any]:  # each partition's alerts in offset order, none skipped
+            return batch if contiguous is None else await contiguous.take(batch)
+
         if not router.receivers:
-            async for _ in stream:  # nothing to deliver to: consume (and ack) only
-                pass
+            async for batch in stream.noack_take(500, within=0.02):  # nothing to deliver to: consume, ack
+                for event in await take(batch):
+                    await stream.ack(event)
             return
 
+        # Deliveries finish in any order; Faust would commit past an alert still being delivered
+        # if a later one were acked first (it commits the first run of acked offsets).
+        acks = OrderedAcks(stream.ack) if contiguous is None else contiguous.ordered_acks(stream.ack)
         waiting: dict[int, _Ticket] = {}
         if silences is not None:
             await silences.wait_ready(READY_TIMEOUT_S)
@@ -108,7 +116,7 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async def part_done(t: _Ticket) -> None:
             t.parts -= 1
             if t.parts == 0:
-                await stream.ack(t.event)
+                await acks.done(t.event)
 
         async def on_complete(dl: Delivery) -> None:
             ticket = waiting.pop(id(dl), None)
@@ -122,8 +130,9 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async with Dispatcher(router, receivers=direct, retry=retry, on_done=on_done, on_attempt=on_attempt,
                               on_complete=on_complete) as d:
             async for batch in stream.noack_take(500, within=0.02):
-                if contiguous is not None:  # each partition's alerts in offset order, none skipped
-                    batch = await contiguous.take(batch)
+                batch = await take(batch)
+                for event in batch:
+                    acks.add(event)
                 handed: list[tuple[str, Alert]] = []
                 handed_tickets: list[_Ticket] = []
                 for event in batch:
@@ -137,14 +146,14 @@ def add_delivery(app: Any, settings: Settings) -> Router:
                             "partition": msg.partition, "offset": msg.offset}})
                         await dlq.send(key=msg.key or b"", value=body)
                         m.NOTIFICATIONS.labels("(none)", "deadletter").inc()
-                        await stream.ack(event)
+                        await acks.done(event)
                         continue
                     until = silences.silenced(alert, time.time()) if silences is not None else None
                     if until is not None:
                         m.NOTIFICATIONS_SILENCED.labels(alert.signal).inc()
                         log.info("静默未发送 silenced, not delivered: alert %s (%s) street %s signal %s until %s",
                                  alert.alert_id, alert.status, alert.street_code, alert.signal, iso_time(until))
-                        await stream.ack(event)
+                        await acks.done(event)
                         continue
                     names = router.route(alert)
                     ticket = _Ticket(event)
@@ -160,7 +169,7 @@ def add_delivery(app: Any, settings: Settings) -> Router:
                         handed.extend((n, alert) for n in to_budget)
                         handed_tickets.append(ticket)
                     if ticket.parts == 0:
-                        await stream.ack(event)
+                        await acks.done(event)
                 if handed:
                     await budget.hand_on(handed)  # on the broker (retried until it is)
                     for ticket in handed_tickets:

@@ -17,9 +17,11 @@ rebalance. Here the seek comes before the resume, and a partition without a comm
 sought to its beginning (the ``earliest`` reset policy Faust configures), so every record after
 the committed offset is delivered again after each rebalance — at least once, as the services
 expect. And (3) the consumer never acks a "gap" (offsets it did not deliver: meant for
-transaction markers and compacted topics, which the agents' topics are not) — it was the step that
-turned skipped records into committed ones; the agents take each partition's records in offset
-order and seek back over any they were not given (:class:`warning.streams.contiguous.ContiguousInput`).
+transaction markers and compacted topics) — it was the step that turned skipped records into
+committed ones; the agents take each partition's records in offset order and seek back over any
+they were not given, and skip offsets that repeated seeks show are not on the broker (markers of
+an outside transactional producer on a raw topic, records deleted by retention)
+(:class:`warning.streams.contiguous.ContiguousInput`).
 
 **A rebalance could hang for 20 minutes** (issue 13: a worker stuck "rebalancing", evicted from the
 group and never back). aiokafka's producer refreshes metadata only for the topics in its client's

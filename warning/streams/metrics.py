@@ -144,6 +144,13 @@ CONSUMER_RESEEKS = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+CONSUMER_OFFSETS_SKIPPED = Counter(
+    "warning_consumer_offsets_skipped",
+    "跳过不存在的位点 Offsets of a partition skipped because repeated seeks showed they are not on the broker "
+    "(transaction markers of an outside producer, records deleted by retention)",
+    ["topic"],
+    registry=REGISTRY,
+)
 EVENTS_UNPROCESSED = Gauge(
     "warning_events_unprocessed",
     "未处理事件 Events on warning.events not yet read into the detection engine (highwater − next offset), "
