@@ -1,7 +1,7 @@
 """Backtest throughput against an orjson-parse-only pass of the same file, measured in the same run.
 
     .venv/bin/python bench/backtest.py [--days 7] [--scale 1] [--input FILE] [--jobs 2] [--keep DIR]
-    .venv/bin/python bench/backtest.py --year [--jobs 2] [--keep DIR]      # a simulated year (~39M records, ~14 GB)
+    .venv/bin/python bench/backtest.py --year [--jobs 2] [--keep DIR] [--input YEAR.jsonl]  # a simulated year (~34M records, ~12 GB)
 
 1. input: ``warning simulate --days D --scale S`` (7 days at scale 1 ≈ 740k records, Beijing's
    volume), or ``--input FILE`` (raw JSONL, each line with ``source``);
@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 RAW_TARGET = 20_000  # records/s per process, raw records with text enrichment
 EVENTS_TARGET = 100_000  # records/s per process, enriched events
 YEAR_TARGET_S = 600.0  # a simulated year at scale 1 with --jobs 2
-YEAR_RECORDS = 39_000_000  # ≈ warning simulate --days 365 --scale 1
+YEAR_RECORDS = 33_900_000  # warning simulate --start 2025-01-06 --days 365 --scale 1 --seed 11: 33,898,850 records, 11.9 GB
 
 
 @dataclass
@@ -250,13 +250,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--keep", type=Path, default=None, help="work in this directory and keep its files")
     ap.add_argument("--year", action="store_true",
-                    help="simulate 365 days at scale 1 into a file (streamed, ~14 GB) and run it with --jobs; wall time")
+                    help="simulate 365 days at scale 1 into a file (streamed, ~12 GB; or give it as --input) and run it with --jobs; wall time")
     a = ap.parse_args()
     work = a.keep or Path(tempfile.mkdtemp(prefix="bench-backtest-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} CPUs, load average {loadavg()} (at start)", flush=True)
     if a.year:
-        return year(work, a.jobs, a.seed)
+        return year(work, a.jobs, a.seed, a.input)
     raw = a.input or simulate(work / "sim", a.days, a.scale, a.seed)
     size_mb = raw.stat().st_size / 2**20
     print(f"input {raw} ({size_mb:,.0f} MB)", flush=True)
@@ -294,13 +294,17 @@ def main() -> None:
         sys.exit(1)
 
 
-def year(work: Path, jobs: int, seed: int) -> None:
-    """Simulate a year at scale 1 into a file (the simulator streams it day by day), then run the
-    raw backtest with ``--jobs`` on it; prints both wall times and the peak PSS."""
-    t0 = time.perf_counter()
-    raw = simulate(work / "year", 365, 1.0, seed)
-    sim_s = time.perf_counter() - t0
-    print(f"input {raw} ({raw.stat().st_size / 2**30:,.1f} GB), simulated in {sim_s / 60:.1f} min", flush=True)
+def year(work: Path, jobs: int, seed: int, raw: Path | None = None) -> None:
+    """Simulate a year at scale 1 into a file (the simulator streams it day by day; or take
+    ``--input``, a year simulated before), then run the raw backtest with ``--jobs`` on it; prints
+    both wall times and the peak PSS."""
+    if raw is None:
+        t0 = time.perf_counter()
+        raw = simulate(work / "year", 365, 1.0, seed)
+        print(f"input {raw} ({raw.stat().st_size / 2**30:,.1f} GB), simulated in {(time.perf_counter() - t0) / 60:.1f} min",
+              flush=True)
+    else:
+        print(f"input {raw} ({raw.stat().st_size / 2**30:,.1f} GB), simulated before", flush=True)
     t1 = time.perf_counter()
     m = measured(f"raw backtest of a year, --jobs {jobs}", ["backtest", "--input", str(raw), "--out", str(work / "year-out"),
                                                            "-q", "--jobs", str(jobs)], jobs)

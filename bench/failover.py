@@ -224,8 +224,14 @@ def run_mode(args: argparse.Namespace, broker: Any, work: Path, standby: bool, r
         out.update(alerts_missing=len(expected - have), alerts_extra=len(have - expected), alerts=len(expected))
         ids = event_counts(broker.bootstrap, settings.topics.events, args.partitions, expected=data_events, timeout=120)
         want = {p: len(v) for p, v in ids.items()}
-        counts = changelog_counts(broker.bootstrap, settings.worker.app_id, args.partitions)
-        counted = {p: c["released"] + c["late"] for p, c in counts.items()}
+        # detection may still be working through its backlog (and checkpoints once a second): wait
+        deadline = time.monotonic() + 180
+        while True:
+            counts = changelog_counts(broker.bootstrap, settings.worker.app_id, args.partitions, idle_s=1.5)
+            counted = {p: c["released"] + c["late"] for p, c in counts.items()}
+            if counted == want or time.monotonic() > deadline:
+                break
+            time.sleep(3)
         out.update(events_on_topic=sum(want.values()), counts_differ={p: (counted.get(p), want[p]) for p in want
                                                                       if counted.get(p) != want[p]})
         # steady-phase throughput per worker

@@ -17,9 +17,12 @@ detection, delivery) take their batches through one :class:`ContiguousInput`:
   the same batch fills the hole; records past a hole are dropped unacked (they come again);
 * a record before it (a repeat of one already taken) is dropped;
 * a partition sought back that still has not delivered its expected offset after
-  :attr:`ContiguousInput.RESEEK_S` is sought again (:meth:`ContiguousInput.retry`, on a timer):
-  records fetched before the seek can move the consumer's read position past the re-fetched ones,
-  and with no newer record coming nothing else would notice;
+  :attr:`ContiguousInput.RESEEK_S` is sought again (:meth:`ContiguousInput.retry`, on a timer);
+  the seek runs on the consumer's thread (aiokafka's fetcher is not thread-safe: a seek from the
+  event loop crashed a worker with a ``KeyError`` in ``fetched_records``), and Faust's own drop of
+  records below its "read offset" is turned off (:mod:`warning.streams.faust_compat`): at a high
+  rate, records fetched before a seek moved that offset past the re-fetched ones every time, so a
+  partition was sought back every second and never caught up;
 * offsets that do not exist (a transaction marker of an outside producer, records deleted by
   retention meanwhile) would be sought forever: when :attr:`ContiguousInput.HOLE_SEEKS` seeks in
   a row bring the same first offset past the expected one, the offsets between are skipped, logged
@@ -165,12 +168,21 @@ class ContiguousInput:
         await self._do_seek(tp, offset)
 
     async def _do_seek(self, tp: Any, offset: int) -> None:
+        consumer = self.app.consumer
         try:
-            await self.app.consumer.seek(tp, offset)
+            thread = getattr(consumer, "_thread", None)
+            if thread is None:
+                await consumer.seek(tp, offset)
+            else:  # on the consumer's own thread: aiokafka's fetcher is not thread-safe
+                await thread.call_thread(_seek_on_thread, thread._ensure_consumer(), tp, offset)
         except Exception as e:  # revoked meanwhile (aiokafka: IllegalStateError / assertion)
             log.warning("%s[%d]: seek to %d failed (%s); the partition's next owner reads it",
                         tp.topic, tp.partition, offset, e)
             self._progress(tp)
+
+
+async def _seek_on_thread(aiokafka_consumer: Any, tp: Any, offset: int) -> None:
+    aiokafka_consumer.seek(tp, offset)
 
 
 class OrderedAcks:

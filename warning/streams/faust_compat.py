@@ -23,6 +23,12 @@ they were not given, and skip offsets that repeated seeks show are not on the br
 an outside transactional producer on a raw topic, records deleted by retention)
 (:class:`warning.streams.contiguous.ContiguousInput`).
 
+(4) Faust drops a record below the highest offset it has read of its partition (its "read offset"),
+which a seek resets; but records fetched before the seek, still being handed over, move it past the
+re-fetched ones again — at a high rate after every seek, so a partition sought back never caught
+up. The agents drop repeats themselves (:class:`~warning.streams.contiguous.ContiguousInput`), so
+Faust's read offset reads as unknown here (:class:`_NoReadOffset`) and hands every record over.
+
 **A rebalance could hang for 20 minutes** (issue 13: a worker stuck "rebalancing", evicted from the
 group and never back). aiokafka's producer refreshes metadata only for the topics in its client's
 topic list; a topic it already knew from the first (full) metadata fetch is never added to that
@@ -110,12 +116,31 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
     self.log.info("Worker ready")
 
 
+class _NoReadOffset(dict):
+    """Faust's per-partition read offsets, written as before and read as unknown (None)."""
+
+    def __getitem__(self, tp: Any) -> None:
+        return None
+
+    def __missing__(self, tp: Any) -> None:
+        return None
+
+
+_CONSUMER_INIT = faust_consumer.Consumer.__init__
+
+
+def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _CONSUMER_INIT(self, *args, **kwargs)
+    self._read_offset = _NoReadOffset()
+
+
 async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """Faust's consumer acks offsets it skipped over ("gaps"); not here (see the module docstring)."""
 
 
 def install() -> None:
     faust_consumer.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
+    faust_consumer.Consumer.__init__ = _consumer_init  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
     faust_recovery.Recovery.on_recovery_completed = _on_recovery_completed  # type: ignore[method-assign]
