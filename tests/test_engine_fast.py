@@ -147,3 +147,139 @@ def test_watch_keeps_the_hourly_series_of_watched_streets_only(stream: list, ref
     row = next(r for r in rows if r[0] == surge_hour)
     assert row[1] > 3 * row[2]  # the surge is far above its expectation
     assert sum(o for _, o, _ in e.series[QUIET_STREET]) <= 12
+
+
+# ---------------------------------------------------------------------- the hot paths' shortcuts
+def test_unrolled_three_window_rings_equal_one_window_rings() -> None:
+    """The usual 6/24/72 h rings take unrolled steps (:class:`CountRing` catching up, the float
+    :class:`HourRing` advancing and clamping drift); each window equals a ring of that window
+    alone (the generic loop), value for value."""
+    for seed in range(4):
+        rnd = random.Random(seed)
+        lazy3, lazy1 = CountRing((6, 24, 72)), {w: CountRing((w,)) for w in (6, 24, 72)}
+        flt3, flt1 = HourRing((6, 24, 72), "f"), {w: HourRing((w,), "f") for w in (6, 24, 72)}
+        rings = [lazy3, *lazy1.values(), flt3, *flt1.values()]
+        hour = 500
+        for r in rings:
+            r.advance(hour)
+        for _ in range(400):
+            op = rnd.random()
+            if op < 0.2:
+                hour += rnd.choice((1, 1, 2, 3, 4, 5, 9, 30))
+                for r in rings:
+                    r.advance(hour)
+            else:
+                k, v = rnd.choice("abc"), rnd.randint(1, 4)
+                f = rnd.choice((0.1, 0.7, 1e-10, 3.3))
+                for r in (lazy3, *lazy1.values()):
+                    r.add(k, v)
+                for r in (flt3, *flt1.values()):
+                    r.add(k, f * v)
+            for k in "abc":
+                for w in (6, 24, 72):
+                    assert lazy3.window(k, w) == lazy1[w].window(k, w)
+                    assert flt3.window(k, w) == flt1[w].window(k, w)
+
+
+def test_recent_expires_only_when_due_with_the_same_result() -> None:
+    """:meth:`Recent.add` skips :meth:`Recent.expire` when nothing is due: the same events, counts
+    and value sums as expiring after every add."""
+    from warning.core.scan import Recent
+
+    for seed in range(4):
+        rnd = random.Random(seed)
+        fast, ref = Recent(cap=7), Recent(cap=7)
+        t = 0.0
+        for _ in range(2000):
+            t += rnd.choice((0.0, 1.0, 60.0, 900.0, 3599.0, 3600.0, 5000.0))
+            keys = tuple(rnd.choice("abcd") for _ in range(rnd.randint(1, 3)))
+            v = rnd.choice((None, 0.25, 0.5, 0.9))
+            fast.add(t, keys, v)
+            ref.add(t, keys, v)
+            ref.expire(t)  # what add always did
+            assert list(fast.events) == list(ref.events)
+            assert (fast.counts, fast.vn, fast.vsum) == (ref.counts, ref.vn, ref.vsum)
+
+
+def test_minute_bins_roll_only_when_due_with_the_same_result() -> None:
+    from warning.core.scan import MinuteBins
+
+    rnd = random.Random(2)
+    fast, ref = MinuteBins(), MinuteBins()
+    t = 1_000_000.0
+    for _ in range(3000):
+        t += rnd.choice((0.0, 10.0, 200.0, 301.0, 1800.0, 4000.0))
+        ref._roll(int(t // ref.width))  # what add always did
+        if rnd.random() < 0.5:
+            keys = tuple(rnd.choice("abc") for _ in range(2))
+            fast.add(t, keys)
+            ref.add(t, keys)
+        else:
+            pairs = (("n", 1), ("z", rnd.random()))
+            fast.add_pairs(t, pairs)
+            ref.add_pairs(t, pairs)
+        assert list(fast.bins) == list(ref.bins) and fast.counts == ref.counts
+
+
+def test_seasonal_count_reuses_its_prediction_only_while_unchanged() -> None:
+    """``learn_bucket`` after ``predict_bucket`` of the same window reuses that prediction; any
+    other order (another window learned in between, a pickle) recomputes it: the state equals
+    that of a model that never predicted."""
+    from warning.models import SeasonalCount
+
+    rnd = random.Random(4)
+    a, b = SeasonalCount(level_halflife=72.0), SeasonalCount(level_halflife=72.0)
+    bucket = 1000
+    for _ in range(600):
+        op = rnd.random()
+        c = rnd.choice((0, 0, 1, 2, 5, 30))
+        if op < 0.5:
+            assert a.predict_bucket(bucket) == b.predict_bucket(bucket)
+        elif op < 0.6:
+            a.predict_bucket(bucket + 1)  # a stale prediction of another window
+        elif op < 0.7:
+            a.predict_bucket(bucket)
+            a.learn_bucket(bucket - 1, c)  # learned in between: the prediction is stale
+            b.learn_bucket(bucket - 1, c)
+        elif op < 0.75:
+            a = pickle.loads(pickle.dumps(a))
+            assert a._pred is None
+        a.learn_bucket(bucket, c)
+        b.learn_bucket(bucket, c)
+        bucket += rnd.choice((1, 1, 1, 2, 5))
+        sa, sb = a.__getstate__(), b.__getstate__()
+        assert "_pred" not in sa
+        assert sa == sb
+
+
+def test_entity_eviction_picks_the_weakest_name() -> None:
+    """The one-pass eviction choice equals ``min`` over (weight, name) of the names not in the record."""
+    from warning.core.detect_config import DetectSettings
+    from warning.core.feeds import default_feeds
+    from warning.core.keys import KeyTable
+    from warning.models.entity import EntityRepeat
+
+    d = EntityRepeat(DetectSettings(detector_params={"entity": {"max_entities": 8}}), KeyTable(default_feeds()))
+    st = d.new_state()
+    rnd = random.Random(6)
+    t = 1_700_000_000.0
+    for _ in range(400):
+        t += rnd.choice((60.0, 600.0, 3600.0, 20 * 3600.0))
+        names = sorted({f"小区{rnd.randint(0, 20)}" for _ in range(rnd.randint(1, 3))})
+        want = min((k for k in st.table if k not in names), key=lambda k: (st.weight(k, t), k), default=None)
+        assert d._weakest(st, t, names) == want
+        d.learn(st, t, "hotline", names)
+    assert d._weakest(st, t, list(st.table)) is None
+
+
+def test_key_info_shared_and_per_text_follow_the_family() -> None:
+    from warning.core.feeds import default_feeds
+    from warning.core.keys import KeyInfo, KeyTable
+
+    kt = KeyTable(default_feeds())
+    got = {k: (kt.info(k).family, kt.info(k).shared, kt.info(k).per_text) for k in ("H", "C供暖", "K极端/人身", "N")}
+    assert got == {"H": ("volume", False, False), "C供暖": ("theme", True, False),
+                   "K极端/人身": ("risk", True, True), "N": ("tail", True, True)}
+    ki = kt.info("C供暖")
+    same = KeyInfo(ki.key, ki.family, ki.name, ki.feeds, ki.prefix, ki.pool)
+    assert same == ki and hash(same) == hash(ki) and pickle.loads(pickle.dumps(ki)) == ki

@@ -126,11 +126,12 @@ class StreetBaseline:
         if not self.shares:
             return out
         info = keys.info
+        cache = keys.cached_info
         tot = self.share_tot
         pool_e: dict[tuple[str, ...], float] = {}
         half = SHARE_PRIOR / SHARE_K
         for k, v in self.shares.items():
-            ki = info(k)
+            ki = cache.get(k) or info(k)
             e = pool_e.get(ki.feeds)
             if e is None:
                 e = 0.0
@@ -185,6 +186,9 @@ class StreetBaseline:
         window (the guard band)."""
         if self.exp.hour is None or hi <= self.exp.hour:
             return
+        hours = self.exp.leaving_hours(hi)
+        if not hours or hours[-1] <= self.share_upto:
+            return  # every leaving hour was learned already (e.g. at once while young)
         counts = dict(self.ring.leaving(hi)) if self.ring.hour is not None else {}
         moods = dict(self.sring.leaving(hi)) if self.sring.hour is not None else {}
         for j, e in self.exp.leaving(hi):

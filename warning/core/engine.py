@@ -49,7 +49,7 @@ from warning.core.registry import Registry
 from warning.core.signals import feed_signals
 from warning.core.street import StreetEnv, StreetState
 from warning.core.timeutil import DAY, HOUR
-from warning.core.window import window_start
+from warning.core.window import LOCAL_OFFSET_S, window_start
 from warning.models.multi_source import MultiSource
 from warning.models.registry import DETECTORS, check, selected
 
@@ -61,6 +61,8 @@ SNAPSHOT_VERSION = 3
 #: expected in event-time order within this span across feeds (the simulator's files and
 #: ``--from-kafka`` are); records of a feed first seen later than that count as late.
 UNSEEN_FEED_WAIT_S = 86400.0
+_HOUR_S = int(HOUR)
+_DAY_S = int(DAY)
 
 
 def street_env(det: DetectSettings, feeds: Mapping[str, Feed]) -> StreetEnv:
@@ -110,6 +112,7 @@ class Engine:
         self.dirty: set[str] = set()
         self.ctx = self._new_ctx()
         self._order: list[str] | None = None  # street keys in sorted order (None: to be sorted)
+        self._lanes: dict[tuple[str, int, int], str] = {}  # (feed, raw partition, via) → lane name
         #: street keys whose hourly series to keep (observer hook; not part of the state)
         self.watch: set[str] = set()
         #: per watched street, per closed hour: (hour start, observed records of all feeds,
@@ -177,7 +180,10 @@ class Engine:
             self._late(ev)
             return out
         heapq.heappush(self.buffer, (ev.ts, ev.event_id, ev))
-        lane = f"{ev.source}:{ev.raw_partition}" if ev.via < 0 else f"{ev.source}:{ev.raw_partition}>{ev.via}"
+        lk = (ev.source, ev.raw_partition, ev.via)
+        lane = self._lanes.get(lk)
+        if lane is None:
+            lane = self._lane(lk)
         if wall is not None:
             self.src_wall[lane] = wall
         if self.first_ts is None or ev.ts < self.first_ts:
@@ -191,6 +197,15 @@ class Engine:
         if self.max_buffered is not None and len(self.buffer) > self.max_buffered:
             out += self._shed()
         return out
+
+    def _lane(self, lk: tuple[str, int, int]) -> str:
+        """The lane name of (feed, raw partition, rekey partition or -1), cached (bounded)."""
+        source, raw_partition, via = lk
+        lane = f"{source}:{raw_partition}" if via < 0 else f"{source}:{raw_partition}>{via}"
+        if len(self._lanes) >= 4096:
+            self._lanes.clear()
+        self._lanes[lk] = lane
+        return lane
 
     def _source_watermark(self, wall: float | None) -> float:
         """The slowest lane's newest event time minus lateness. A lane is one feed read from one
@@ -256,9 +271,10 @@ class Engine:
         out: list[Alert] = []
         watermark = self.watermark
         buf = self.buffer
+        pop = heapq.heappop
         while buf and buf[0][0] <= watermark:
-            ts, _, ev = heapq.heappop(buf)
-            hour = window_start(ts, int(HOUR))
+            ts, _, ev = pop(buf)
+            hour = float(((int(ts) + LOCAL_OFFSET_S) // _HOUR_S) * _HOUR_S - LOCAL_OFFSET_S)  # window_start(ts, HOUR)
             if self.open_hour is None:
                 self.open_hour = hour
             # close hours before this event's hour
@@ -292,7 +308,8 @@ class Engine:
         keys = kt.event_keys(ev, self.det.risk_scan_min_weight, self.ctx.tail_threshold())
         mood = kt.mood_of(ev)
         self.ctx.add(ev.ts, hour, keys, mood)
-        return st.add(ev, hour, window_start(ev.ts, int(DAY)), keys, mood, self.det, self.cfg, self.ctx)
+        day = float(((int(ev.ts) + LOCAL_OFFSET_S) // _DAY_S) * _DAY_S - LOCAL_OFFSET_S)  # window_start(ev.ts, DAY)
+        return st.add(ev, hour, day, keys, mood, self.det, self.cfg, self.ctx)
 
     def _close_hour(self, start: float) -> list[Alert]:
         out: list[Alert] = []

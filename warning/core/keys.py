@@ -18,7 +18,7 @@ pool it uses) once, so no code dispatches on letters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as _field
 from typing import Literal, Mapping
 
 from warning.core.events import Event
@@ -40,16 +40,15 @@ class KeyInfo:
     prefix: str  # first character: the share pool of theme/risk/tail keys
     pool: str  # day-dispersion pool ("+"-joined feed names)
     feed: str = ""  # volume keys: their feed
+    #: a learned share of a feed volume (themes, risk, tail), rather than a volume itself
+    #: (derived from ``family``, set once: the scan reads it for every key of every event)
+    shared: bool = _field(init=False, repr=False, compare=False)
+    #: a share of texts (not of records of a theme pool); derived from ``family``
+    per_text: bool = _field(init=False, repr=False, compare=False)
 
-    @property
-    def shared(self) -> bool:
-        """A learned share of a feed volume (themes, risk, tail), rather than a volume itself."""
-        return self.family != "volume"
-
-    @property
-    def per_text(self) -> bool:
-        """A share of texts (not of records of a theme pool)."""
-        return self.family in ("risk", "tail")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shared", self.family != "volume")
+        object.__setattr__(self, "per_text", self.family in ("risk", "tail"))
 
 
 class KeyTable:
@@ -96,6 +95,11 @@ class KeyTable:
             theme_on = f.has("theme") and bool(f.theme_prefix) and f.theme_prefix in self.theme_pools
             field = f.theme if theme_on and f.theme in ("kind", "category") else ""
             self._spec[name] = (f.key, f.theme_prefix if field else "", field, f.has("text"))
+
+    @property
+    def cached_info(self) -> dict[str, KeyInfo]:
+        """The keys already made (read-only; :meth:`info` makes and caches the others)."""
+        return self._cache
 
     def info(self, key: str) -> KeyInfo:
         ki = self._cache.get(key)

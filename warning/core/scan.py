@@ -40,6 +40,10 @@ from warning.core.timeutil import HOUR
 
 
 
+#: typecode → the largest value a slot of an integer ring holds (saturation), computed once
+_TOP: dict[str, int] = {}
+
+
 class _Slotted:
     """Pickles the ``__slots__`` of a subclass as a plain dict (compact and stable across versions)."""
 
@@ -115,6 +119,14 @@ class HourRing(_Slotted):
                 sl[nxt] = 0
         if self.typecode in ("f", "d"):  # float sums: no drift below zero
             for cl in closed.values():
+                if len(cl) == 3:  # unrolled
+                    if cl[0] < 1e-9:
+                        cl[0] = 0.0
+                    if cl[1] < 1e-9:
+                        cl[1] = 0.0
+                    if cl[2] < 1e-9:
+                        cl[2] = 0.0
+                    continue
                 for i in range(len(cl)):
                     if cl[i] < 1e-9:
                         cl[i] = 0.0
@@ -122,19 +134,26 @@ class HourRing(_Slotted):
 
     @property
     def _max(self) -> int:
-        return (1 << (8 * array(self.typecode).itemsize)) - 1 if self.typecode not in ("f", "d") else 1 << 62
+        top = _TOP.get(self.typecode)
+        if top is None:
+            top = _TOP[self.typecode] = (1 << (8 * array(self.typecode).itemsize)) - 1 if self.typecode not in ("f", "d") else 1 << 62
+        return top
 
     def leaving(self, hour: int) -> list[tuple[int, dict[str, float]]]:
         """The hours that advancing to ``hour`` drops out of the longest window, with their values
         (oldest first) — e.g. to learn from data once it is older than every test window."""
-        if self.hour is None or hour <= self.hour:
-            return []
         n = self.n
         out = []
-        for j in range(self.hour - n + 1, min(hour - n + 1, self.hour + 1)):
+        for j in self.leaving_hours(hour):
             vals = {k: float(sl[j % n]) for k, sl in self.slots.items() if sl[j % n]}
             out.append((j, vals))
         return out
+
+    def leaving_hours(self, hour: int) -> range:
+        """The hours :meth:`leaving` would return for ``hour`` (without their values)."""
+        if self.hour is None or hour <= self.hour:
+            return range(0)
+        return range(self.hour - self.n + 1, min(hour - self.n + 1, self.hour + 1))
 
     def _new(self, key: str) -> array:
         sl = self.slots[key] = array(self.typecode, bytes(array(self.typecode).itemsize * self.n))
@@ -299,11 +318,20 @@ class CountRing(_Slotted):
         gap = hour - at
         if gap <= self.STEP_MAX:
             wins = self.windows
-            for h in range(at, hour):  # the eager ring's steps
-                v = sl[h % n]
-                for i, w in enumerate(wins):
-                    cl[i] += v - sl[(h - w + 1) % n]
-                sl[(h + 1) % n] = 0
+            if len(wins) == 3:  # the usual 6/24/72 h: unrolled (same operations, same order)
+                w0, w1, w2 = wins
+                for h in range(at, hour):  # the eager ring's steps
+                    v = sl[h % n]
+                    cl[0] += v - sl[(h - w0 + 1) % n]
+                    cl[1] += v - sl[(h - w1 + 1) % n]
+                    cl[2] += v - sl[(h - w2 + 1) % n]
+                    sl[(h + 1) % n] = 0
+            else:
+                for h in range(at, hour):  # the eager ring's steps
+                    v = sl[h % n]
+                    for i, w in enumerate(wins):
+                        cl[i] += v - sl[(h - w + 1) % n]
+                    sl[(h + 1) % n] = 0
         elif gap >= n:  # every slot is stale
             sl[:] = _zeros(self.typecode, n)
             for i in range(len(cl)):
@@ -457,14 +485,18 @@ class Recent(_Slotted):
             self.vsum = 0.0
 
     def add(self, t: float, keys: tuple[str, ...], v: float | None = None) -> None:
-        self.events.append((t, keys, v))
+        ev = self.events
+        ev.append((t, keys, v))
         c = self.counts
         for k in keys:
             c[k] = c.get(k, 0) + 1
         if v is not None:
             self.vn += 1
             self.vsum += v
-        self.expire(t)
+        # expire only when something is due (with nothing to drop, :meth:`expire` changes nothing:
+        # ``vsum`` is already 0.0 whenever ``vn`` is 0)
+        if ev[0][0] <= t - self.span or len(ev) > self.cap:
+            self.expire(t)
 
 
 class MinuteBins(_Slotted):
@@ -496,10 +528,12 @@ class MinuteBins(_Slotted):
 
     def add(self, t: float, keys: Iterable[str], v: float = 1) -> None:
         bi = int(t // self.width)
-        self._roll(bi)
-        if not self.bins or self.bins[-1][0] != bi:
-            self.bins.append((bi, {}))
-        d = self.bins[-1][1]
+        bins = self.bins
+        if bins and bins[0][0] <= bi - self.nbins:  # (:meth:`_roll` does nothing otherwise)
+            self._roll(bi)
+        if not bins or bins[-1][0] != bi:
+            bins.append((bi, {}))
+        d = bins[-1][1]
         c = self.counts
         for a in keys:
             d[a] = d.get(a, 0) + v
@@ -508,10 +542,12 @@ class MinuteBins(_Slotted):
     def add_pairs(self, t: float, pairs: Iterable[tuple[str, float]]) -> None:
         """:meth:`add` of each ``(key, value)`` at ``t``, in order (one roll of the bins)."""
         bi = int(t // self.width)
-        self._roll(bi)
-        if not self.bins or self.bins[-1][0] != bi:
-            self.bins.append((bi, {}))
-        d = self.bins[-1][1]
+        bins = self.bins
+        if bins and bins[0][0] <= bi - self.nbins:  # (:meth:`_roll` does nothing otherwise)
+            self._roll(bi)
+        if not bins or bins[-1][0] != bi:
+            bins.append((bi, {}))
+        d = bins[-1][1]
         c = self.counts
         for a, v in pairs:
             d[a] = d.get(a, 0) + v

@@ -149,7 +149,8 @@ class StreetState:
         if dw is None or dw.start != day_start:
             dw = self.day = WindowAgg(day_start)
         b = self.baseline
-        b.hour_mu(hour_start, self.keys)
+        env = self.env
+        mus = b.hour_mu(hour_start, env.keys)  # opens the hour (once); the scan reuses it
         risk = ev.risk
         hits = risk.hits if risk is not None else None
         salience = (risk.max_weight if risk is not None else 0.0) + (ev.sentiment_neg or 0.0)
@@ -157,12 +158,11 @@ class StreetState:
         hw.add_event(src, kind, people, severity, repeat, hits, text, salience)
         dw.add_event(src, kind, people, severity, repeat, hits, text, salience)
         b.add(ev.ts, hour_start, keys, hits, mood)
-        env = self.env
         dets: list[Detection] = []
         for d in env.on_event_hooks:
             dets += d.on_event(ev, self)
         if det.early_firing and b.hours_learned >= det.warmup_hours:
-            dets += self._scan(ev.ts, hour_start, keys, det, ctx)
+            dets += self._scan(ev.ts, hour_start, keys, det, ctx, mus)
             for d in env.after_scan_hooks:
                 dets += d.after_scan(ev, self, ctx)
         if not dets:
@@ -204,12 +204,14 @@ class StreetState:
         return (budget.thresholds(signal, t) if budget is not None else t).level(s)
 
     # ------------------------------------------------------------------ scan
-    def _scan(self, t: float, hour_start: float, keys: tuple[str, ...], det: DetectSettings, ctx: Any) -> list[Detection]:
+    def _scan(self, t: float, hour_start: float, keys: tuple[str, ...], det: DetectSettings, ctx: Any,
+              mus: tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]] | None = None) -> list[Detection]:
         """Test the trailing windows of the event's keys (hot path: kept lean); the strongest
-        evidence per signal, in the order the signals first appear."""
+        evidence per signal, in the order the signals first appear. ``mus``: the baseline's
+        ``hour_mu(hour_start)`` if the caller has it."""
         b = self.baseline
         kt = self.keys
-        cur, prev = b.hour_mu(hour_start, kt)
+        cur, prev = mus if mus is not None else b.hour_mu(hour_start, kt)
         frac = (t - hour_start) / HOUR
         best: dict[str, tuple[float, ScanHit, Detector]] = {}
         min_n = det.min_count_for_alert

@@ -141,7 +141,8 @@ class SeasonalCount(VersionedDetector):
     """
 
     VERSION = 1
-    _TRANSIENT = ("parent",)
+    #: not pickled: the parent, and the last plain-window prediction (a cache, see :meth:`predict_bucket`)
+    _TRANSIENT = ("parent", "_pred")
 
     def __init__(
         self,
@@ -199,6 +200,9 @@ class SeasonalCount(VersionedDetector):
         self._dd = 0.5 ** (1.0 / (7.0 * season_halflife))
         self.ad = [0.0] * self._per_day
         self.bd = [0.0] * self._per_day
+        #: (bucket, learned windows ``n`` then, ``_predict`` of that plain window): the state it was
+        #: computed from is unchanged while ``n`` is (only :meth:`_learn` changes it)
+        self._pred: tuple[int, int, tuple[float, float, int, float, float]] | None = None
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -291,16 +295,24 @@ class SeasonalCount(VersionedDetector):
         """``(expected, dispersion)`` of a plain window: one evaluation of what
         :meth:`expected` and :meth:`dispersion_now` give for ``{"t": t}`` (same numbers)."""
         assert self.parent is None, "predict_bucket() is for models without a parent"
-        mu, phi, *_ = self._predict(bucket, False, None)
-        return mu, phi
+        p = self._predict(bucket, False, None)
+        self._pred = (bucket, self.n, p)
+        return p[0], p[1]
 
     def learn_bucket(self, bucket: int, count: float) -> None:
-        """:meth:`learn_one` of a plain window (``{"t": t, "count": count}``)."""
+        """:meth:`learn_one` of a plain window (``{"t": t, "count": count}``); reuses the
+        prediction :meth:`predict_bucket` made of the same window if nothing was learned since
+        (the same numbers)."""
         assert self.parent is None, "learn_bucket() is for models without a parent"
-        self._learn(bucket, False, None, float(count))
+        c = self._pred
+        pred = c[2] if c is not None and c[0] == bucket and c[1] == self.n else None
+        self._learn(bucket, False, None, float(count), pred)
 
-    def _learn(self, idx: int, holiday: bool, prior: float | None, count: float) -> tuple[float, float]:
-        mu, phi, h, level, factor = self._predict(idx, holiday, prior)
+    def _learn(self, idx: int, holiday: bool, prior: float | None, count: float,
+               pred: tuple[float, float, int, float, float] | None = None) -> tuple[float, float]:
+        """Learn one window; ``pred``: ``_predict(idx, holiday, prior)`` if the caller has it."""
+        mu, phi, h, level, factor = pred if pred is not None else self._predict(idx, holiday, prior)
+        self._pred = None
         if count < 0.0:
             count = 0.0
         last = self.last_bucket

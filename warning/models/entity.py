@@ -230,8 +230,7 @@ class EntityRepeat(Detector):
         for n in names:
             if n not in st.table:
                 if len(st.table) >= p.max_entities:
-                    weakest = min((k for k in st.table if k not in names), key=lambda k: (st.weight(k, t), k),
-                                  default=None)
+                    weakest = self._weakest(st, t, names)
                     if weakest is None:
                         continue
                     del st.table[weakest]
@@ -246,6 +245,22 @@ class EntityRepeat(Detector):
                 recent = recent[len(recent) - p.max_recent:]
             st.table[n][2] = st.pack(recent)
         return names
+
+    @staticmethod
+    def _weakest(st: EntityState, t: float, names: list[str]) -> str | None:
+        """The name (not in ``names``) with the smallest (:meth:`EntityState.weight`, name): the
+        one a full table evicts (None if every name is in ``names``). One pass, the weights
+        computed as :meth:`EntityState.weight` does (same numbers)."""
+        lam = st.lam
+        exp = math.exp
+        best: tuple[float, str] | None = None
+        for k, e in st.table.items():
+            if k in names:
+                continue
+            w = e[0] * exp(-lam * max(0.0, (t - e[1]) / HOUR)) + len(e[2]) // 4
+            if best is None or (w, k) < best:
+                best = (w, k)
+        return best[1] if best is not None else None
 
     def on_event(self, ev: Event, street: "StreetState") -> list[Detection]:
         names = entities(ev.text) if ev.text else []
