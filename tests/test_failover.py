@@ -573,3 +573,63 @@ def test_faust_hands_every_record_over_and_the_agents_drop_repeats():
     tp = ("t", 0)
     consumer._read_offset[tp] = 1234  # what Faust writes as it hands records over
     assert consumer._read_offset[tp] is None  # what its drain loop reads
+
+
+def test_skipped_offsets_are_acked_to_faust_and_a_failed_batch_is_read_again():
+    """Offsets skipped because they are not on the broker must count as done for Faust, which
+    commits only a run of acked offsets starting at the committed one (else the partition's commits
+    stop there). A batch whose work fails is read again (its partitions are forgotten, so the next
+    record seeks back). A rebalance during a seek drops the batch instead of failing on it."""
+    from collections import namedtuple
+
+    import faust
+
+    from warning.streams import faust_compat
+    from warning.streams.contiguous import ContiguousInput
+
+    faust_compat.install()
+    consumer = faust.App("ack-skipped-test", broker="kafka://127.0.0.1:9").consumer
+    TP = namedtuple("TP", "topic partition")
+    a, b = TP("t", 0), TP("t", 1)
+
+    async def faust_commit_after_skip() -> int | None:
+        consumer._committed_offset[a] = 8
+        for o in (10, 11):  # taken and acked after 8..9 were skipped
+            consumer._acked[a].append(o)
+            consumer._acked_index[a].add(o)
+        await faust_compat.ack_skipped(consumer, a, 8, 9)
+        return consumer._new_offset(a)
+
+    assert asyncio.run(faust_commit_after_skip()) == 12
+
+    class Fake:
+        def __init__(self) -> None:
+            self._committed_offset = {a: 5, b: 5}
+            self.seeks: list[tuple[Any, int]] = []
+            self.on_seek = lambda: None
+
+        async def earliest_offsets(self, *tps: Any) -> dict:
+            return {tp: 0 for tp in tps}
+
+        async def seek(self, tp: Any, offset: int) -> None:
+            self.seeks.append((tp, offset))
+            self.on_seek()
+
+        def assignment(self) -> set:
+            return {a, b}
+
+    fake = Fake()
+    c = ContiguousInput(SimpleNamespace(consumer=fake))
+    ev = lambda tp, o: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
+
+    async def scenario() -> None:
+        batch = await c.take([ev(a, 5), ev(a, 6)])
+        with pytest.raises(RuntimeError):
+            with c.holding(batch):
+                raise RuntimeError("the agent failed on the batch")
+        assert await c.take([ev(a, 7)]) == [] and fake.seeks == [(a, 5)]  # read again from the commit
+        # a rebalance while the first of two seeks waits: no KeyError, the batch is dropped
+        fake.on_seek = c.reset
+        assert await c.take([ev(b, 9), ev(a, 9)]) == []
+
+    asyncio.run(scenario())

@@ -526,14 +526,18 @@ class MinuteBins(_Slotted):
                 else:
                     del c[k]
 
-    def add(self, t: float, keys: Iterable[str], v: float = 1) -> None:
+    def _bin(self, t: float) -> dict[str, float]:
+        """The counts of the bin of ``t`` (older bins rolled out, the bin opened when new)."""
         bi = int(t // self.width)
         bins = self.bins
         if bins and bins[0][0] <= bi - self.nbins:  # (:meth:`_roll` does nothing otherwise)
             self._roll(bi)
         if not bins or bins[-1][0] != bi:
             bins.append((bi, {}))
-        d = bins[-1][1]
+        return bins[-1][1]
+
+    def add(self, t: float, keys: Iterable[str], v: float = 1) -> None:
+        d = self._bin(t)
         c = self.counts
         for a in keys:
             d[a] = d.get(a, 0) + v
@@ -541,13 +545,7 @@ class MinuteBins(_Slotted):
 
     def add_pairs(self, t: float, pairs: Iterable[tuple[str, float]]) -> None:
         """:meth:`add` of each ``(key, value)`` at ``t``, in order (one roll of the bins)."""
-        bi = int(t // self.width)
-        bins = self.bins
-        if bins and bins[0][0] <= bi - self.nbins:  # (:meth:`_roll` does nothing otherwise)
-            self._roll(bi)
-        if not bins or bins[-1][0] != bi:
-            bins.append((bi, {}))
-        d = bins[-1][1]
+        d = self._bin(t)
         c = self.counts
         for a, v in pairs:
             d[a] = d.get(a, 0) + v

@@ -418,8 +418,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
             async for batch in stream.noack_take(batch_size, within=within):
                 batch = await contiguous.take(service.current(batch))
                 if batch:
-                    service.process(source, batch)
-                    await commit_then_ack(stream, batch)
+                    with contiguous.holding(batch):
+                        service.process(source, batch)
+                        await commit_then_ack(stream, batch)
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
@@ -428,8 +429,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         async for batch in stream.noack_take(batch_size, within=within):
             batch = await contiguous.take(service.current(batch))
             if batch:
-                service.process_rekeyed(batch)
-                await commit_then_ack(stream, batch)
+                with contiguous.holding(batch):
+                    service.process_rekeyed(batch)
+                    await commit_then_ack(stream, batch)
 
     stages = set(settings.worker.agents)
     if "ingest" in stages:

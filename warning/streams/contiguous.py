@@ -35,12 +35,14 @@ committed offset, so an ack of a later record could commit past one still being 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterator
 
 from warning.streams import metrics as m
+from warning.streams.faust_compat import ack_skipped
 
 log = logging.getLogger("warning.contiguous")
 
@@ -68,12 +70,12 @@ class ContiguousInput:
         self.same_first: dict[Any, int] = {}  # partition → seeks in a row that brought the same first offset
         self.seeks = 0  # seeks back (for tests and the log)
         self.epoch = 0  # assignments seen; a batch that spans one is dropped whole
-        self.acks: list[OrderedAcks] = []  # reset with this
+        self.acks: dict[str, OrderedAcks] = {}  # per agent, reset with this
 
-    def ordered_acks(self, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
-        """An :class:`OrderedAcks` for an agent taking its records from here, reset with it."""
-        acks = OrderedAcks(ack)
-        self.acks.append(acks)
+    def ordered_acks(self, name: str, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
+        """An :class:`OrderedAcks` for agent ``name`` taking its records from here, reset with it
+        (a restarted agent's replaces the one before)."""
+        acks = self.acks[name] = OrderedAcks(ack)
         return acks
 
     def reset(self) -> None:
@@ -81,7 +83,7 @@ class ContiguousInput:
         self.epoch += 1
         for d in (self.next, self.sought, self.first, self.last_first, self.same_first):
             d.clear()
-        for acks in self.acks:
+        for acks in self.acks.values():
             acks.reset()
 
     async def _start(self, tp: Any) -> int:
@@ -90,7 +92,11 @@ class ContiguousInput:
         # nothing committed (Faust keeps 0 as None too), or the committed offset deleted since:
         # the partition's first offset still on the broker
         earliest = int((await consumer.earliest_offsets(tp)).get(tp) or 0)
-        return max(int(committed), earliest) if committed is not None and committed > 0 else earliest
+        if committed is None or committed <= 0:
+            return earliest
+        if earliest > committed:  # deleted by retention since the commit
+            await ack_skipped(consumer, tp, int(committed), earliest - 1)
+        return max(int(committed), earliest)
 
     async def take(self, batch: list[Any]) -> list[Any]:
         """The events of ``batch`` that continue their partitions without a hole, in order."""
@@ -124,12 +130,29 @@ class ContiguousInput:
                 self._progress(tp)
         now = time.monotonic()
         for tp, want in hole.items():
-            if nxt[tp] != want:
+            if self.epoch != epoch:
+                return []  # reassigned during a seek: these records belong to the old generation
+            if nxt.get(tp) != want:
                 continue  # filled later in the batch
             if now - self.sought.get(tp, -self.RESEEK_S) >= self.RESEEK_S:
                 await self._seek(tp, want, now)
             # else: records fetched before the last seek; the sought ones follow
-        return out
+        return [] if self.epoch != epoch else out
+
+    @contextlib.contextmanager
+    def holding(self, batch: list[Any]) -> Iterator[None]:
+        """Around an agent's work on records it took: if the work fails, its partitions are
+        forgotten, so their next record makes the consumer seek back to the committed offset and
+        the failed records are read again (Faust restarts the agent; without this the restarted
+        agent would drop them as repeats and never ack them)."""
+        try:
+            yield
+        except BaseException:
+            for ev in batch:
+                tp = ev.message.tp
+                self.next.pop(tp, None)
+                self._progress(tp)
+            raise
 
     def _progress(self, tp: Any) -> None:
         for d in (self.sought, self.first, self.last_first, self.same_first):
@@ -158,6 +181,7 @@ class ContiguousInput:
                 m.CONSUMER_OFFSETS_SKIPPED.labels(tp.topic).inc(first - offset)
                 self.next[tp] = first
                 self._progress(tp)
+                await ack_skipped(consumer, tp, offset, first - 1)
                 await self._do_seek(tp, first)
                 return
         self.sought[tp] = now

@@ -28,7 +28,9 @@ everything directly (each worker then keeps its own limit).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from typing import Any
 
@@ -48,6 +50,9 @@ from warning.streams.contiguous import OrderedAcks
 from warning.streams.silence import READY_TIMEOUT_S, add_silences
 
 log = logging.getLogger("warning.deliver")
+
+#: exit status when a failed alert could not be dead-lettered either (redelivered after the restart)
+EXIT_DEADLETTER_FAILED = 71
 
 
 class _Ticket:
@@ -100,15 +105,20 @@ def add_delivery(app: Any, settings: Settings) -> Router:
         async def take(batch: list[Any]) -> list[Any]:  # each partition's alerts in offset order, none skipped
             return batch if contiguous is None else await contiguous.take(batch)
 
+        def holding(batch: list[Any]) -> Any:  # a failure reads the batch's partitions again
+            return contextlib.nullcontext() if contiguous is None else contiguous.holding(batch)
+
         if not router.receivers:
             async for batch in stream.noack_take(500, within=0.02):  # nothing to deliver to: consume, ack
-                for event in await take(batch):
-                    await stream.ack(event)
+                batch = await take(batch)
+                with holding(batch):
+                    for event in batch:
+                        await stream.ack(event)
             return
 
         # Deliveries finish in any order; Faust would commit past an alert still being delivered
         # if a later one were acked first (it commits the first run of acked offsets).
-        acks = OrderedAcks(stream.ack) if contiguous is None else contiguous.ordered_acks(stream.ack)
+        acks = OrderedAcks(stream.ack) if contiguous is None else contiguous.ordered_acks("deliver", stream.ack)
         waiting: dict[int, _Ticket] = {}
         if silences is not None:
             await silences.wait_ready(READY_TIMEOUT_S)
@@ -120,59 +130,71 @@ def add_delivery(app: Any, settings: Settings) -> Router:
 
         async def on_complete(dl: Delivery) -> None:
             ticket = waiting.pop(id(dl), None)
-            for o in dl.failures():
-                body = orjson.dumps({"alert": dl.alert.to_dict(), "outcome": o.to_dict()})
-                await dlq.send(key=dl.alert.street_code.encode(), value=body)
-                m.NOTIFICATIONS.labels(o.receiver, "deadletter").inc()
+            try:
+                for o in dl.failures():
+                    body = orjson.dumps({"alert": dl.alert.to_dict(), "outcome": o.to_dict()})
+                    await dlq.send(key=dl.alert.street_code.encode(), value=body)
+                    m.NOTIFICATIONS.labels(o.receiver, "deadletter").inc()
+            except Exception:
+                # Neither delivered nor dead-lettered: it may not be acked (lost), and left unacked it
+                # would hold back every later alert of its partition. Exit as a kill -9 would: the
+                # partition's next owner delivers it again.
+                log.critical("alert %s: delivery failed and its dead letter could not be written; exiting",
+                             dl.alert.alert_id, exc_info=True)
+                os._exit(EXIT_DEADLETTER_FAILED)
             if ticket is not None:
                 await part_done(ticket)
+
+        async def deliver_batch(d: Dispatcher, batch: list[Any]) -> None:
+            for event in batch:
+                acks.add(event)
+            handed: list[tuple[str, Alert]] = []
+            handed_tickets: list[_Ticket] = []
+            for event in batch:
+                msg = event.message
+                try:
+                    alert = ALERT_DECODER.decode(msg.value)
+                except msgspec.DecodeError as e:  # also ValidationError: JSON, but not the contract
+                    log.error("invalid alert at partition %d offset %d: %s", msg.partition, msg.offset, e)
+                    body = orjson.dumps({"alert": None, "record": bytes(msg.value or b"").decode("utf-8", "replace"), "outcome": {
+                        "receiver": None, "status": "invalid", "error": str(e)[:500],
+                        "partition": msg.partition, "offset": msg.offset}})
+                    await dlq.send(key=msg.key or b"", value=body)
+                    m.NOTIFICATIONS.labels("(none)", "deadletter").inc()
+                    await acks.done(event)
+                    continue
+                until = silences.silenced(alert, time.time()) if silences is not None else None
+                if until is not None:
+                    m.NOTIFICATIONS_SILENCED.labels(alert.signal).inc()
+                    log.info("静默未发送 silenced, not delivered: alert %s (%s) street %s signal %s until %s",
+                             alert.alert_id, alert.status, alert.street_code, alert.signal, iso_time(until))
+                    await acks.done(event)
+                    continue
+                names = router.route(alert)
+                ticket = _Ticket(event)
+                to_direct = [n for n in names if n not in shared]
+                to_budget = [n for n in names if n in shared and gates[n].wants(alert)]
+                if to_direct:
+                    dl = d.submit(alert, to_direct)
+                    if not dl.done():
+                        ticket.parts += 1
+                        waiting[id(dl)] = ticket
+                if to_budget:
+                    ticket.parts += 1
+                    handed.extend((n, alert) for n in to_budget)
+                    handed_tickets.append(ticket)
+                if ticket.parts == 0:
+                    await acks.done(event)
+            if handed:
+                await budget.hand_on(handed)  # on the broker (retried until it is)
+                for ticket in handed_tickets:
+                    await part_done(ticket)
 
         async with Dispatcher(router, receivers=direct, retry=retry, on_done=on_done, on_attempt=on_attempt,
                               on_complete=on_complete) as d:
             async for batch in stream.noack_take(500, within=0.02):
                 batch = await take(batch)
-                for event in batch:
-                    acks.add(event)
-                handed: list[tuple[str, Alert]] = []
-                handed_tickets: list[_Ticket] = []
-                for event in batch:
-                    msg = event.message
-                    try:
-                        alert = ALERT_DECODER.decode(msg.value)
-                    except msgspec.DecodeError as e:  # also ValidationError: JSON, but not the contract
-                        log.error("invalid alert at partition %d offset %d: %s", msg.partition, msg.offset, e)
-                        body = orjson.dumps({"alert": None, "record": bytes(msg.value or b"").decode("utf-8", "replace"), "outcome": {
-                            "receiver": None, "status": "invalid", "error": str(e)[:500],
-                            "partition": msg.partition, "offset": msg.offset}})
-                        await dlq.send(key=msg.key or b"", value=body)
-                        m.NOTIFICATIONS.labels("(none)", "deadletter").inc()
-                        await acks.done(event)
-                        continue
-                    until = silences.silenced(alert, time.time()) if silences is not None else None
-                    if until is not None:
-                        m.NOTIFICATIONS_SILENCED.labels(alert.signal).inc()
-                        log.info("静默未发送 silenced, not delivered: alert %s (%s) street %s signal %s until %s",
-                                 alert.alert_id, alert.status, alert.street_code, alert.signal, iso_time(until))
-                        await acks.done(event)
-                        continue
-                    names = router.route(alert)
-                    ticket = _Ticket(event)
-                    to_direct = [n for n in names if n not in shared]
-                    to_budget = [n for n in names if n in shared and gates[n].wants(alert)]
-                    if to_direct:
-                        dl = d.submit(alert, to_direct)
-                        if not dl.done():
-                            ticket.parts += 1
-                            waiting[id(dl)] = ticket
-                    if to_budget:
-                        ticket.parts += 1
-                        handed.extend((n, alert) for n in to_budget)
-                        handed_tickets.append(ticket)
-                    if ticket.parts == 0:
-                        await acks.done(event)
-                if handed:
-                    await budget.hand_on(handed)  # on the broker (retried until it is)
-                    for ticket in handed_tickets:
-                        await part_done(ticket)
+                with holding(batch):
+                    await deliver_batch(d, batch)
 
     return router

@@ -408,7 +408,10 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
             batch = svc.current(batch)
             if contiguous is not None:
                 batch = await contiguous.take(batch)
-            if batch:
+                if batch:
+                    with contiguous.holding(batch):
+                        svc.process(batch)
+            elif batch:
                 svc.process(batch)
             if svc.due() or svc.full():
                 await checkpoint()

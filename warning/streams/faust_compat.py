@@ -134,6 +134,18 @@ def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
     self._read_offset = _NoReadOffset()
 
 
+_FAUST_ADD_GAP = faust_consumer.Consumer._add_gap
+
+
+async def ack_skipped(consumer: Any, tp: Any, first: int, last: int) -> None:
+    """Tell Faust's consumer that offsets ``first..last`` of ``tp`` are done (they are not on the
+    broker): Faust commits only a run of acked offsets that starts at the committed one, so without
+    this the partition's commits would stop at the hole. (Faust's own "gap" acking, which this
+    module turns off for offsets the agents did not take.)"""
+    if last >= first and hasattr(consumer, "_gap"):
+        await _FAUST_ADD_GAP(consumer, tp, first, last)
+
+
 async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """Faust's consumer acks offsets it skipped over ("gaps"); not here (see the module docstring)."""
 
