@@ -133,10 +133,9 @@ class TreeRss:
 STATS_LINE = re.compile(r"records=(\d+) .*seconds=([\d.]+)")
 
 
-def run_cli(name: str, args: list[str], processes: int) -> Measured:
-    """``warning <args>`` as its own process; records and seconds from its stats line."""
-    proc = subprocess.Popen([sys.executable, "-m", "warning", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+def run_child(name: str, argv: list[str], processes: int) -> Measured:
+    """``python <argv>`` as its own process; records and seconds from its stats line."""
+    proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     rss = TreeRss(proc.pid)
     _, err = proc.communicate()
     rss.stop()
@@ -154,9 +153,10 @@ def cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measured(name: str, args: list[str], processes: int) -> Measured:
+def measured(name: str, args: list[str], processes: int, argv: list[str] | None = None) -> Measured:
+    """``warning <args>`` (or ``python <argv>``) timed, with the CPU of it and its jobs and the peak PSS."""
     c0 = cpu_children()
-    m = run_cli(name, args, processes)
+    m = run_child(name, argv if argv is not None else ["-m", "warning", *args], processes)
     m.cpu_s = cpu_children() - c0  # the process and its jobs (waited for), start-up included
     print(f"  {m.name}: {m.records:,} records in {m.seconds:.1f} s → {m.rate:,.0f} records/s "
           f"(CPU {m.cpu_s:.0f} s, peak PSS {m.pss_peak_mb:,.0f} MB)", flush=True)
@@ -189,22 +189,7 @@ print(f"records={st.records} accepted={st.accepted} seconds={st.seconds:.3f}", f
 
 
 def enrich_once(raw: Path, events: Path) -> Measured:
-    c0 = cpu_children()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", ENRICH, str(raw), str(events)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    rss = TreeRss(proc.pid)
-    _, err = proc.communicate()
-    rss.stop()
-    if proc.returncode != 0:
-        sys.exit(f"enrich_to_file failed:\n{err.decode()[-3000:]}")
-    m = STATS_LINE.search(err.decode())
-    assert m is not None, err.decode()
-    res = Measured("enrich once (enrich_to_file)", int(m.group(1)), float(m.group(2)), 1, cpu_children() - c0,
-                   rss.peak_kb / 1024, rss.max_proc_kb / 1024)
-    print(f"  {res.name}: {res.records:,} records in {res.seconds:.1f} s → {res.rate:,.0f} records/s "
-          f"(wall {time.perf_counter() - t0:.0f} s)", flush=True)
-    return res
+    return measured("enrich once (enrich_to_file)", [], 1, argv=["-c", ENRICH, str(raw), str(events)])
 
 
 def simulate(out: Path, days: float, scale: float, seed: int) -> Path:
