@@ -135,6 +135,11 @@ class WorkerConfig(_Section):
         description="standby replicas of the dedup and detection state per partition, kept warm on other workers "
                     "of the group so a takeover reads only the changelog tail (0: a takeover replays the "
                     "partition's whole changelog; a group of one worker keeps none whatever the value)")
+    stop_timeout_s: float = Field(
+        15.0, gt=0,
+        description="a graceful stop (SIGTERM/SIGINT) that has not ended after this long — e.g. the broker is gone and "
+                    "the producer's flush or the group leave would wait their own timeouts — ends the process with "
+                    "exit status 75; what was not committed is read again by the partitions' next owner, as after kill -9")
 
 
 class DeliveryConfig(_Section):

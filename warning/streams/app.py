@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -55,6 +56,35 @@ EXIT_CHECKPOINT_FAILED = 70
 
 #: longest a graceful stop waits for its last checkpoint (then it stops; the next owner redelivers)
 SHUTDOWN_CHECKPOINT_S = 5.0
+
+#: exit status of a worker whose graceful stop did not end within ``worker.stop_timeout_s``
+EXIT_STOP_TIMEOUT = 75
+
+
+def exit_if_stop_hangs(timeout_s: float, exit: Callable[[int], Any] = os._exit) -> threading.Timer:
+    """Arm a timer that ends the process when a graceful stop has not ended after ``timeout_s``.
+
+    With the broker gone, Faust's stop waits on the producer's flush and the consumer's group leave,
+    each with its own timeout (minutes). Ending the process then is as safe as kill -9, which the
+    failover tests exercise: nothing is marked done before the record it stands for, and what was
+    not committed is read again by the partitions' next owner. ``exit`` is for tests.
+
+    >>> seen = []
+    >>> t = exit_if_stop_hangs(0.01, seen.append); t.join(1); seen
+    [75]
+    """
+    def expire() -> None:
+        log.error("graceful stop did not end within %.0f s (worker.stop_timeout_s; broker unreachable?): exiting "
+                  "with status %d; records not committed are read again by the partitions' next owner",
+                  timeout_s, EXIT_STOP_TIMEOUT)
+        for h in logging.getLogger().handlers:
+            h.flush()
+        exit(EXIT_STOP_TIMEOUT)
+
+    t = threading.Timer(timeout_s, expire)
+    t.daemon = True
+    t.start()
+    return t
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -482,6 +512,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         done (detection's last checkpoint, acked — Faust commits it next; ingest's built records
         and their marks), then fence, so nothing is written after the group hands the partitions
         on. Best effort: what is not written is redelivered to the next owner."""
+        exit_if_stop_hangs(settings.worker.stop_timeout_s)
         async def last_checkpoint() -> None:
             if det is not None and not det.fenced:
                 await det.final_checkpoint()

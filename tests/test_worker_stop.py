@@ -1,0 +1,75 @@
+"""A graceful stop ends even when the broker is gone (``worker.stop_timeout_s``, exit status 75).
+
+Before: with the broker stopped, a SIGTERM'd worker took 62 s on Tansu (mode's own service stop
+timeout) and exited 0 as if nothing had happened; on Apache Kafka the producer's flush can wait
+for Faust's ``producer_request_timeout`` (20 min).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from warning.brokers import ApacheKafka, BrokerProcess, EmbeddedBroker, apache_available
+from warning.streams.app import EXIT_STOP_TIMEOUT
+from worker_proc import Worker, isolated_env
+
+pytestmark = pytest.mark.integration
+
+
+def _fresh(kind: str, tmp_path: Path) -> BrokerProcess:
+    if kind == "tansu":
+        return EmbeddedBroker(log_path=tmp_path / "tansu.log")
+    ok, reason = apache_available()
+    if not ok:
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(f"{reason} (CI=true)")
+        pytest.skip(reason)
+    return ApacheKafka(state_dir=tmp_path / "kafka-state", log_path=tmp_path / "kafka.out")
+
+
+def _assigned(w: Worker) -> bool:
+    try:
+        with urllib.request.urlopen(w.web + "/healthz", timeout=2) as r:
+            return json.loads(r.read()).get("rebalance_ended_at") is not None
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["tansu", pytest.param("apache", marks=pytest.mark.apache)])
+def test_sigterm_with_the_broker_gone_ends_within_stop_timeout(kind: str, tmp_path: Path) -> None:
+    b = _fresh(kind, tmp_path).start()
+    stop_timeout = 6.0
+    env = isolated_env(tmp_path, b.url, WARNING_WORKER__STOP_TIMEOUT_S=str(stop_timeout))
+    w = Worker(env, tmp_path / "worker.log").start()
+    try:
+        deadline = time.monotonic() + 180
+        while not _assigned(w):  # running: its first rebalance has ended
+            assert time.monotonic() < deadline and w.proc.poll() is None, w.log_tail()
+            time.sleep(0.3)
+        b.stop()
+        time.sleep(3)  # the worker notices: its fetches and metadata refreshes fail
+        t0 = time.monotonic()
+        os.killpg(w.proc.pid, signal.SIGTERM)
+        try:
+            rc = w.proc.wait(stop_timeout + 20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"worker still running {stop_timeout + 20:.0f} s after SIGTERM\n{w.log_tail()}")
+        took = time.monotonic() - t0
+        log = w.log_path.read_text(errors="replace")
+        # The group leave cannot finish without a broker: the timer ends the process, saying why.
+        assert rc == EXIT_STOP_TIMEOUT, (rc, w.log_tail())
+        assert "graceful stop did not end within" in log and "worker.stop_timeout_s" in log, w.log_tail()
+        assert took >= stop_timeout - 0.5
+        assert took < stop_timeout + 15, (took, w.log_tail())
+    finally:
+        w.kill9()
+        b.stop()
