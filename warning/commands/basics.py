@@ -93,9 +93,8 @@ def worker(broker: str | None, config: str | None, web_port: int | None) -> None
 
 
 def run_worker(settings: Settings, **faust_overrides: Any) -> None:
-    import faust
 
-    from warning.streams.app import create_app
+    from warning.streams.app import BoundedStopWorker, create_app
     from warning.streams.topics import ensure_topics
 
     from warning.streams.topics import TopicLayoutError
@@ -117,7 +116,8 @@ def run_worker(settings: Settings, **faust_overrides: Any) -> None:
         sys.exit(2)
     app = create_app(settings, **faust_overrides)
     level = {"warning": "warn"}.get(settings.worker.log_level, settings.worker.log_level)
-    w = faust.Worker(app, loglevel=level, quiet=True)
+    w = BoundedStopWorker(app, loglevel=level, quiet=True)
+    w.stop_timeout_s = settings.worker.stop_timeout_s
     w.execute_from_commandline()
 
 

@@ -62,29 +62,45 @@ EXIT_STOP_TIMEOUT = 75
 
 
 def exit_if_stop_hangs(timeout_s: float, exit: Callable[[int], Any] = os._exit) -> threading.Timer:
-    """Arm a timer that ends the process when a graceful stop has not ended after ``timeout_s``.
+    """Arm a timer that ends the process with :data:`EXIT_STOP_TIMEOUT` when a stop has not ended
+    after ``timeout_s``.
 
-    With the broker gone, Faust's stop waits on the producer's flush and the consumer's group leave,
-    each with its own timeout (minutes). Ending the process then is as safe as kill -9, which the
-    failover tests exercise: nothing is marked done before the record it stands for, and what was
-    not committed is read again by the partitions' next owner. ``exit`` is for tests.
+    With the broker gone, Faust's stop waits on the fetcher, the producer's flush and the consumer's
+    group leave, each with its own timeout (minutes). Ending the process then is as safe as kill -9,
+    which the failover tests exercise: nothing is marked done before the record it stands for, and
+    what was not committed is read again by the partitions' next owner. ``exit`` is for tests.
 
     >>> seen = []
     >>> t = exit_if_stop_hangs(0.01, seen.append); t.join(1); seen
     [75]
     """
     def expire() -> None:
-        log.error("graceful stop did not end within %.0f s (worker.stop_timeout_s; broker unreachable?): exiting "
-                  "with status %d; records not committed are read again by the partitions' next owner",
-                  timeout_s, EXIT_STOP_TIMEOUT)
-        for h in logging.getLogger().handlers:
-            h.flush()
-        exit(EXIT_STOP_TIMEOUT)
+        try:
+            log.error("stop did not end within %g s (worker.stop_timeout_s; e.g. the broker is unreachable): exiting "
+                      "with status %d; records not committed are read again by the partitions' next owner",
+                      timeout_s, EXIT_STOP_TIMEOUT)
+            for h in logging.getLogger().handlers:
+                h.flush()
+        finally:
+            exit(EXIT_STOP_TIMEOUT)
 
     t = threading.Timer(timeout_s, expire)
     t.daemon = True
     t.start()
     return t
+
+
+class BoundedStopWorker(faust.Worker):
+    """Faust's worker whose stop — on SIGTERM/SIGINT, a crash, or during start-up — ends the process
+    after ``stop_timeout_s`` at the latest (:func:`exit_if_stop_hangs`). The timer is armed before
+    anything is stopped (mode's ``Service.stop`` calls ``on_stop`` before it stops its children, the
+    app among them)."""
+
+    stop_timeout_s: float = 15.0
+
+    async def on_stop(self) -> None:
+        exit_if_stop_hangs(self.stop_timeout_s)
+        await super().on_stop()
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -512,7 +528,6 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         done (detection's last checkpoint, acked — Faust commits it next; ingest's built records
         and their marks), then fence, so nothing is written after the group hands the partitions
         on. Best effort: what is not written is redelivered to the next owner."""
-        exit_if_stop_hangs(settings.worker.stop_timeout_s)
         async def last_checkpoint() -> None:
             if det is not None and not det.fenced:
                 await det.final_checkpoint()
