@@ -21,7 +21,7 @@ class Pipe:
         self.dedups: dict[Any, Deduplicator] = {}
 
     def new_dedup(self) -> Deduplicator:
-        return Deduplicator(horizon_s=3600.0)
+        return Deduplicator(horizon_s=3600.0, deltas=True)
 
 
 class Sender:

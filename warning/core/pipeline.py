@@ -131,6 +131,8 @@ class Pipeline:
         self.partitions = partitions
         self.registry = registry or Registry.load(region_code)
         self.ingestor = Ingestor(ingest, self.registry, self.feeds, enricher=enricher)
+        #: the duplicate filters keep their deltas (the stream persists them; a backtest does not)
+        self.dedup_deltas = False
         self.dedups: dict[Hashable, Deduplicator] = {name: self.new_dedup() for name in self.feeds}
         self.engines = [self.new_engine() for _ in range(partitions)]
         self.stats = RunStats()
@@ -150,7 +152,7 @@ class Pipeline:
 
     def new_dedup(self) -> Deduplicator:
         """A fresh duplicate filter (one per feed, or per feed and raw partition in the stream)."""
-        return Deduplicator(self.ingest.dedup_horizon_hours * 3600.0, self.ingest.dedup_max_ids)
+        return Deduplicator(self.ingest.dedup_horizon_hours * 3600.0, self.ingest.dedup_max_ids, deltas=self.dedup_deltas)
 
     def admit(self, out: Event | Rejected, dedup_key: Hashable, start: float | None = None,
               end: float | None = None) -> Outcome:

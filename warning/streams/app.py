@@ -425,6 +425,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     enricher, fb_offsets = load_enricher(settings)
     pipeline = Pipeline.from_settings(settings, enricher=enricher)
+    pipeline.dedup_deltas = True  # the filters' new ids are written to the state table
     service = IngestService(pipeline, StateTable.create(app, "dedup", n), n)
     service.recent = RecentTexts()
     service.dlq_max_bytes = settings.kafka.max_request_size - KAFKA_HEADROOM_BYTES
