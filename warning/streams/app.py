@@ -201,6 +201,10 @@ class IngestService(Fenced):
     """
 
     def __init__(self, pipeline: Pipeline, state: StateTable, partitions: int) -> None:
+        # Its filters are per (feed, home partition), made by deduper(), and keep deltas: their
+        # new ids are written to the state table (commit). The backtest's per-feed ones go.
+        pipeline.dedup_deltas = True
+        pipeline.dedups.clear()
         self.pipe = pipeline
         self.state = state
         self.partitions = partitions
@@ -425,7 +429,6 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     enricher, fb_offsets = load_enricher(settings)
     pipeline = Pipeline.from_settings(settings, enricher=enricher)
-    pipeline.dedup_deltas = True  # the filters' new ids are written to the state table
     service = IngestService(pipeline, StateTable.create(app, "dedup", n), n)
     service.recent = RecentTexts()
     service.dlq_max_bytes = settings.kafka.max_request_size - KAFKA_HEADROOM_BYTES

@@ -86,6 +86,7 @@ FULL_BACKOFF_S = 0.25
 class DetectService(Fenced):
     def __init__(self, settings: Settings, state: StateTable, alerts_topic: Any, pipeline: Pipeline) -> None:
         self.pipe = pipeline
+        pipeline.dedup_deltas = True  # its filters' new ids are written to the state table (checkpoint)
         self.state = state
         self.alerts_topic = alerts_topic
         self.idle_s = settings.windows.idle_flush_seconds
