@@ -317,6 +317,33 @@ def event_counts(bootstrap: str, topic: str, partitions: int, expected: int, tim
     return ids
 
 
+def events_layout(bootstrap: str, topic: str, partitions: int, idle_s: float = 2.0,
+                  timeout: float = 60.0) -> dict[int, dict[str, Any]]:
+    """Per partition of the events topic: its end offset, the sentinel events on it (count and
+    distinct) and the newest data event time — for the message of a failed count check."""
+    out: dict[int, dict[str, Any]] = {p: {"end": 0, "sentinels": 0, "distinct_sentinels": set(), "last_data_ts": None}
+                                      for p in range(partitions)}
+    last = time.monotonic()
+    deadline = time.monotonic() + timeout
+    for msgs in _consume(bootstrap, topic, partitions):
+        for m in msgs:
+            ev = EVENT_DECODER.decode(m.value)
+            o = out[m.partition]
+            o["end"] = max(o["end"], m.offset + 1)
+            if ev.id.startswith(SENTINEL_PREFIX):
+                o["sentinels"] += 1
+                o["distinct_sentinels"].add(ev.event_id)
+            elif o["last_data_ts"] is None or ev.ts > o["last_data_ts"]:
+                o["last_data_ts"] = ev.ts
+            last = time.monotonic()
+        now = time.monotonic()
+        if now > deadline or now - last > idle_s:
+            break
+    for o in out.values():
+        o["distinct_sentinels"] = len(o["distinct_sentinels"])
+    return out
+
+
 def changelog_counts(bootstrap: str, app_id: str, partitions: int, idle_s: float = 3.0,
                      timeout: float = 60.0) -> dict[int, dict[str, Any]]:
     """Each partition's detection counters at its last checkpoint, from the changelog of the
@@ -338,7 +365,8 @@ def changelog_counts(bootstrap: str, app_id: str, partitions: int, idle_s: float
     for p, blob in last_meta.items():
         wrapped = pickle.loads(blob)
         meta = pickle.loads(wrapped["engine"])
-        out[p] = {"released": meta["released"], "late": meta["late"], "offset": wrapped["offset"]}
+        out[p] = {"released": meta["released"], "late": meta["late"], "offset": wrapped["offset"],
+                  "watermark": meta.get("watermark"), "below": len(wrapped.get("below", ()))}
     return out
 
 

@@ -33,7 +33,8 @@ from warning.core.pipeline import partition_for_bytes
 from warning.core.registry import Registry
 
 from failover_helpers import (
-    Cluster, Feeder, REPLAY_LATENESS_MIN, SENTINEL_PREFIX, changelog_counts, comparable, create_topics, event_counts, failover_env, healthz,
+    Cluster, Feeder, REPLAY_LATENESS_MIN, SENTINEL_PREFIX, changelog_counts, comparable, create_topics, event_counts, events_layout,
+    failover_env, healthz,
     read_alerts, routed, sentinel_time, sentinels,
 )
 from kafka_helpers import consume_all
@@ -312,8 +313,18 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         deadline = time.monotonic() + 60
         while (have := counted()) != want and time.monotonic() < deadline:
             time.sleep(2)
-        assert have == want, ("each detection partition must count each event of its partition once: "
-                              f"{ {p: (have.get(p), want[p]) for p in want if have.get(p) != want[p]} }")
+        if have != want:  # say where the difference sits (a rare failure under load: see the issue 13 notes)
+            bad = [p for p in want if have.get(p) != want[p]]
+            layout = events_layout(broker.bootstrap, settings.topics.events, PARTITIONS)
+            ckpt = changelog_counts(broker.bootstrap, settings.worker.app_id, PARTITIONS, idle_s=1.5)
+            live = {name: {q: e for q, e in ((h or {}).get("engines") or {}).items() if int(q) in bad}
+                    for name, h in cluster.health().items()}
+            pytest.fail("each detection partition must count each event of its partition once: "
+                        f"{ {p: (have.get(p), want[p]) for p in bad} }\n"
+                        f"sentinel time {when.timestamp()}, {len(settings.feeds) * PARTITIONS} sentinels expected per partition\n"
+                        f"events topic: { {p: layout[p] for p in bad} }\n"
+                        f"last checkpoints: { {p: ckpt.get(p) for p in bad} }\n"
+                        f"live engines: {live}\n{cluster.log_tails()}")
     finally:
         feeder.close()
         cluster.stop()
