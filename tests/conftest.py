@@ -22,6 +22,7 @@ from typing import Iterator
 import pytest
 
 from warning.brokers import ApacheKafka, BrokerProcess, EmbeddedBroker, apache_available
+from kafka_helpers import in_ci
 from pg_helpers import pg_url  # noqa: F401  (PostgreSQL for the history store tests)
 
 BROKER_KINDS = ("tansu", "apache")
@@ -36,10 +37,6 @@ def _selected_kinds() -> list[str]:
             f"WARNING_TEST_BROKERS: unknown broker {unknown}; choose from {','.join(BROKER_KINDS)}"
         )
     return list(dict.fromkeys(kinds))
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def _broker_params() -> list[object]:
@@ -68,7 +65,7 @@ def broker(
         return
     ok, reason = apache_available()
     if not ok:
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"{reason} (CI=true and WARNING_TEST_BROKERS selects apache)")
         pytest.skip(reason)
     d = tmp_path_factory.mktemp("brokers-apache")

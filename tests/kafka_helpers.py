@@ -231,3 +231,28 @@ def faust_test_settings(kind: str = "tansu", *, changelog_recovery: bool = False
     if kind == "tansu" and changelog_recovery:
         settings["producer_max_batch_size"] = 1
     return settings
+
+
+def in_ci() -> bool:
+    """``CI=true`` (or 1/yes): a selected broker that cannot run is an error, not a skip."""
+    import os
+
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def fresh_broker(kind: str, tmp_path: Any) -> Any:
+    """A broker of ``kind`` ("tansu" | "apache") for one test alone (to stop or restart it), not
+    started. Apache Kafka missing: the test is skipped — or fails under ``CI=true``, as the
+    session brokers do (``conftest.py``)."""
+    import pytest
+
+    from warning.brokers import ApacheKafka, EmbeddedBroker, apache_available
+
+    if kind == "tansu":
+        return EmbeddedBroker(log_path=tmp_path / "tansu.log")
+    ok, reason = apache_available()
+    if not ok:
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true)")
+        pytest.skip(reason)
+    return ApacheKafka(log_path=tmp_path / "kafka.out")  # its state in a temporary directory, removed at stop

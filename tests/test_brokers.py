@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kafka_helpers import Record, consume_all, create_topics, produce, unique_topic
-from warning.brokers import ApacheKafka, EmbeddedBroker, apache_available, free_port, probe_kafka
+from kafka_helpers import Record, consume_all, create_topics, fresh_broker, produce, unique_topic
+from warning.brokers import EmbeddedBroker, free_port, probe_kafka
 from warning.brokers.base import BrokerProcess, group_alive, pdeathsig_supported, wait_port_free
 
 pytestmark = pytest.mark.integration
@@ -92,20 +92,11 @@ def test_probe_reports_the_broker(broker: BrokerProcess) -> None:
     assert broker.url == f"kafka://{broker.bootstrap}"
 
 
-def _fresh(kind: str, tmp_path: Path) -> BrokerProcess:
-    if kind == "tansu":
-        return EmbeddedBroker(log_path=tmp_path / "tansu.log")
-    ok, reason = apache_available()
-    if not ok:
-        pytest.skip(reason)
-    return ApacheKafka(log_path=tmp_path / "kafka.out")
-
-
 @pytest.mark.parametrize(
     "kind", ["tansu", pytest.param("apache", marks=[pytest.mark.apache, pytest.mark.slow])]
 )
 def test_stop_leaves_no_process(kind: str, tmp_path: Path) -> None:
-    b = _fresh(kind, tmp_path)
+    b = fresh_broker(kind, tmp_path)
     with b:
         pid = b.pid
         assert pid is not None and group_alive(pid)

@@ -9,52 +9,38 @@ from __future__ import annotations
 
 import os
 import signal
-import json
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from warning.brokers import ApacheKafka, BrokerProcess, EmbeddedBroker, apache_available
+from warning.brokers import BrokerProcess
 from warning.streams.app import EXIT_STOP_TIMEOUT
+from failover_helpers import healthz
+from kafka_helpers import fresh_broker
 from worker_proc import Worker, isolated_env
 
 pytestmark = pytest.mark.integration
 
 
-def _fresh(kind: str, tmp_path: Path) -> BrokerProcess:
-    if kind == "tansu":
-        return EmbeddedBroker(log_path=tmp_path / "tansu.log")
-    ok, reason = apache_available()
-    if not ok:
-        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason} (CI=true)")
-        pytest.skip(reason)
-    return ApacheKafka(state_dir=tmp_path / "kafka-state", log_path=tmp_path / "kafka.out")
-
-
-def _assigned(w: Worker) -> bool:
-    try:
-        with urllib.request.urlopen(w.web + "/healthz", timeout=2) as r:
-            return json.loads(r.read()).get("rebalance_ended_at") is not None
-    except OSError:
-        return False
+def _wait_running(w: Worker, timeout: float = 180.0) -> None:
+    """Until the worker's first rebalance has ended (``/healthz``)."""
+    deadline = time.monotonic() + timeout
+    while ((healthz(w.web, timeout=2) or {}).get("rebalance_ended_at")) is None:
+        assert time.monotonic() < deadline and w.proc.poll() is None, w.log_tail()
+        time.sleep(0.3)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tansu", pytest.param("apache", marks=pytest.mark.apache)])
 def test_sigterm_with_the_broker_gone_ends_within_stop_timeout(kind: str, tmp_path: Path) -> None:
-    b = _fresh(kind, tmp_path).start()
+    b = fresh_broker(kind, tmp_path).start()
     stop_timeout = 6.0
     env = isolated_env(tmp_path, b.url, WARNING_WORKER__STOP_TIMEOUT_S=str(stop_timeout))
     w = Worker(env, tmp_path / "worker.log").start()
     try:
-        deadline = time.monotonic() + 180
-        while not _assigned(w):  # running: its first rebalance has ended
-            assert time.monotonic() < deadline and w.proc.poll() is None, w.log_tail()
-            time.sleep(0.3)
+        _wait_running(w)
         b.stop()
         time.sleep(3)  # the worker notices: its fetches and metadata refreshes fail
         t0 = time.monotonic()
@@ -80,10 +66,7 @@ def test_sigterm_with_the_broker_up_stops_cleanly(broker: BrokerProcess, tmp_pat
     env = isolated_env(tmp_path, broker.url, WARNING_WORKER__STOP_TIMEOUT_S="15")
     w = Worker(env, tmp_path / "worker.log").start()
     try:
-        deadline = time.monotonic() + 180
-        while not _assigned(w):
-            assert time.monotonic() < deadline and w.proc.poll() is None, w.log_tail()
-            time.sleep(0.3)
+        _wait_running(w)
         os.killpg(w.proc.pid, signal.SIGTERM)
         rc = w.proc.wait(40)
         assert rc == 0, (rc, w.log_tail())
