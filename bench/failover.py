@@ -26,7 +26,8 @@ worker joined. Baseline: ``warning backtest`` over the same records in one proce
 
 The alerts on ``warning.alerts`` (deduplicated by id and status) must equal the backtest's
 (``tests/failover_helpers.comparable``); each detection partition's counters must equal the events
-on its partition. Exit status 1 when not. The machine is shared: the load average is printed with
+on its partition; each partition taken over must be restored from a checkpoint (``restored_offset``
+in ``/healthz``), not rebuilt from an empty state. Exit status 1 when not. The machine is shared: the load average is printed with
 each measurement.
 """
 
@@ -104,10 +105,10 @@ class Sampler(threading.Thread):
 
 
 def wait_restored(cluster: Cluster, parts: set[int], after: float, names: list[str],
-                  timeout: float) -> dict[int, tuple[str, float]]:
-    """Partition → (worker, restored_at) once each of ``parts`` has an engine restored after
-    ``after`` on one of ``names``."""
-    got: dict[int, tuple[str, float]] = {}
+                  timeout: float) -> dict[int, tuple[str, float, int]]:
+    """Partition → (worker, restored_at, offset of the checkpoint it was restored from or -1) once
+    each of ``parts`` has an engine restored after ``after`` on one of ``names``."""
+    got: dict[int, tuple[str, float, int]] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not parts <= set(got):
         for n in names:
@@ -116,7 +117,7 @@ def wait_restored(cluster: Cluster, parts: set[int], after: float, names: list[s
             for p, e in ((h or {}).get("engines") or {}).items():
                 p = int(p)
                 if p in parts and e.get("restored_at") and e["restored_at"] > after and p not in got:
-                    got[p] = (n, e["restored_at"])
+                    got[p] = (n, e["restored_at"], e.get("restored_offset", -1))
         time.sleep(0.2)
     return got
 
@@ -185,7 +186,7 @@ def run_mode(args: argparse.Namespace, broker: Any, work: Path, standby: bool, r
         t_reb = rebalance_start(cluster, survivors, t_kill)
         restored = wait_restored(cluster, orphaned, t_kill, survivors, timeout=300)
         takeover = {p: r[1] - t_kill for p, r in restored.items()}
-        out.update(takeover=takeover, detect=(t_reb - t_kill) if t_reb else None, orphaned=sorted(orphaned),
+        out.update(takeover=takeover, from_empty=sorted(p for p, r in restored.items() if r[2] < 0), detect=(t_reb - t_kill) if t_reb else None, orphaned=sorted(orphaned),
                    t_kill=t_kill, load_kill=load())
         if len(restored) < len(orphaned):
             print(f"[{mode}] partitions not taken over in 300 s: {sorted(orphaned - set(restored))}", flush=True)
@@ -208,6 +209,7 @@ def run_mode(args: argparse.Namespace, broker: Any, work: Path, standby: bool, r
         restored4 = wait_restored(cluster, mine, t_fresh, [fresh], timeout=300)
         out.update(fresh_parts=sorted(mine), fresh_start=t_fresh,
                    fresh_takeover={p: r[1] - (t_join or t_fresh) for p, r in restored4.items()},
+                   fresh_from_empty=sorted(p for p, r in restored4.items() if r[2] < 0),
                    fresh_from_start={p: r[1] - t_fresh for p, r in restored4.items()}, load_fresh=load())
         if restored4:
             print(f"[{mode}] fresh worker {fresh} took {sorted(mine)}: first events {max(out['fresh_takeover'].values()):.1f} s "
@@ -331,11 +333,13 @@ def main() -> int:
             if vals:
                 print(f"   records/s per worker, {ph}: " + ", ".join(f"{w} {v:,.0f}" for w, v in vals.items())
                       + f"  (total {sum(vals.values()):,.0f}; ×{sum(vals.values()) / (len(data) / bt_s):.2f} the backtest)")
+        print(f"   taken over from an empty state (no checkpoint restored): after the kill {r.get('from_empty') or 'none'}, "
+              f"by the fresh worker {r.get('fresh_from_empty') or 'none'}")
         print(f"   alerts vs backtest: {r['alerts']} expected, {r['alerts_missing']} missing, {r['alerts_extra']} extra; "
               f"events on warning.events {r['events_on_topic']:,} (backtest {data_events:,}); partitions whose counters "
               f"differ: {r['counts_differ'] or 'none'}; wall {r['wall']:.0f} s")
         ok = ok and not r["alerts_missing"] and not r["alerts_extra"] and not r["counts_differ"] \
-            and r["events_on_topic"] == data_events
+            and r["events_on_topic"] == data_events and not r.get("from_empty") and not r.get("fresh_from_empty")
     if len(results) == 2 and results[0].get("takeover") and results[1].get("takeover"):
         a, b = (max(r["takeover"].values()) for r in results)
         print(f"   takeover {results[0]['mode']} / {results[1]['mode']}: {a:.1f} s / {b:.1f} s = ×{a / b:.2f}")

@@ -245,6 +245,20 @@ def failover_sim(tmp_path_factory) -> Path:
 
 @pytest.mark.integration
 @pytest.mark.slow
+def settled_health(cluster: Cluster, timeout: float = 60.0) -> dict[str, Any]:
+    """Every live worker's /healthz, once all answer in one generation, none fenced, owning every
+    partition (or what they answer at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        hs = cluster.health()
+        if cluster.owned() is not None and all(h is not None and not h.get("fenced") for h in hs.values()) \
+                and len({h["generation"] for h in hs.values() if h is not None}) == 1:
+            return hs
+        if time.monotonic() > deadline:
+            return hs
+        time.sleep(0.5)
+
+
 def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, failover_sim, tmp_path):
     from warning.backtest.runner import iter_lines, run
     from warning.streams.app import build_enricher
@@ -301,6 +315,18 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         assert not missing and not extra, (f"alerts differ from the backtest: {len(missing)} missing, {len(extra)} "
                                            f"extra\nmissing {sorted(missing)[:5]}\nextra {sorted(extra)[:5]}\n"
                                            f"{cluster.log_tails()}")
+
+        # Every rebalance rebuilds every engine from the table; the last one (the fresh worker's
+        # join) came after every partition had a checkpoint: each engine must have been restored
+        # from one, and each partition has a warm standby. (A group leader that did not know the
+        # detection changelog topic assigned it to nobody: every engine restarted empty, and events
+        # its old owner had acked were never counted again — see warning.streams.faust_compat.)
+        health = settled_health(cluster)
+        empty = {name: [q for q, e in ((h or {}).get("engines") or {}).items() if e.get("restored_offset", -1) < 0]
+                 for name, h in health.items()}
+        assert not any(empty.values()), f"engines restored without their checkpoint: {empty}"
+        standby = {q for h in health.values() for q in (h or {}).get("standby", [])}
+        assert standby == set(range(PARTITIONS)), f"partitions with a standby replica: {sorted(standby)}"
 
         ids = event_counts(broker.bootstrap, settings.topics.events, PARTITIONS, expected=data_events)
         assert sum(len(v) for v in ids.values()) == data_events, "events lost or invented by ingest"

@@ -142,7 +142,8 @@ class DetectService(Fenced):
         while a rebalance is on); ``assigned`` — the partitions of ``warning.events`` this worker
         owns; ``standby`` — the standby replicas it keeps of the detection table; per engine its
         counters (events released into windows, counted late, buffered; the last offset applied;
-        when it was restored, wall clock)."""
+        when it was restored, wall clock, and the offset its restored checkpoint had applied, -1 for
+        none)."""
         try:
             topic = self.events_topic_name
             assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
@@ -152,7 +153,8 @@ class DetectService(Fenced):
             assigned, standby = [], []
         live = {} if self.fenced else dict(self.engines)
         engines = {str(p): {"released": e.released, "late": e.late, "buffered": len(e.buffer),
-                            "offset": self.offsets.get(p, -1), "restored_at": self.restored_at.get(p)}
+                            "offset": self.offsets.get(p, -1), "restored_at": self.restored_at.get(p),
+                            "restored_offset": self.restored_offset.get(p, -1)}
                    for p, e in sorted(live.items())}
         return {"partitions": sorted(live), "assigned": assigned, "standby": standby,
                 "generation": self.generation, "fenced": self.fenced, "engines": engines}

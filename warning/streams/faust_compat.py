@@ -1,4 +1,4 @@
-"""Settings Faust does not expose, applied to its aiokafka consumer; and two fixes of its rebalance.
+"""Settings Faust does not expose, applied to its aiokafka consumer; and fixes of its rebalance.
 
 Faust creates its worker consumer with ``fetch_max_wait_ms=1500`` hard-coded. A broker that
 answers a fetch as soon as data arrives (Apache Kafka) makes that harmless; one that holds the
@@ -38,14 +38,32 @@ rekey topic) wait for a leader that no refresh will bring back — until another
 them (none comes during a rebalance) or the batches expire after Faust's ``producer_request_timeout``
 (20 min). The producer's flush in the rebalance waited on them. Here every topic a send waits on is
 added to the list (:func:`_wait_on_metadata`).
+
+**A takeover could start from empty state** (issue 13: the three-worker failover test lost a few
+counted events about one run in ten under load). The group leader assigns with its own consumer's
+metadata, and Faust's assignor skips a subscribed topic that metadata does not know ("Ignoring
+missing topic"). A worker whose consumer fetched metadata while another worker was still creating a
+table's changelog topic (the broker answers "unknown topic") keeps not knowing it: aiokafka's
+leader refreshes metadata before it assigns only when the group subscribes to a topic its client
+does not track yet, and it tracks this one — its own subscription — so the next refresh is the
+periodic one (``metadata_max_age_ms``, 5 min). While that worker leads the group, no member is
+assigned the changelog — no recovery, no standby — so every partition that moves is rebuilt from
+an empty table, and the events its old owner had acked are never counted again. Here the leader
+first refreshes metadata until it knows every topic the members subscribe to (at most
+:data:`LEADER_METADATA_WAIT_S`); a topic still unknown then is logged as an error, not skipped
+silently, and asked for every second until it is known, which starts a rebalance that assigns it
+(:func:`_perform_assignment`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Mapping, cast
 
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.coordinator.protocol import ConsumerProtocol
 from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -53,6 +71,75 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 _ORIGINAL = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
 _SEEK_TO_COMMITTED = faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed
 _WAIT_ON_METADATA = AIOKafkaClient._wait_on_metadata
+_PERFORM_ASSIGNMENT = GroupCoordinator._perform_assignment
+
+#: longest a group leader waits for the metadata of a subscribed topic it does not know yet (and at
+#: most half the group's session and rebalance timeouts: a leader that does not answer in time is
+#: evicted and the rebalance starts over)
+LEADER_METADATA_WAIT_S = 10.0
+#: after that wait: how often, and how long, the leader keeps asking for the topics still unknown (when
+#: they appear, aiokafka's metadata listener sees the group's topics change and starts a rebalance)
+LEADER_METADATA_RETRY_S, LEADER_METADATA_RETRY_FOR_S = 1.0, 300.0
+
+log = logging.getLogger(__name__)
+_retries: set[asyncio.Task[None]] = set()  # background refreshes (kept referenced until done)
+
+
+def _unknown(client: Any, topics: set[str]) -> set[str]:
+    return {t for t in topics if not client.cluster.partitions_for_topic(t)}
+
+
+async def _know_topics(client: Any, topics: set[str], wait_s: float) -> set[str]:
+    """Refresh ``client``'s metadata until it has partitions for every topic of ``topics`` or
+    ``wait_s`` has passed; returns the topics still unknown (see the module docstring)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    missing = _unknown(client, topics)
+    while missing:
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        try:  # the update future is shielded: a timeout leaves the refresh running
+            await asyncio.wait_for(client.force_metadata_update(), left)
+        except asyncio.TimeoutError:
+            break
+        missing = _unknown(client, missing)
+        if missing:
+            await asyncio.sleep(min(0.2, max(0.0, deadline - loop.time())))
+    return missing
+
+
+async def _refresh_until_known(client: Any, topics: set[str]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEADER_METADATA_RETRY_FOR_S
+    try:
+        while _unknown(client, topics) and loop.time() < deadline:
+            await asyncio.sleep(LEADER_METADATA_RETRY_S)
+            await client.force_metadata_update()
+    except Exception as exc:  # the consumer closed meanwhile: nothing left to assign
+        log.debug("metadata refresh for %s ended: %r", sorted(topics), exc)
+
+
+async def _perform_assignment(self: Any, response: Any) -> Any:
+    """aiokafka's leader assignment, after the leader's metadata knows every topic a member
+    subscribes to (see the module docstring)."""
+    topics: set[str] = set()
+    for member in response.members:  # (member_id, [group_instance_id,] metadata bytes)
+        topics.update(ConsumerProtocol.METADATA.decode(member[-1]).subscription)
+    client = self._client
+    if _unknown(client, topics):
+        if not self._subscription.subscribed_pattern:
+            client.set_topics(topics)  # what aiokafka sets next; refreshes then ask for these topics
+        wait_s = min(LEADER_METADATA_WAIT_S, min(self._session_timeout_ms, self._rebalance_timeout_ms) / 2000)
+        missing = await _know_topics(client, topics, wait_s)
+        if missing:
+            log.error("group %s: the leader has no metadata for subscribed topics %s after %.1f s; their partitions "
+                      "are not assigned until it has (a table whose changelog is among them is not recovered "
+                      "meanwhile)", self.group_id, sorted(missing), wait_s)
+            task = asyncio.ensure_future(_refresh_until_known(client, missing))
+            _retries.add(task)
+            task.add_done_callback(_retries.discard)
+    return await _PERFORM_ASSIGNMENT(self, response)
 
 
 async def _wait_on_metadata(self: Any, topic: str) -> Any:
@@ -122,9 +209,6 @@ class _NoReadOffset(dict):
     def __getitem__(self, tp: Any) -> None:
         return None
 
-    def __missing__(self, tp: Any) -> None:
-        return None
-
 
 _CONSUMER_INIT = faust_consumer.Consumer.__init__
 
@@ -157,3 +241,4 @@ def install() -> None:
     faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
     faust_recovery.Recovery.on_recovery_completed = _on_recovery_completed  # type: ignore[method-assign]
     AIOKafkaClient._wait_on_metadata = _wait_on_metadata  # type: ignore[method-assign]
+    GroupCoordinator._perform_assignment = _perform_assignment  # type: ignore[method-assign]
