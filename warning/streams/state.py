@@ -103,7 +103,7 @@ class WarmMemoryStore(faust_memory.Store):
     worker to partitions it held at the last recovery. Rows written by the owner come from
     :class:`StateTable`, which tells the store their partition (:meth:`note_partition`).
 
-    Registered as the ``warmmemory://`` store (:data:`STORE_URL`).
+    Registered as the ``warmmemory://`` store.
     """
 
     def __post_init__(self) -> None:
@@ -149,8 +149,6 @@ class WarmMemoryStore(faust_memory.Store):
 
 
 STORES.aliases["warmmemory"] = f"{__name__}:WarmMemoryStore"
-#: the state tables' store (see :meth:`StateTable.create`)
-STORE_URL = "warmmemory://local"
 
 
 class StateTable:
@@ -174,10 +172,8 @@ class StateTable:
     def create(cls, app: Any, name: str, partitions: int) -> "StateTable":
         """A new table on a Faust ``app``: string keys, raw bytes values (``None`` is a tombstone),
         kept in a :class:`WarmMemoryStore`."""
-        # A host in the URL: Faust takes the table's store URL only when it is truthy, and a yarl URL
-        # with neither host nor path is falsy ("warmmemory://" fell back to the app's memory store).
         return cls(app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes,
-                             store=STORE_URL))
+                             store="warmmemory://"))
 
     @staticmethod
     def key(store: str, partition: int, row: str) -> str:
