@@ -128,9 +128,9 @@ class Cluster:
         self.workers[name].kill9()
         return t
 
-    def owned(self) -> dict[str, list[int]] | None:
-        """Worker → its assigned partitions, when every live worker is in one settled generation
-        (not rebalancing) and together they own every partition once; else None."""
+    def settled(self) -> dict[str, dict[str, Any]] | None:
+        """Every live worker's ``/healthz``, when all are in one settled generation (not
+        rebalancing) and together they own every partition once; else None."""
         hs = self.health()
         if not hs or any(h is None or h.get("fenced") or h.get("generation") is None for h in hs.values()):
             return None
@@ -139,7 +139,12 @@ class Cluster:
         parts = sorted(p for h in hs.values() for p in h["assigned"])  # type: ignore[index]
         if parts != list(range(self.partitions)) or any(not h["assigned"] for h in hs.values()):  # type: ignore[index]
             return None
-        return {n: h["assigned"] for n, h in hs.items()}  # type: ignore[index]
+        return hs  # type: ignore[return-value]
+
+    def owned(self) -> dict[str, list[int]] | None:
+        """Worker → its assigned partitions, when :meth:`settled`; else None."""
+        hs = self.settled()
+        return None if hs is None else {n: h["assigned"] for n, h in hs.items()}
 
     def wait_owned(self, timeout: float = 120.0, every: float = 0.3) -> dict[str, list[int]]:
         deadline = time.monotonic() + timeout

@@ -243,22 +243,17 @@ def failover_sim(tmp_path_factory) -> Path:
     return out / "events.jsonl"
 
 
-@pytest.mark.integration
-@pytest.mark.slow
 def settled_health(cluster: Cluster, timeout: float = 60.0) -> dict[str, Any]:
     """Every live worker's /healthz, once all answer in one generation, none fenced, owning every
-    partition (or what they answer at ``timeout``)."""
+    partition (:meth:`Cluster.settled`; or what they answer at ``timeout``)."""
     deadline = time.monotonic() + timeout
-    while True:
-        hs = cluster.health()
-        if cluster.owned() is not None and all(h is not None and not h.get("fenced") for h in hs.values()) \
-                and len({h["generation"] for h in hs.values() if h is not None}) == 1:
-            return hs
-        if time.monotonic() > deadline:
-            return hs
+    while (hs := cluster.settled()) is None and time.monotonic() < deadline:
         time.sleep(0.5)
+    return hs if hs is not None else cluster.health()
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, failover_sim, tmp_path):
     from warning.backtest.runner import iter_lines, run
     from warning.streams.app import build_enricher

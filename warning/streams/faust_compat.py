@@ -89,9 +89,9 @@ def _unknown(client: Any, topics: set[str]) -> set[str]:
     return {t for t in topics if not client.cluster.partitions_for_topic(t)}
 
 
-async def _know_topics(client: Any, topics: set[str], wait_s: float) -> set[str]:
-    """Refresh ``client``'s metadata until it has partitions for every topic of ``topics`` or
-    ``wait_s`` has passed; returns the topics still unknown (see the module docstring)."""
+async def _know_topics(client: Any, topics: set[str], wait_s: float, every_s: float = 0.2) -> set[str]:
+    """Refresh ``client``'s metadata every ``every_s`` until it has partitions for every topic of
+    ``topics`` or ``wait_s`` has passed; returns the topics still unknown (see the module docstring)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     missing = _unknown(client, topics)
@@ -105,17 +105,13 @@ async def _know_topics(client: Any, topics: set[str], wait_s: float) -> set[str]
             break
         missing = _unknown(client, missing)
         if missing:
-            await asyncio.sleep(min(0.2, max(0.0, deadline - loop.time())))
+            await asyncio.sleep(min(every_s, max(0.0, deadline - loop.time())))
     return missing
 
 
-async def _refresh_until_known(client: Any, topics: set[str]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LEADER_METADATA_RETRY_FOR_S
+async def _keep_asking(client: Any, topics: set[str]) -> None:
     try:
-        while _unknown(client, topics) and loop.time() < deadline:
-            await asyncio.sleep(LEADER_METADATA_RETRY_S)
-            await client.force_metadata_update()
+        await _know_topics(client, topics, LEADER_METADATA_RETRY_FOR_S, LEADER_METADATA_RETRY_S)
     except Exception as exc:  # the consumer closed meanwhile: nothing left to assign
         log.debug("metadata refresh for %s ended: %r", sorted(topics), exc)
 
@@ -136,7 +132,7 @@ async def _perform_assignment(self: Any, response: Any) -> Any:
             log.error("group %s: the leader has no metadata for subscribed topics %s after %.1f s; their partitions "
                       "are not assigned until it has (a table whose changelog is among them is not recovered "
                       "meanwhile)", self.group_id, sorted(missing), wait_s)
-            task = asyncio.ensure_future(_refresh_until_known(client, missing))
+            task = asyncio.ensure_future(_keep_asking(client, missing))
             _retries.add(task)
             task.add_done_callback(_retries.discard)
     return await _PERFORM_ASSIGNMENT(self, response)
