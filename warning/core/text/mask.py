@@ -50,7 +50,8 @@ ordinary words that start like a name (利益, 安全, 满意 …, derived from 
 
 After the number rules, a safety net re-scans for the audit patterns of
 :func:`find_pii_leaks` (any mobile, valid ID, area-code landline) and masks what is left, so
-no phone or ID pattern survives by construction.
+no phone or ID pattern survives by construction; when it masks something, the numbers are masked
+again until nothing changes (its mask may leave a new token or join digits into a new pattern).
 
 Digits may be ASCII or full-width (４３０３…). Cheap pre-checks (is there any digit, an ``@``,
 a cue word?) skip the expensive patterns on texts that cannot contain a kind, so masking costs
@@ -305,6 +306,26 @@ def _mask_partial_id(m: re.Match[str], counts: dict[str, int]) -> str:
 
 
 def _mask_numbers(text: str, counts: dict[str, int]) -> str:
+    """The number rules, then the safety net — again on the result for as long as the safety net
+    masks something.
+
+    The safety net masks a leak inside a longer run of digits joined by spaces or dashes, which the
+    token rules could not split: what is left on each side is then a token of its own for the next
+    pass ("1-00000000101000-130****0000": 100000000101000 reads as an old ID), and the visible digits
+    of its mask may join those beside it into a new leak ("13000001-130****0000": 13000001-130).
+    So the text is masked again until a pass leaves it as it is: a fixed point, which is what a
+    second :func:`mask_pii` sees. Every repeat stars at least one digit, so this ends (in practice
+    after one repeat, and only for such odd joins).
+    """
+    while True:
+        text = _mask_number_tokens(text, counts)
+        masked = _safety_net(text, counts)
+        if masked is text:
+            return text
+        text = masked
+
+
+def _mask_number_tokens(text: str, counts: dict[str, int]) -> str:
     if "*" in text or "＊" in text:
         text = _PARTIAL_ID.sub(lambda m: _mask_partial_id(m, counts), text)
     out: list[str] = []
@@ -378,7 +399,7 @@ def _mask_numbers(text: str, counts: dict[str, int]) -> str:
     if out:
         out.append(text[last:])
         text = "".join(out)
-    return _safety_net(text, counts)
+    return text
 
 
 def _safety_net(text: str, counts: dict[str, int]) -> str:
@@ -386,6 +407,7 @@ def _safety_net(text: str, counts: dict[str, int]) -> str:
 
     The token rules above handle the ways people write numbers; this catches odd joins such as
     "1300000-03001000000" so that no mobile, ID or landline pattern can survive by construction.
+    Returns ``text`` itself when it finds nothing.
     """
     plain = _plain(text)
     if _LEAK_HINT.search(plain) is None:  # what every leak pattern holds is not there
