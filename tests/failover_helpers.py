@@ -353,19 +353,25 @@ def changelog_counts(bootstrap: str, app_id: str, partitions: int, idle_s: float
                      timeout: float = 60.0) -> dict[int, dict[str, Any]]:
     """Each partition's detection counters at its last checkpoint, from the changelog of the
     ``detect`` table: ``{partition: {"released", "late", "offset"}}``."""
+    from warning.streams.state import FakeTable, StateTable
+
     topic = f"{app_id}-detect-changelog"
-    last_meta: dict[int, bytes] = {}
+    table = FakeTable()  # the changelog compacted: key → latest value
     last = time.monotonic()
     deadline = time.monotonic() + timeout
     for msgs in _consume(bootstrap, topic, partitions):
         for m in msgs:
             key = json.loads(m.key)
-            if key.startswith("meta|") and m.value is not None:
-                last_meta[int(key.split("|")[1])] = m.value
+            if m.value is None:
+                table.data.pop(key, None)
+            else:
+                table.data[key] = m.value
             last = time.monotonic()
         now = time.monotonic()
         if now > deadline or now - last > idle_s:
             break
+    state = StateTable(table)  # the rows of each partition's last committed checkpoint
+    last_meta = {p: blob for p in range(partitions) if (blob := state.rows("meta", p).get("engine"))}
     out = {}
     for p, blob in last_meta.items():
         wrapped = pickle.loads(blob)

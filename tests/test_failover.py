@@ -258,11 +258,6 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
     from warning.backtest.runner import iter_lines, run
     from warning.streams.app import build_enricher
 
-    if broker.kind == "tansu":
-        pytest.skip("Tansu: its changelog recovery stops at the base offset of the last record batch "
-                    "(kafka_helpers), so checkpoints cannot be one atomic batch there; with one record per batch "
-                    "a run of this test counted 1-2 events twice in 2 of 12 partitions (alerts equal) - "
-                    "failover is verified on Apache Kafka")
     t_start = time.monotonic()
     prefix = _prefix("fo")
     env = failover_env(tmp_path, broker.url, prefix)
@@ -427,34 +422,6 @@ def test_acks_go_in_offset_order():
     svc.ready = [msg(0, 3), msg(0, 4), msg(0, 6), msg(0, 5), msg(1, 9)]
     assert [(m.partition, m.offset) for m in svc.ackable()] == [(0, 3), (0, 4), (1, 9)]
     assert [(m.partition, m.offset) for m in svc.ready] == [(0, 6), (0, 5)]
-
-
-def test_a_checkpoint_of_a_partition_is_one_record_batch():
-    """The rows of one partition's checkpoint (streets, seen-marks, meta) go to the changelog as
-    one record batch, which a broker appends whole or not at all: a worker killed mid-checkpoint
-    leaves the previous checkpoint, not streets newer than the meta row that says what they hold."""
-    import faust
-
-    from warning.streams.state import StateTable
-
-    app = faust.App("atomic-test", producer_max_batch_size=16384)
-    table = SimpleNamespace(app=app, key_type=str, value_type=bytes, key_serializer=None, value_serializer=None,
-                            changelog_topic=object(), data={}, send_changelog=lambda *a: pytest.fail("sent row by row"))
-    st = StateTable(table)
-    with st.atomic(3):
-        for i in range(40):
-            st.put("street", 3, f"1101050{i:02d}", b"x" * 20_000)  # 800 kB: more than Faust's 16 kB batches
-        st.delete("seen", 3, "7")
-        st.put("meta", 3, "engine", b"m")
-    assert [(p, n) for p, _, n in st._pending] == [(3, 42)]
-    assert st.rows("street", 3) and "meta|3|engine" in table.data
-    # a broker that needs one record per batch (Tansu): rows go one by one
-    app1 = faust.App("atomic-test-1", producer_max_batch_size=1)
-    st1 = StateTable(SimpleNamespace(**{**vars(table), "app": app1, "data": {}}))
-    with st1.atomic(0):
-        st1.put("meta", 0, "engine", b"m")
-        st1.put("street", 0, "a", b"s")
-    assert [n for _, _, n in st1._pending] == [1, 1]
 
 
 def test_agents_take_each_partition_in_offset_order_without_holes():

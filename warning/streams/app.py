@@ -229,6 +229,7 @@ class IngestService(Fenced):
         """Drop the filters; they are rebuilt lazily from the (recovered) table."""
         self.logs.clear()
         self.pipe.dedups.clear()
+        self.state.forget_pages()
 
     def home(self, record_id: str) -> int:
         """The partition whose filter owns ``record_id``."""

@@ -8,8 +8,8 @@ Exactly-once state on an at-least-once transport (the checkpoint order of
   counted late) *and* a checkpoint holding its effect is written: every ``checkpoint_s`` the
   alerts emitted so far are awaited until delivered, then the engines touched write their changed
   streets (store ``street``) and their meta (store ``meta``: watermark, counters, last applied
-  offset — not the buffer) to the changelog-backed table, each partition's rows as one record
-  batch (all or nothing: :meth:`~warning.streams.state.StateTable.atomic`), then the done events
+  offset — not the buffer) to the changelog-backed table, each partition's rows all or nothing
+  (:meth:`~warning.streams.state.StateTable.atomic`: a commit row after them), then the done events
   are acked (Faust commits acked offsets after flushing the producer, so the checkpoint is durable
   first). A checkpoint never holds the effect of an event whose alerts are not yet on
   ``warning.alerts``;
@@ -72,7 +72,7 @@ from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
 from warning.core.dedup import Deduplicator
 from warning.streams.contiguous import ContiguousInput
-from warning.streams.state import Checkpoint, DeltaLog, Fenced, StateTable
+from warning.streams.state import Checkpoint, CheckpointAbandoned, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.detect")
 
@@ -162,6 +162,7 @@ class DetectService(Fenced):
     # ------------------------------------------------------------------ engines
     def drop_partitions(self) -> None:
         self.forget()
+        self.state.forget_pages()
 
     def forget(self) -> None:
         self.waiting.clear()
@@ -315,7 +316,11 @@ class DetectService(Fenced):
     async def checkpoint(self) -> list[Any]:
         """Await the alerts emitted so far, then write the changed state of touched partitions
         (handed to the producer before this returns); returns the events that may now be acked."""
-        return await self.ckpt.commit(self.write_state, send=self.state.send_pending)
+        try:
+            return await self.ckpt.commit(self.write_state, send=lambda: self.state.send_pending(lambda: not self.fenced))
+        except CheckpointAbandoned:  # fenced while its rows were sent: redelivered to the next owner
+            log.info("checkpoint abandoned: a rebalance started while it was written")
+            return []
 
     def write_state(self) -> list[Any]:
         if self.fenced:  # a rebalance is on: the partitions may already be another worker's

@@ -16,11 +16,13 @@ partition it is handed (Faust has recovered the table from the changelog by then
   restore and deleted (a Kafka tombstone, so log compaction drops them) once their expiry has
   passed (ingest: the ids first seen since the last checkpoint, expiring with the dedup horizon).
 
-A partition's rows of one checkpoint can be written as **one Kafka record batch**
-(:meth:`StateTable.atomic`), which a broker appends whole or not at all: a worker killed in the
-middle of a checkpoint then leaves the previous checkpoint, never some rows of the new one (a torn
-checkpoint — streets newer than the meta row that says which events they hold — would count the
-events between the two twice after a restore). Detection writes its checkpoints so.
+A partition's rows of one checkpoint can be written **all or nothing** (:meth:`StateTable.atomic`,
+in the layout of :mod:`warning.streams.shadow`: two versions per row, a commit row per partition
+written once the rows are delivered): a worker killed in the middle of a checkpoint then leaves
+the previous checkpoint, never some rows of the new one (a torn checkpoint — streets newer than
+the meta row that says which events they hold — would count the events between the two twice
+after a restore), however many record batches the checkpoint takes (at scale 1 a partition's
+checkpoint is several MB; Tansu takes one record per batch). Detection writes its checkpoints so.
 
 **Checkpoints.** As in Quix Streams, there is one order, :meth:`Checkpoint.commit`:
 
@@ -60,18 +62,21 @@ from faust.stores import STORES
 from faust.stores import memory as faust_memory
 from faust.types import TP
 
+from warning.streams.shadow import Pages
+from warning.streams.shadow import value as shadow_value
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 #: largest record batch :meth:`StateTable.atomic` writes (under Kafka's default ``message.max.bytes``,
 #: 1 MiB + 12 bytes, which a changelog topic created without overrides keeps); a bigger checkpoint
-#: of one partition is written as several batches (not atomic; logged)
+#: of one partition takes several batches, still all or nothing (:mod:`warning.streams.shadow`)
 ATOMIC_BATCH_BYTES = 1_000_000
 
 #: a ``kafka.producer_max_batch_size`` below this asks for one record per batch (Tansu, whose
 #: changelog recovery loses the tail of a batch: see tests/kafka_helpers.py); state rows then go
-#: one per batch too — not atomic
+#: one per batch too
 ONE_RECORD_BATCHES_BELOW = 1024
 
 #: name → coroutine function awaited at that point (tests only; empty in production)
@@ -154,19 +159,30 @@ STORES.aliases["warmmemory"] = f"{__name__}:WarmMemoryStore"
 class StateTable:
     """The changelog-backed Faust table of one service; rows keyed ``"{store}|{partition}|{row}"``.
 
+    Rows written inside :meth:`atomic` blocks (detection's checkpoints) are kept in the layout of
+    :mod:`warning.streams.shadow` (two versions per row and a commit row per partition), so a
+    partition's checkpoint is all or nothing however many record batches it takes; rows written
+    outside (ingest's seen-marks) are written as they are. :meth:`rows` reads both. A store is
+    written either always inside :meth:`atomic` blocks or never. Call :meth:`forget_pages` when the
+    table's data may have changed under the service (after each assignment).
+
     >>> t = StateTable(FakeTable())
     >>> t.put("meta", 1, "engine", b"x"); t.put("meta", 0, "engine", b"y")
     >>> t.rows("meta", 1)
     {'engine': b'x'}
     >>> t.delete("meta", 1, "engine"); t.rows("meta", 1), t.table.changelog[-1]
     ({}, (1, 'meta|1|engine', None))
+    >>> with t.atomic(2):
+    ...     t.put("street", 2, "a", b"A")
+    >>> t.rows("street", 2), [k for _, k, _ in t.table.changelog[-2:]]
+    ({'a': b'A'}, ['street#0|2|a', '~commit|2'])
     """
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self._rows: list[tuple[str, Any]] | None = None  # rows of the open atomic() block
-        self._pending: list[tuple[int, Any, int]] = []  # (partition, batch builder, records) to send
-        self.split_warned: set[int] = set()
+        self._writes: list[tuple[str, str, Optional[bytes]]] | None = None  # of the open atomic() block
+        self._pending: list[tuple[int, Any, int, int]] = []  # (partition, batch builder, records, phase)
+        self._pages: dict[int, Pages] | None = None
 
     @classmethod
     def create(cls, app: Any, name: str, partitions: int) -> "StateTable":
@@ -179,89 +195,129 @@ class StateTable:
     def key(store: str, partition: int, row: str) -> str:
         return f"{store}|{partition}|{row}"
 
+    def forget_pages(self) -> None:
+        """Read the rows' versions from the table again at the next use."""
+        self._pages = None
+
+    def _pages_of(self, partition: int) -> Pages:
+        if self._pages is None:
+            self._pages = Pages.load_all(self.table.data)
+        pages = self._pages.get(partition)
+        if pages is None:
+            pages = self._pages[partition] = Pages(partition)
+        return pages
+
     def rows(self, store: str, partition: int) -> dict[str, bytes]:
-        """Every live row of ``store`` for ``partition``: row name → value."""
-        prefix = f"{store}|{partition}|"
-        n = len(prefix)
-        return {k[n:]: v for k, v in list(self.table.data.items())
-                if v is not None and isinstance(k, str) and k.startswith(prefix)}
+        """Every live row of ``store`` for ``partition`` (of its last committed checkpoint): row
+        name → value."""
+        data = self.table.data
+        out = {}
+        for (s, row), v in self._pages_of(partition).live.items():
+            if s == store and not v.deleted:
+                blob = data.get(v.key)
+                if blob is not None:
+                    out[row] = blob if v.slot < 0 else shadow_value(blob)
+        return out
 
     def put(self, store: str, partition: int, row: str, value: bytes) -> None:
+        if self._writes is not None:
+            self._writes.append((store, row, value))
+            return
         k = self.key(store, partition, row)
-        data = self.table.data
-        data[k] = value
-        note = getattr(data, "note_partition", None)
-        if note is not None:
-            note(k, partition)
-        self._changelog(partition, k, value)
+        self._apply(partition, k, value)
+        self._pages = None
+        self.table.send_changelog(partition, k, value)
 
     def delete(self, store: str, partition: int, row: str) -> None:
+        if self._writes is not None:
+            self._writes.append((store, row, None))
+            return
         k = self.key(store, partition, row)
-        data = self.table.data
-        forget = getattr(data, "forget_key", None)
-        if forget is not None:
-            forget(k)
-        elif k in data:
-            del data[k]
-        self._changelog(partition, k, None)
+        self._apply(partition, k, None)
+        self._pages = None
+        self.table.send_changelog(partition, k, None)
 
-    def _changelog(self, partition: int, key: str, value: bytes | None) -> None:
-        if self._rows is not None:
-            self._rows.append((key, value))
-        else:
-            self.table.send_changelog(partition, key, value)
+    def _apply(self, partition: int, key: str, value: Optional[bytes]) -> None:
+        data = self.table.data
+        if value is None:
+            forget = getattr(data, "forget_key", None)
+            if forget is not None:
+                forget(key)
+            else:
+                data.pop(key, None)
+            return
+        data[key] = value
+        note = getattr(data, "note_partition", None)
+        if note is not None:
+            note(key, partition)
 
     @contextmanager
     def atomic(self, partition: int) -> Iterator[None]:
-        """Rows put or deleted inside the block (all of ``partition``) are applied to the table at
-        once and queued for the changelog as one record batch — appended by the broker whole or not
-        at all — when they fit in :data:`ATOMIC_BATCH_BYTES` (else in several, logged once per
-        partition). :meth:`send_pending` hands the queued batches to the producer. A table that is
-        not a Faust table (unit tests) gets the rows one by one."""
-        if self._rows is not None:
+        """Rows put or deleted inside the block (all of ``partition``) make one checkpoint of the
+        partition (:mod:`warning.streams.shadow`): applied to the table at once and queued for the
+        changelog — the rows in record batches of at most :data:`ATOMIC_BATCH_BYTES`, then the
+        commit row — for :meth:`send_pending`. A table that is not a Faust table (unit tests) gets
+        the records one by one, in the same order."""
+        if self._writes is not None:
             raise RuntimeError("atomic() blocks do not nest")
-        self._rows = []
+        self._writes = []
         try:
             yield
         finally:
-            rows, self._rows = self._rows, None
-        if rows:
-            if not hasattr(self.table, "changelog_topic"):
-                for k, v in rows:
-                    self.table.send_changelog(partition, k, v)
-            else:
-                self._pending.extend(self._batches(partition, rows))
+            writes, self._writes = self._writes, None
+        if not writes:
+            return
+        pre, commit, post = self._pages_of(partition).plan(writes)
+        records = [*pre, commit, *post]
+        for k, v in records:
+            self._apply(partition, k, v)
+        if not hasattr(self.table, "changelog_topic"):
+            for k, v in records:
+                self.table.send_changelog(partition, k, v)
+        else:
+            self._pending.extend(self._batches(partition, records, len(pre)))
 
-    def _batches(self, partition: int, rows: list[tuple[str, Any]]) -> list[tuple[int, Any, int]]:
+    def _batches(self, partition: int, records: list[tuple[str, Optional[bytes]]],
+                 commit_at: int) -> list[tuple[int, Any, int, int]]:
+        """Record batches of ``records`` (the commit row at index ``commit_at``), each with its
+        phase: the batches before the one holding the commit row are phase 0, it and the rest
+        phase 1 — or all phase 0 when the commit row is in the first batch."""
         from aiokafka.producer.message_accumulator import BatchBuilder
 
         t = self.table
         ser = t.app.serializers
         limit = ATOMIC_BATCH_BYTES
         asked = t.app.conf.producer_max_batch_size
-        if asked < ONE_RECORD_BATCHES_BELOW:
+        one_each = asked < ONE_RECORD_BATCHES_BELOW
+        if one_each:
             limit = asked
-        out: list[tuple[int, Any, int]] = []
-        builder, n = BatchBuilder(limit, 0), 0
-        for k, v in rows:
+        batches: list[list[Any]] = []  # [builder, records]
+        commit_batch = 0
+        for i, (k, v) in enumerate(records):
             kb = ser.dumps_key(t.key_type, k, serializer=t.key_serializer)
             vb = None if v is None else ser.dumps_value(t.value_type, v, serializer=t.value_serializer)
-            if builder.append(key=kb, value=vb, timestamp=None, headers=[]) is None:  # full: another batch
-                out.append((partition, builder, n))
-                builder, n = BatchBuilder(limit, 0), 0
+            if (one_each or not batches or i == commit_at and len(batches) > 1
+                    or batches[-1][0].append(key=kb, value=vb, timestamp=None, headers=[]) is None):
+                # a new batch: one record each (Tansu), the first, full, or the commit row after
+                # more than one batch of rows (it goes first in a batch that waits for them)
+                builder = BatchBuilder(limit, 0)
                 if builder.append(key=kb, value=vb, timestamp=None, headers=[]) is None:
                     raise ValueError(f"state row {k!r} of {len(vb or b'')} bytes does not fit in a record batch")
-                if partition not in self.split_warned and limit == ATOMIC_BATCH_BYTES:
-                    self.split_warned.add(partition)
-                    log.warning("state of partition %d: a checkpoint is larger than %d bytes and is written in "
-                                "several record batches (not atomically)", partition, ATOMIC_BATCH_BYTES)
-            n += 1
-        out.append((partition, builder, n))
-        return out
+                batches.append([builder, 0])
+            batches[-1][1] += 1
+            if i == commit_at:
+                commit_batch = len(batches) - 1
+        return [(partition, b, n, int(i >= commit_batch > 0)) for i, (b, n) in enumerate(batches)]
 
-    async def send_pending(self) -> list[asyncio.Future]:
+    async def send_pending(self, go_on: Callable[[], bool] = lambda: True) -> list[asyncio.Future]:
         """Hand the batches queued by :meth:`atomic` to the producer (in order); returns their
-        delivery futures. On delivery the store learns the offset its rows now reflect."""
+        delivery futures. On delivery the store learns the offset its rows now reflect.
+
+        Batches of phase 1 (commit rows after several batches of rows) are handed over only once
+        every batch of phase 0 is delivered, and only if ``go_on()`` still says so then (a
+        rebalance may have started meanwhile: see :mod:`warning.streams.app`); else
+        :class:`CheckpointAbandoned` is raised — the state is not committed, nothing may be acked.
+        """
         pending, self._pending = self._pending, []
         if not pending:
             return []
@@ -269,8 +325,9 @@ class StateTable:
         topic = t.changelog_topic.get_topic_name()
         producer = t.app.producer._ensure_producer()
         store = t.data
-        futs = []
-        for partition, builder, n in pending:
+        futs: list[asyncio.Future] = []
+
+        async def send(partition: int, builder: Any, n: int) -> None:
             fut = await producer.send_batch(builder, topic, partition=partition)
 
             def delivered(f: asyncio.Future, n: int = n) -> None:
@@ -280,7 +337,24 @@ class StateTable:
 
             fut.add_done_callback(delivered)
             futs.append(fut)
+
+        for partition, builder, n, phase in pending:
+            if phase == 0:
+                await send(partition, builder, n)
+        later = [b for b in pending if b[3] == 1]
+        if later:
+            await asyncio.gather(*futs)  # every row of the checkpoints is in (a failure raises)
+            if not go_on():
+                self._pages = None  # the commit rows applied in memory were not written
+                raise CheckpointAbandoned("a rebalance started while the checkpoint's rows were sent")
+            for partition, builder, n, _ in later:
+                await send(partition, builder, n)
         return futs
+
+
+class CheckpointAbandoned(Exception):
+    """The commit rows of a checkpoint were not written (its rows are left for the next owner to
+    tombstone); nothing it stands for may be acked."""
 
 
 class DeltaLog:

@@ -1,0 +1,223 @@
+"""A partition's checkpoint is all or nothing however many record batches it takes
+(warning/streams/shadow.py): cut anywhere, a restore reads the previous checkpoint or the new one,
+never a mix; the record batches of a large checkpoint wait for its rows before its commit row."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from types import SimpleNamespace
+from typing import Any, Optional
+
+import faust
+import pytest
+
+from warning.streams.state import CheckpointAbandoned, FakeTable, StateTable
+
+STORES = ("street", "seen", "meta")
+
+
+def compacted(records: list[tuple[int, str, Optional[bytes]]]) -> FakeTable:
+    """A table recovered from ``records`` (what a changelog topic holds, compacted or not)."""
+    t = FakeTable()
+    for _, k, v in records:
+        if v is None:
+            t.data.pop(k, None)
+        else:
+            t.data[k] = v
+    return t
+
+
+def snapshot(st: StateTable, p: int) -> dict[str, dict[str, bytes]]:
+    return {s: st.rows(s, p) for s in STORES}
+
+
+def test_a_checkpoint_cut_at_any_record_restores_the_previous_checkpoint_or_the_new_one():
+    """Random checkpoints of puts and deletes (re-puts of deleted rows, rows of the unversioned
+    layout an older version wrote, several partitions), each followed by a crash at a random
+    record; the next owner restores from the changelog as it stands and goes on. After every
+    crash the restored rows equal the last checkpoint whose commit row is in — row for row."""
+    rng = random.Random(13)
+    p = 2
+    records: list[tuple[int, str, Optional[bytes]]] = []
+    # an older version's rows (no versions, no commit row), and another partition's
+    records += [(p, f"street|{p}|s{i}", b"old%d" % i) for i in range(4)] + [(p, f"meta|{p}|engine", b"old")]
+    records += [(3, "street#0|3|s1", b"\x01" + bytes(8) + b"other")]
+    committed = {"street": {f"s{i}": b"old%d" % i for i in range(4)}, "seen": {}, "meta": {"engine": b"old"}}
+    torn = restores = 0
+    for n in range(300):
+        owner = StateTable(compacted(records))
+        assert snapshot(owner, p) == committed, f"checkpoint {n}: the restore is not the last committed checkpoint"
+        restores += 1
+        for _ in range(rng.randint(1, 4)):  # this owner's checkpoints until it crashes
+            want = {s: dict(rows) for s, rows in committed.items()}
+            before = len(owner.table.changelog)
+            with owner.atomic(p):
+                for _ in range(rng.randint(1, 8)):
+                    store, row = rng.choice(STORES), f"s{rng.randrange(8)}"
+                    if rng.random() < 0.3:
+                        owner.delete(store, p, row)
+                        want[store].pop(row, None)
+                    else:
+                        val = b"v%d" % rng.randrange(10**6)
+                        owner.put(store, p, row, val)
+                        want[store][row] = val
+            written = owner.table.changelog[before:]
+            assert snapshot(owner, p) == want, "the owner's own view after its checkpoint"
+            commit_at = next(i for i, (_, k, _) in enumerate(written) if k.startswith("~commit|"))
+            if rng.random() < 0.4:  # killed while the checkpoint is written
+                cut = rng.randrange(len(written) + 1)
+                records += written[:cut]
+                if cut > commit_at:
+                    committed = want
+                else:
+                    torn += 1
+                break
+            records += written
+            committed = want
+    assert torn > 50 and restores == 300
+    assert StateTable(compacted(records)).rows("street", 3) == {"s1": b"other"}, "another partition's rows"
+
+
+def test_deleted_rows_leave_no_versions_behind():
+    """A deleted row's versions are tombstoned once its deletion is committed, so delta rows (a
+    new one every checkpoint, deleted past the dedup horizon) do not pile up in the table."""
+    st = StateTable(FakeTable())
+    for n in range(50):
+        with st.atomic(0):
+            st.put("seen", 0, str(n), b"ids")
+            if n >= 3:
+                st.delete("seen", 0, str(n - 3))
+    keys = sorted(st.table.data)
+    assert len(keys) <= 2 * 4 + 1, keys  # three live rows, a deleted one (two versions at most each) + the commit row
+    assert sorted(st.rows("seen", 0), key=int) == ["47", "48", "49"]
+
+
+def _faust_table(batch_size: int) -> Any:
+    app = faust.App(f"shadow-test-{batch_size}", producer_max_batch_size=batch_size)
+    return SimpleNamespace(app=app, key_type=str, value_type=bytes, key_serializer=None, value_serializer=None,
+                           changelog_topic=SimpleNamespace(get_topic_name=lambda: "t-changelog"), data={},
+                           send_changelog=lambda *a: pytest.fail("sent row by row"))
+
+
+def test_a_small_checkpoint_is_one_batch_and_a_large_one_commits_after_its_rows():
+    st = StateTable(_faust_table(16384))
+    with st.atomic(3):
+        st.put("street", 3, "a", b"x" * 100)
+        st.put("meta", 3, "engine", b"m")
+    assert [(p, n, phase) for p, _, n, phase in st._pending] == [(3, 3, 0)], "rows and commit row: one batch"
+    st._pending.clear()
+    with st.atomic(3):
+        for i in range(40):
+            st.put("street", 3, f"s{i:02d}", b"x" * 60_000)  # 2.4 MB: more than one batch may hold
+        st.put("meta", 3, "engine", b"m2")
+    parts = [(n, phase) for _, _, n, phase in st._pending]
+    assert len(parts) >= 3 and all(ph == 0 for _, ph in parts[:-1]) and parts[-1] == (1, 1), parts
+    assert sum(n for n, _ in parts) == 41 + 1 + 0, "40 streets, the meta row, the commit row"
+    assert all(b.size() <= 1_000_000 for _, b, _, _ in st._pending), "a batch over Kafka's default limit"
+    # a broker that needs one record per batch (Tansu): the rows one by one, then the commit row
+    st1 = StateTable(_faust_table(1))
+    with st1.atomic(0):
+        st1.put("meta", 0, "engine", b"m")
+        st1.put("street", 0, "a", b"s")
+    assert [(n, phase) for _, _, n, phase in st1._pending] == [(1, 0), (1, 0), (1, 1)]
+
+
+class _Producer:
+    """Records the order of send_batch calls; deliveries resolve when the test says so."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, int]] = []  # (partition, records)
+        self.futures: list[asyncio.Future] = []
+
+    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self.sent.append((partition, builder.record_count()))
+        self.futures.append(fut)
+        return fut
+
+    def deliver(self) -> None:
+        for i, f in enumerate(self.futures):
+            if not f.done():
+                f.set_result(SimpleNamespace(topic_partition=None, offset=i))
+
+
+def test_the_commit_row_is_sent_only_once_the_rows_are_delivered_and_not_when_fenced():
+    async def scenario(go_on: bool) -> tuple[list, Any]:
+        table = _faust_table(1)
+        prod = _Producer()
+        table.app.producer = SimpleNamespace(_ensure_producer=lambda: prod)
+        table.data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
+        st = StateTable(table)
+        with st.atomic(0):
+            st.put("street", 0, "a", b"s")
+            st.put("meta", 0, "engine", b"m")
+        task = asyncio.create_task(st.send_pending(lambda: go_on))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        sent_before = list(prod.sent)
+        prod.deliver()
+        try:
+            await task
+            err = None
+        except CheckpointAbandoned as e:
+            err = e
+        prod.deliver()
+        return [sent_before, prod.sent], err
+
+    (before, after), err = asyncio.run(scenario(True))
+    assert before == [(0, 1), (0, 1)], "the commit row went out before the rows were delivered"
+    assert after == [(0, 1)] * 3 and err is None
+    (before, after), err = asyncio.run(scenario(False))
+    assert after == [(0, 1)] * 2 and isinstance(err, CheckpointAbandoned), "a fenced checkpoint committed"
+
+
+@pytest.mark.integration
+def test_a_checkpoint_larger_than_a_record_batch_is_written_and_restored_on_a_real_broker(broker):
+    """Three checkpoints of about 2.5 MB each (more than Kafka's default 1 MiB per batch; one
+    record per batch on Tansu, as its workers write) go to a compacted topic through the real
+    producer; read back, the topic holds the last one, and cut just before any commit row it
+    holds the one before — so on the broker every row of a checkpoint precedes its commit row."""
+    from aiokafka import AIOKafkaProducer
+
+    from kafka_helpers import consume_all, create_topics, unique_topic
+
+    topic = unique_topic("shadow-changelog")
+    create_topics(broker.bootstrap, [topic], partitions=2, configs={"cleanup.policy": "compact"})
+    app = faust.App("shadow-it", producer_max_batch_size=1 if broker.kind == "tansu" else 16384)
+    states: list[dict[str, dict[str, bytes]]] = []
+
+    async def write() -> None:
+        prod = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, max_request_size=2 * 1024 * 1024, linger_ms=5)
+        await prod.start()
+        try:
+            table = SimpleNamespace(
+                app=SimpleNamespace(serializers=app.serializers, conf=app.conf,
+                                    producer=SimpleNamespace(_ensure_producer=lambda: prod)),
+                key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw",
+                changelog_topic=SimpleNamespace(get_topic_name=lambda: topic),
+                data=type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})())
+            st = StateTable(table)
+            rng = random.Random(5)
+            for n in range(3):
+                with st.atomic(1):
+                    for i in range(40):
+                        if n == 0 or i % (n + 1) == 0:
+                            st.put("street", 1, f"s{i:02d}", rng.randbytes(60_000))
+                    st.put("meta", 1, "engine", b"meta%d" % n)
+                futs = await st.send_pending()
+                await asyncio.gather(*futs)
+                states.append(snapshot(st, 1))
+        finally:
+            await prod.stop()
+
+    asyncio.run(write())
+    recs = consume_all(broker.bootstrap, topic, timeout=60.0, idle=3.0)
+    assert all(r.partition == 1 for r in recs)
+    rows = [(1, app.serializers.loads_key(str, r.key, serializer="json"), r.value) for r in recs]
+    assert snapshot(StateTable(compacted(rows)), 1) == states[-1], "the last checkpoint, read back"
+    commits = [i for i, (_, k, _) in enumerate(rows) if k.startswith("~commit|")]
+    assert len(rows) == 42 + 22 + 16 and len(commits) == 3 and commits[-1] == len(rows) - 1
+    for n, at in enumerate(commits):
+        before = StateTable(compacted(rows[:at]))
+        assert snapshot(before, 1) == (states[n - 1] if n else {s: {} for s in STORES}), f"cut before commit {n + 1}"
