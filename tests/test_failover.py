@@ -59,6 +59,17 @@ def _changelog_event(topic: str, partition: int, offset: int, key: str, value: b
     return SimpleNamespace(message=msg, key=key, value=value)
 
 
+def test_the_workers_state_tables_are_kept_in_the_warm_store():
+    """The tables' store URL must reach Faust: a falsy URL (``warmmemory://``, no host) made Faust
+    fall back to its memory store, so no worker ever used the warm store."""
+    from warning.streams.app import create_app
+    from warning.streams.state import WarmMemoryStore
+
+    app = create_app(load_settings(None))
+    kinds = {name: type(t.data) for name, t in app.tables.items()}
+    assert kinds and all(k is WarmMemoryStore for k in kinds.values()), kinds
+
+
 def test_warm_store_keeps_standby_rows_and_their_changelog_offset():
     """Faust's memory store drops standby rows after each recovery and reports no offset, so a
     promoted standby replayed the whole changelog; this one keeps both."""

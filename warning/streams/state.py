@@ -108,7 +108,7 @@ class WarmMemoryStore(faust_memory.Store):
     worker to partitions it held at the last recovery. Rows written by the owner come from
     :class:`StateTable`, which tells the store their partition (:meth:`note_partition`).
 
-    Registered as the ``warmmemory://`` store.
+    Registered as the ``warmmemory://`` store (:data:`STORE_URL`).
     """
 
     def __post_init__(self) -> None:
@@ -154,6 +154,8 @@ class WarmMemoryStore(faust_memory.Store):
 
 
 STORES.aliases["warmmemory"] = f"{__name__}:WarmMemoryStore"
+#: the state tables' store (see :meth:`StateTable.create`)
+STORE_URL = "warmmemory://local"
 
 
 class StateTable:
@@ -188,8 +190,10 @@ class StateTable:
     def create(cls, app: Any, name: str, partitions: int) -> "StateTable":
         """A new table on a Faust ``app``: string keys, raw bytes values (``None`` is a tombstone),
         kept in a :class:`WarmMemoryStore`."""
+        # A host in the URL: Faust takes the table's store URL only when it is truthy, and a yarl URL
+        # with neither host nor path is falsy ("warmmemory://" fell back to the app's memory store).
         return cls(app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes,
-                             store="warmmemory://"))
+                             store=STORE_URL))
 
     @staticmethod
     def key(store: str, partition: int, row: str) -> str:
