@@ -143,19 +143,24 @@ class _Producer:
 
 
 def test_the_commit_row_is_sent_only_once_the_rows_are_delivered_and_not_when_fenced():
-    async def scenario(go_on: bool) -> tuple[list, Any]:
+    """The fence is looked at after the rows are delivered (a rebalance that starts while they are
+    on their way stops the commit row), and an abandoned checkpoint leaves the table's data as the
+    changelog has it: the rows sent, not the commit row."""
+    async def scenario(fenced_at_delivery: bool) -> tuple[list, Any, StateTable]:
         table = _faust_table(1)
         prod = _Producer()
         table.app.producer = SimpleNamespace(_ensure_producer=lambda: prod)
         table.data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
         st = StateTable(table)
+        fenced = False
         with st.atomic(0):
             st.put("street", 0, "a", b"s")
             st.put("meta", 0, "engine", b"m")
-        task = asyncio.create_task(st.send_pending(lambda: go_on))
+        task = asyncio.create_task(st.send_pending(lambda: not fenced))
         for _ in range(10):
             await asyncio.sleep(0)
         sent_before = list(prod.sent)
+        fenced = fenced_at_delivery  # the rebalance starts while the rows are on their way
         prod.deliver()
         try:
             await task
@@ -163,13 +168,105 @@ def test_the_commit_row_is_sent_only_once_the_rows_are_delivered_and_not_when_fe
         except CheckpointAbandoned as e:
             err = e
         prod.deliver()
-        return [sent_before, prod.sent], err
+        return [sent_before, prod.sent], err, st
 
-    (before, after), err = asyncio.run(scenario(True))
+    (before, after), err, st = asyncio.run(scenario(False))
     assert before == [(0, 1), (0, 1)], "the commit row went out before the rows were delivered"
     assert after == [(0, 1)] * 3 and err is None
-    (before, after), err = asyncio.run(scenario(False))
+    assert st.rows("meta", 0) == {"engine": b"m"}
+    (before, after), err, st = asyncio.run(scenario(True))
     assert after == [(0, 1)] * 2 and isinstance(err, CheckpointAbandoned), "a fenced checkpoint committed"
+    assert "~commit|0" not in st.table.data and snapshot(st, 0) == {s: {} for s in STORES}, \
+        "the abandoned commit row is in the worker's data, not in the changelog"
+
+
+class _Log:
+    """A fake producer in front of a fake changelog: a batch is appended whole when handed over,
+    delivered at once; ``records`` is the changelog."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.records: list[tuple[int, str, Optional[bytes]]] = []
+        self.batches: list[tuple[int, int]] = []  # (first record, records) of each batch handed over
+
+    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future:
+        from aiokafka.record.memory_records import MemoryRecords
+
+        batch = MemoryRecords(bytes(builder._build())).next_batch()
+        self.batches.append((len(self.records), builder.record_count()))
+        for r in batch:
+            self.records.append((partition, self.app.serializers.loads_key(str, r.key, serializer=None), r.value))
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(SimpleNamespace(topic_partition=None, offset=len(self.records) - 1))
+        return fut
+
+
+@pytest.mark.parametrize("batch_size", [1, 700, 16384])
+def test_checkpoints_in_record_batches_cut_abandoned_or_whole_restore_the_last_committed_one(batch_size):
+    """As above, through the producer's record batches (one record each, as on Tansu; tiny ones, so
+    a checkpoint takes several; Faust's default): a worker is killed after a random batch, or its
+    checkpoint is abandoned (a rebalance started while the rows were sent) and it goes on with the
+    data it has in memory. The changelog always restores the last committed checkpoint, and a
+    worker that goes on sees exactly what it committed."""
+    rng = random.Random(batch_size)
+    p = 1
+    app = faust.App(f"shadow-batches-{batch_size}", producer_max_batch_size=batch_size)
+    log = _Log(app)
+    committed: dict[str, dict[str, bytes]] = {s: {} for s in STORES}
+    torn = abandoned = 0
+
+    def owner(records: list) -> StateTable:
+        data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
+        data.update(compacted(records).data)
+        table = SimpleNamespace(app=app, key_type=str, value_type=bytes, key_serializer=None, value_serializer=None,
+                                changelog_topic=SimpleNamespace(get_topic_name=lambda: "t"), data=data,
+                                send_changelog=lambda *a: pytest.fail("sent row by row"))
+        app.producer = SimpleNamespace(_ensure_producer=lambda: log)
+        return StateTable(table)
+
+    async def run() -> None:
+        nonlocal committed, torn, abandoned
+        st = owner(log.records)
+        for n in range(400):
+            assert snapshot(st, p) == committed, f"checkpoint {n}: the worker's own view"
+            want = {s: dict(rows) for s, rows in committed.items()}
+            with st.atomic(p):
+                for _ in range(rng.randint(1, 6)):
+                    store, row = rng.choice(STORES), f"s{rng.randrange(8)}"
+                    if rng.random() < 0.3:
+                        st.delete(store, p, row)
+                        want[store].pop(row, None)
+                    else:
+                        val = rng.randbytes(rng.choice((10, 300)))
+                        st.put(store, p, row, val)
+                        want[store][row] = val
+            first, start = len(log.batches), len(log.records)
+            fate = rng.random()
+            try:
+                await st.send_pending(lambda: fate >= 0.15)
+            except CheckpointAbandoned:
+                abandoned += 1
+                st.forget_pages()  # the next assignment (the worker keeps the partition)
+                continue
+            commit_at = next(i for i in range(start, len(log.records)) if log.records[i][1] == f"~commit|{p}")
+            if fate > 0.8:  # killed after a random batch of this checkpoint
+                cut = rng.randrange(first, len(log.batches) + 1)
+                if cut < len(log.batches):
+                    end = log.batches[cut][0]
+                    del log.records[end:]
+                    del log.batches[cut:]
+                    torn += end <= commit_at
+                    if end > commit_at:
+                        committed = want
+                else:
+                    committed = want
+                st = owner(log.records)
+            else:
+                committed = want
+            assert snapshot(owner(log.records), p) == committed, f"checkpoint {n}: the restore"
+
+    asyncio.run(run())
+    assert torn > 20 and (abandoned > 20 or batch_size == 16384), (torn, abandoned)
 
 
 @pytest.mark.integration

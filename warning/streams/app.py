@@ -45,14 +45,11 @@ from warning.core.ingest import KAFKA_HEADROOM_BYTES, Rejected
 from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
 from warning.streams.contiguous import ContiguousInput
-from warning.streams.state import Checkpoint, DeltaLog, Fenced, StateTable
+from warning.streams.state import EXIT_CHECKPOINT_FAILED, Checkpoint, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.ingest")
 
 UNKNOWN_DISTRICT = "未定位"
-
-#: exit status of a worker whose checkpoint could not be written (its inputs stay unacknowledged)
-EXIT_CHECKPOINT_FAILED = 70
 
 #: longest a graceful stop waits for its last checkpoint (then it stops; the next owner redelivers)
 SHUTDOWN_CHECKPOINT_S = 5.0

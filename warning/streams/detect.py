@@ -11,7 +11,8 @@ Exactly-once state on an at-least-once transport (the checkpoint order of
   offset — not the buffer) to the changelog-backed table, each partition's rows all or nothing
   (:meth:`~warning.streams.state.StateTable.atomic`: a commit row after them), then the done events
   are acked (Faust commits acked offsets after flushing the producer, so the checkpoint is durable
-  first). A checkpoint never holds the effect of an event whose alerts are not yet on
+  first; a batch of state that is not delivered makes the worker exit with
+  :data:`~warning.streams.state.EXIT_CHECKPOINT_FAILED` before anything it stands for is committed). A checkpoint never holds the effect of an event whose alerts are not yet on
   ``warning.alerts``;
 * acks go in offset order per partition: a done event is acked only once no event of a lower
   offset of its partition is still held. (Faust commits the first run of consecutive acked
@@ -57,6 +58,7 @@ another) may have put at early offsets. A stuck pipeline: unprocessed stays up.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import time
 from typing import Any, Callable
@@ -72,7 +74,7 @@ from warning.core.pipeline import Pipeline
 from warning.streams import metrics as m
 from warning.core.dedup import Deduplicator
 from warning.streams.contiguous import ContiguousInput
-from warning.streams.state import Checkpoint, CheckpointAbandoned, DeltaLog, Fenced, StateTable
+from warning.streams.state import EXIT_CHECKPOINT_FAILED, Checkpoint, CheckpointAbandoned, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.detect")
 
@@ -408,7 +410,21 @@ def add_detection(app: Any, settings: Settings, events_topic: Any, pipeline: Pip
                 app.sensors.on_message_out(msg.tp, msg.offset, msg)
 
     svc.ack = ack
-    checkpoint = svc.checkpoint_and_ack
+
+    def not_written(err: BaseException | None = None) -> None:
+        # The checkpoint's events must not be acked: exit as a kill -9 would; the next owner
+        # restores the last committed checkpoint and Kafka redelivers the rest.
+        log.critical("detection checkpoint not written; exiting without acknowledging its events "
+                     "(检测状态写入失败，退出，重启后从上次检查点重放)", exc_info=err is None)
+        os._exit(EXIT_CHECKPOINT_FAILED)
+
+    svc.state.on_delivery_failure = not_written
+
+    async def checkpoint() -> None:
+        try:
+            await svc.checkpoint_and_ack()
+        except Exception:
+            not_written()
 
     @app.agent(events_topic, name="warning.detect")
     async def detect(stream: Any) -> None:

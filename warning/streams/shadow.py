@@ -9,31 +9,37 @@ they hold, whose events the next owner would then count twice.
 So each row has two physical slots, and every slot value carries the sequence number of the
 checkpoint that wrote it. A checkpoint with sequence ``n``
 
-1. writes each changed row into the slot that does **not** hold its committed version (a deleted
-   row gets a *deletion marker* there), and tombstones what an earlier torn checkpoint left;
-2. then — only once all of that is delivered — writes the partition's **commit row**, ``n``;
-3. then tombstones slots nothing needs any more (rows deleted and committed earlier, rows of the
-   unversioned layout).
+1. tombstones what is no longer needed: versions superseded by checkpoint ``n − 1`` (or earlier),
+   deletion markers committed before, and what an earlier torn checkpoint left;
+2. writes each changed row into the slot that does **not** hold its committed version (a deleted
+   row gets a *deletion marker* there);
+3. then — only once all of that is delivered — writes the partition's **commit row**, ``n``.
 
 A reader takes, for each row, the slot with the highest sequence not above the commit row. A
 checkpoint cut anywhere before its commit row is invisible (its rows are in the other slots, with
-a higher sequence); its leftovers are tombstoned by the next checkpoint before that one commits.
+a higher sequence, and what it tombstoned was superseded by the commit before); its leftovers are
+tombstoned by the next checkpoint before that one commits. This needs every record of checkpoint
+``n − 1`` delivered before the first of ``n`` is sent (:meth:`StateTable.send_pending
+<warning.streams.state.StateTable.send_pending>` waits for that), and no record of a former owner
+arriving after the partition's next owner has read it (the fence: :mod:`warning.streams.app`).
 
 Physical keys: ``"{store}#{slot}|{partition}|{row}"``, the commit row ``"~commit|{partition}"``.
 Rows written outside checkpoints (``"{store}|{partition}|{row}"``, unversioned: the ingest dedup
 marks, and detection state written before this layout) read as committed, sequence 0.
 
 >>> pages = Pages.load(0, {})
->>> pre, commit, post = pages.plan([("street", "a", b"A1"), ("meta", "engine", b"M1")])
->>> data = dict(pre + [commit] + post)
+>>> pre, commit = pages.plan([("street", "a", b"A1"), ("meta", "engine", b"M1")])
+>>> data = dict(pre + [commit])
 >>> Pages.load(0, data).rows("street")
 {'a': 'street#0|0|a'}
->>> pre, commit, post = Pages.load(0, data).plan([("street", "a", b"A2"), ("meta", "engine", b"M2")])
+>>> pre, commit = Pages.load(0, data).plan([("street", "a", b"A2"), ("meta", "engine", b"M2")])
 >>> torn = {**data, **dict(pre[:1])}                # killed after one row of checkpoint 2
 >>> t = Pages.load(0, torn); t.committed, value(torn[t.rows("street")["a"]])
 (1, b'A1')
 >>> t.garbage                                      # the next checkpoint tombstones it first
 ['street#1|0|a']
+>>> t.plan([("meta", "engine", b"M2")])[0][0]     # (and the rows the new commit supersedes)
+('street#1|0|a', None)
 """
 
 from __future__ import annotations
@@ -90,7 +96,8 @@ class Pages:
     """The committed versions of one partition's rows, and what the next checkpoint must clean.
 
     Load one with :meth:`load` from the table's data after each (re)assignment; :meth:`plan` then
-    turns each checkpoint's writes into records and keeps it current.
+    turns each checkpoint's writes into records and keeps it current. Between two checkpoints a
+    row has at most two versions: the committed one and the one it superseded.
     """
 
     partition: int
@@ -98,7 +105,9 @@ class Pages:
     live: dict[tuple[str, str], Version] = field(default_factory=dict)
     #: physical keys a torn checkpoint left (sequence above the commit row): tombstoned first
     garbage: list[str] = field(default_factory=list)
-    #: rows whose committed version is a deletion marker: both slots tombstoned by the next plan
+    #: physical keys superseded by the committed versions (the other slot, an unversioned row)
+    stale: list[str] = field(default_factory=list)
+    #: rows whose committed version is a deletion marker: tombstoned by the next plan
     gc: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
@@ -133,53 +142,54 @@ class Pages:
             unversioned = plain.get(p, {})
             for lk, versions in slotted.get(p, {}).items():
                 pages.garbage += [v.key for v in versions if v.seq > pages.committed]
-                versions = [v for v in versions if v.seq <= pages.committed]
+                versions = sorted((v for v in versions if v.seq <= pages.committed), key=lambda x: x.seq)
                 if not versions:
                     continue
-                v = pages.live[lk] = max(versions, key=lambda x: x.seq)
+                v = pages.live[lk] = versions[-1]
+                pages.stale += [x.key for x in versions[:-1]]
                 if v.deleted:
                     pages.gc.add(lk)
-                if lk in unversioned:  # a crash between a row's first versioned write and its cleanup
-                    pages.garbage.append(unversioned.pop(lk))
+                if lk in unversioned:  # superseded by a versioned row, its cleanup not in yet
+                    pages.stale.append(unversioned.pop(lk))
             for lk, key in unversioned.items():
                 pages.live[lk] = Version(key, -1, 0, False)
             pages.garbage.sort()
+            pages.stale.sort()
         return out
 
     def rows(self, store: str) -> dict[str, str]:
         """Row name → physical key of each live row of ``store``."""
         return {row: v.key for (s, row), v in self.live.items() if s == store and not v.deleted}
 
-    def plan(self, writes: Iterable[tuple[str, str, Optional[bytes]]]) -> tuple[list[Record], Record, list[Record]]:
+    def plan(self, writes: Iterable[tuple[str, str, Optional[bytes]]]) -> tuple[list[Record], Record]:
         """One checkpoint: ``writes`` are ``(store, row, value or None to delete)``, the last write
-        of a row wins. Returns the records to send, in three parts: ``pre`` (all delivered before)
-        the ``commit`` row (after which) ``post``; the pages then describe the new checkpoint."""
+        of a row wins. Returns the records to send: the rows (all delivered before) the commit
+        row. The pages then describe the new checkpoint."""
         seq = self.committed + 1
         p = self.partition
         final: dict[tuple[str, str], Optional[bytes]] = {}
         for store, row, val in writes:
             final[(store, row)] = val
-        pre: list[Record] = [(k, None) for k in self.garbage]
-        post: list[Record] = []
-        self.garbage = []
-        for lk in sorted(self.gc - final.keys()):  # deleted and committed: now drop both slots
-            v = self.live.pop(lk)
-            pre.append((slot_key(lk[0], 1 - v.slot, p, lk[1]), None))  # the older version first,
-            post.append((v.key, None))  # the marker only once this commit is in
+        drop = [*self.garbage, *self.stale]
+        self.garbage, self.stale = [], []
+        for lk in sorted(self.gc - final.keys()):  # deleted and committed: the marker goes now
+            drop.append(self.live.pop(lk).key)
         self.gc &= final.keys()
+        rows: list[Record] = []
         for lk, val in final.items():
             v = self.live.get(lk)
             if val is None and (v is None or v.deleted):
                 continue
             slot = 0 if v is None or v.slot < 0 else 1 - v.slot
             key = slot_key(lk[0], slot, p, lk[1])
-            pre.append((key, HEADER.pack(val is not None, seq) + (val or b"")))
-            if v is not None and v.slot < 0:
-                post.append((v.key, None))  # the unversioned row it replaces
+            rows.append((key, HEADER.pack(val is not None, seq) + (val or b"")))
+            if v is not None:
+                self.stale.append(v.key)  # superseded once this commit is in: dropped by the next
             self.live[lk] = Version(key, slot, seq, val is None)
             if val is None:
                 self.gc.add(lk)
             else:
                 self.gc.discard(lk)
+        written = {k for k, _ in rows}
         self.committed = seq
-        return pre, (commit_key(p), HEADER.pack(True, seq)), post
+        return [(k, None) for k in drop if k not in written] + rows, (commit_key(p), HEADER.pack(True, seq))

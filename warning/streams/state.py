@@ -4,8 +4,9 @@ Both stateful services keep their state here — ingest its "seen" marks (duplic
 and raw partition), detection its engines (street states and per-partition meta) — instead of each
 writing Faust table internals its own way.
 
-**Stores.** A service has one changelog-backed Faust table (:class:`StateTable`); every row key is
-``"{store}|{partition}|{row}"``, values are bytes, and each row is written to the changelog
+**Stores.** A service has one changelog-backed Faust table (:class:`StateTable`); a row is named by
+``(store, partition, row)`` (its key ``"{store}|{partition}|{row}"``, or for rows written in
+checkpoints the keys of :mod:`warning.streams.shadow`), values are bytes, and each row is written to the changelog
 partition of the input partition it belongs to, so a partition's state moves with it on a
 rebalance. After an assignment a service rebuilds its in-memory objects from the rows of each
 partition it is handed (Faust has recovered the table from the changelog by then).
@@ -62,7 +63,7 @@ from faust.stores import STORES
 from faust.stores import memory as faust_memory
 from faust.types import TP
 
-from warning.streams.shadow import Pages
+from warning.streams.shadow import Pages, Version
 from warning.streams.shadow import value as shadow_value
 
 T = TypeVar("T")
@@ -78,6 +79,9 @@ ATOMIC_BATCH_BYTES = 1_000_000
 #: changelog recovery loses the tail of a batch: see tests/kafka_helpers.py); state rows then go
 #: one per batch too
 ONE_RECORD_BATCHES_BELOW = 1024
+
+#: exit status of a worker whose checkpoint could not be written (its inputs stay unacknowledged)
+EXIT_CHECKPOINT_FAILED = 70
 
 #: name → coroutine function awaited at that point (tests only; empty in production)
 FAILPOINTS: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -159,7 +163,7 @@ STORE_URL = "warmmemory://local"
 
 
 class StateTable:
-    """The changelog-backed Faust table of one service; rows keyed ``"{store}|{partition}|{row}"``.
+    """The changelog-backed Faust table of one service; rows named ``(store, partition, row)``.
 
     Rows written inside :meth:`atomic` blocks (detection's checkpoints) are kept in the layout of
     :mod:`warning.streams.shadow` (two versions per row and a commit row per partition), so a
@@ -167,6 +171,10 @@ class StateTable:
     outside (ingest's seen-marks) are written as they are. :meth:`rows` reads both. A store is
     written either always inside :meth:`atomic` blocks or never. Call :meth:`forget_pages` when the
     table's data may have changed under the service (after each assignment).
+
+    Upgrading from the layout before checkpoints were versioned (one key per row): stop every
+    worker, then start the new ones — they read the old rows as committed and replace them; an
+    old worker beside a new one would read neither the new rows nor their commits.
 
     >>> t = StateTable(FakeTable())
     >>> t.put("meta", 1, "engine", b"x"); t.put("meta", 0, "engine", b"y")
@@ -183,8 +191,15 @@ class StateTable:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._writes: list[tuple[str, str, Optional[bytes]]] | None = None  # of the open atomic() block
-        self._pending: list[tuple[int, Any, int, int]] = []  # (partition, batch builder, records, phase)
+        #: (partition, batch builder, records, phase) to send; commit rows of phase 1 to apply then
+        self._pending: list[tuple[int, Any, int, int]] = []
+        self._commits: list[tuple[int, str, bytes]] = []
+        self._inflight: list[asyncio.Future] = []  # delivery futures of the last send_pending
         self._pages: dict[int, Pages] | None = None
+        #: called with the error when a batch of state is not delivered (None: logged only). A
+        #: worker exits (:data:`EXIT_CHECKPOINT_FAILED`): the inputs must not be acked, and Faust
+        #: commits acked offsets after a producer flush that does not raise
+        self.on_delivery_failure: Callable[[BaseException], None] | None = None
 
     @classmethod
     def create(cls, app: Any, name: str, partitions: int) -> "StateTable":
@@ -229,7 +244,8 @@ class StateTable:
             return
         k = self.key(store, partition, row)
         self._apply(partition, k, value)
-        self._pages = None
+        if self._pages is not None:  # an unversioned row (a store written outside checkpoints)
+            self._pages_of(partition).live[(store, row)] = Version(k, -1, 0, False)
         self.table.send_changelog(partition, k, value)
 
     def delete(self, store: str, partition: int, row: str) -> None:
@@ -238,7 +254,8 @@ class StateTable:
             return
         k = self.key(store, partition, row)
         self._apply(partition, k, None)
-        self._pages = None
+        if self._pages is not None:
+            self._pages_of(partition).live.pop((store, row), None)
         self.table.send_changelog(partition, k, None)
 
     def _apply(self, partition: int, key: str, value: Optional[bytes]) -> None:
@@ -271,15 +288,21 @@ class StateTable:
             writes, self._writes = self._writes, None
         if not writes:
             return
-        pre, commit, post = self._pages_of(partition).plan(writes)
-        records = [*pre, commit, *post]
-        for k, v in records:
+        rows, (ck, cv) = self._pages_of(partition).plan(writes)
+        for k, v in rows:
             self._apply(partition, k, v)
         if not hasattr(self.table, "changelog_topic"):
-            for k, v in records:
+            for k, v in rows:
                 self.table.send_changelog(partition, k, v)
-        else:
-            self._pending.extend(self._batches(partition, records, len(pre)))
+            self._apply(partition, ck, cv)
+            self.table.send_changelog(partition, ck, cv)
+            return
+        batches = self._batches(partition, [*rows, (ck, cv)], len(rows))
+        self._pending.extend(batches)
+        if batches[-1][3] == 0:  # the commit row goes with the rows, in one batch
+            self._apply(partition, ck, cv)
+        else:  # applied when it is handed over (not at all if the checkpoint is abandoned)
+            self._commits.append((partition, ck, cv))
 
     def _batches(self, partition: int, records: list[tuple[str, Optional[bytes]]],
                  commit_at: int) -> list[tuple[int, Any, int, int]]:
@@ -317,12 +340,19 @@ class StateTable:
         """Hand the batches queued by :meth:`atomic` to the producer (in order); returns their
         delivery futures. On delivery the store learns the offset its rows now reflect.
 
-        Batches of phase 1 (commit rows after several batches of rows) are handed over only once
-        every batch of phase 0 is delivered, and only if ``go_on()`` still says so then (a
-        rebalance may have started meanwhile: see :mod:`warning.streams.app`); else
-        :class:`CheckpointAbandoned` is raised — the state is not committed, nothing may be acked.
+        Nothing is handed over before every batch of the previous call is delivered (a checkpoint
+        tombstones what the one before superseded: :mod:`warning.streams.shadow`). Batches of
+        phase 1 (commit rows after several batches of rows) are handed over only once every batch
+        of phase 0 is delivered, and only if ``go_on()`` still says so then (a rebalance may have
+        started meanwhile: see :mod:`warning.streams.app`); else :class:`CheckpointAbandoned` is
+        raised — the checkpoints are not committed, nothing may be acked. A batch not delivered
+        raises here, or calls :attr:`on_delivery_failure` when nothing awaits it any more.
         """
         pending, self._pending = self._pending, []
+        commits, self._commits = self._commits, []
+        if self._inflight:
+            inflight, self._inflight = self._inflight, []
+            await asyncio.gather(*inflight)
         if not pending:
             return []
         t = self.table
@@ -335,9 +365,16 @@ class StateTable:
             fut = await producer.send_batch(builder, topic, partition=partition)
 
             def delivered(f: asyncio.Future, n: int = n) -> None:
-                if not f.cancelled() and f.exception() is None:
+                if f.cancelled():
+                    return
+                err = f.exception()
+                if err is None:
                     md = f.result()
                     store.set_persisted_offset(md.topic_partition, md.offset + n - 1)
+                else:
+                    log.critical("state of partition %d not written to %s: %r", partition, topic, err)
+                    if self.on_delivery_failure is not None:
+                        self.on_delivery_failure(err)
 
             fut.add_done_callback(delivered)
             futs.append(fut)
@@ -349,10 +386,13 @@ class StateTable:
         if later:
             await asyncio.gather(*futs)  # every row of the checkpoints is in (a failure raises)
             if not go_on():
-                self._pages = None  # the commit rows applied in memory were not written
+                self._pages = None  # read again: the rows sent are leftovers of uncommitted checkpoints
                 raise CheckpointAbandoned("a rebalance started while the checkpoint's rows were sent")
+            for partition, k, v in commits:
+                self._apply(partition, k, v)
             for partition, builder, n, _ in later:
                 await send(partition, builder, n)
+        self._inflight = list(futs)
         return futs
 
 
