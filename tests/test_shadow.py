@@ -105,22 +105,22 @@ def test_a_small_checkpoint_is_one_batch_and_a_large_one_commits_after_its_rows(
     with st.atomic(3):
         st.put("street", 3, "a", b"x" * 100)
         st.put("meta", 3, "engine", b"m")
-    assert [(p, n, phase) for p, _, n, phase in st._pending] == [(3, 3, 0)], "rows and commit row: one batch"
+    assert [(b.partition, b.n, b.phase) for b in st._pending] == [(3, 3, 0)], "rows and commit row: one batch"
     st._pending.clear()
     with st.atomic(3):
         for i in range(40):
             st.put("street", 3, f"s{i:02d}", b"x" * 60_000)  # 2.4 MB: more than one batch may hold
         st.put("meta", 3, "engine", b"m2")
-    parts = [(n, phase) for _, _, n, phase in st._pending]
+    parts = [(b.n, b.phase) for b in st._pending]
     assert len(parts) >= 3 and all(ph == 0 for _, ph in parts[:-1]) and parts[-1] == (1, 1), parts
     assert sum(n for n, _ in parts) == 41 + 1 + 0, "40 streets, the meta row, the commit row"
-    assert all(b.size() <= 1_000_000 for _, b, _, _ in st._pending), "a batch over Kafka's default limit"
+    assert all(b.builder.size() <= 1_000_000 for b in st._pending), "a batch over Kafka's default limit"
     # a broker that needs one record per batch (Tansu): the rows one by one, then the commit row
     st1 = StateTable(_faust_table(1))
     with st1.atomic(0):
         st1.put("meta", 0, "engine", b"m")
         st1.put("street", 0, "a", b"s")
-    assert [(n, phase) for _, _, n, phase in st1._pending] == [(1, 0), (1, 0), (1, 1)]
+    assert [(b.n, b.phase) for b in st1._pending] == [(1, 0), (1, 0), (1, 1)]
 
 
 class _Producer:
@@ -178,6 +178,73 @@ def test_the_commit_row_is_sent_only_once_the_rows_are_delivered_and_not_when_fe
     assert after == [(0, 1)] * 2 and isinstance(err, CheckpointAbandoned), "a fenced checkpoint committed"
     assert "~commit|0" not in st.table.data and snapshot(st, 0) == {s: {} for s in STORES}, \
         "the abandoned commit row is in the worker's data, not in the changelog"
+
+
+def _fake_state(batch_size: int = 16384) -> tuple[StateTable, "_Producer"]:
+    table = _faust_table(batch_size)
+    prod = _Producer()
+    table.app.producer = SimpleNamespace(_ensure_producer=lambda: prod)
+    table.data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
+    return StateTable(table), prod
+
+
+def test_a_checkpoint_waits_for_the_previous_one_and_a_lost_batch_is_reported():
+    """A checkpoint tombstones what the previous one superseded, so none of its records leaves
+    before every batch of the previous one is delivered; a batch that is not delivered raises in
+    the next checkpoint and calls ``on_delivery_failure`` (the worker exits: nothing acked)."""
+    async def scenario() -> None:
+        st, prod = _fake_state()
+        failures: list[BaseException] = []
+        st.on_delivery_failure = failures.append
+        with st.atomic(0):
+            st.put("street", 0, "a", b"1")
+        await st.send_pending()
+        with st.atomic(0):
+            st.put("street", 0, "a", b"2")
+        second = asyncio.create_task(st.send_pending())
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert len(prod.sent) == 1, "the next checkpoint went out before the previous one was delivered"
+        prod.futures[0].set_exception(RuntimeError("broker gone"))
+        with pytest.raises(RuntimeError, match="broker gone"):
+            await second
+        assert len(prod.sent) == 1 and [str(e) for e in failures] == ["broker gone"]
+        # a wait cancelled (a graceful stop's timeout) does not cancel the delivery it waited for
+        st2, prod2 = _fake_state()
+        st2.on_delivery_failure = failures.append
+        with st2.atomic(0):
+            st2.put("street", 0, "a", b"1")
+        await st2.send_pending()
+        with st2.atomic(0):
+            st2.put("street", 0, "a", b"2")
+        waiting = asyncio.create_task(st2.send_pending())
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not prod2.futures[0].cancelled()
+        prod2.futures[0].set_exception(RuntimeError("later"))
+        await asyncio.sleep(0)
+        assert [str(e) for e in failures] == ["broker gone", "later"], "a lost batch went unnoticed"
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_exits_when_its_detection_state_is_not_delivered(monkeypatch):
+    """Wiring: the worker's detection table calls ``os._exit(EXIT_CHECKPOINT_FAILED)`` (no ack,
+    no offset commit; the next owner restores the last committed checkpoint)."""
+    from warning.config import load_settings
+    from warning.streams import detect
+    from warning.streams.app import create_app
+    from warning.streams.state import EXIT_CHECKPOINT_FAILED
+
+    exits: list[int] = []
+    monkeypatch.setattr(detect.os, "_exit", exits.append)
+    app = create_app(load_settings(None, env={}))
+    state = app.warning_detect.state
+    assert state.on_delivery_failure is not None
+    state.on_delivery_failure(RuntimeError("x"))
+    assert exits == [EXIT_CHECKPOINT_FAILED]
 
 
 class _Log:
@@ -245,8 +312,7 @@ def test_checkpoints_in_record_batches_cut_abandoned_or_whole_restore_the_last_c
             try:
                 await st.send_pending(lambda: fate >= 0.15)
             except CheckpointAbandoned:
-                abandoned += 1
-                st.forget_pages()  # the next assignment (the worker keeps the partition)
+                abandoned += 1  # the worker keeps the partition and goes on
                 continue
             commit_at = next(i for i in range(start, len(log.records)) if log.records[i][1] == f"~commit|{p}")
             if fate > 0.8:  # killed after a random batch of this checkpoint

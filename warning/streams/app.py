@@ -519,7 +519,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     async def _on_revoked(sender: Any, revoked: Any, **kw: Any) -> None:  # noqa: ARG001
         """Before this worker rejoins the group: a detection checkpoint that was under way when
         the fence went up has handed its record batches to the producer; flush them, so nothing
-        of this worker reaches a changelog after the partitions' next owners start reading it."""
+        of this worker reaches a changelog after the partitions' next owners start reading it —
+        unless the group evicted this worker before it heard of the rebalance (a stall past the
+        session timeout): see :mod:`warning.streams.shadow`, "Not covered"."""
         if det is not None:
             await det.ckpt.drain()
             await app.producer.flush()

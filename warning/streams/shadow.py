@@ -22,6 +22,11 @@ tombstoned by the next checkpoint before that one commits. This needs every reco
 ``n − 1`` delivered before the first of ``n`` is sent (:meth:`StateTable.send_pending
 <warning.streams.state.StateTable.send_pending>` waits for that), and no record of a former owner
 arriving after the partition's next owner has read it (the fence: :mod:`warning.streams.app`).
+**Not covered:** a worker evicted while stalled past the session timeout learns of it only when
+it wakes, and what it hands the producer before then can land after the new owner has read the
+changelog — its rows would be taken as committed (their sequence is the new owner's next), its
+tombstones could delete the new owner's versions. Closing that needs producer fencing (Kafka
+transactions; Tansu has none).
 
 Physical keys: ``"{store}#{slot}|{partition}|{row}"``, the commit row ``"~commit|{partition}"``.
 Rows written outside checkpoints (``"{store}|{partition}|{row}"``, unversioned: the ingest dedup

@@ -56,6 +56,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Iterator, Optional, Set, TypeVar
 
 import orjson
@@ -191,9 +192,7 @@ class StateTable:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._writes: list[tuple[str, str, Optional[bytes]]] | None = None  # of the open atomic() block
-        #: (partition, batch builder, records, phase) to send; commit rows of phase 1 to apply then
-        self._pending: list[tuple[int, Any, int, int]] = []
-        self._commits: list[tuple[int, str, bytes]] = []
+        self._pending: list[_Batch] = []  # the record batches of the checkpoints written, to send
         self._inflight: list[asyncio.Future] = []  # delivery futures of the last send_pending
         self._pages: dict[int, Pages] | None = None
         #: called with the error when a batch of state is not delivered (None: logged only). A
@@ -275,10 +274,11 @@ class StateTable:
     @contextmanager
     def atomic(self, partition: int) -> Iterator[None]:
         """Rows put or deleted inside the block (all of ``partition``) make one checkpoint of the
-        partition (:mod:`warning.streams.shadow`): applied to the table at once and queued for the
-        changelog — the rows in record batches of at most :data:`ATOMIC_BATCH_BYTES`, then the
-        commit row — for :meth:`send_pending`. A table that is not a Faust table (unit tests) gets
-        the records one by one, in the same order."""
+        partition (:mod:`warning.streams.shadow`), queued for the changelog — the rows in record
+        batches of at most :data:`ATOMIC_BATCH_BYTES`, then the commit row — for
+        :meth:`send_pending`, which puts them into the table's data as it hands them over
+        (:meth:`rows` shows the checkpoint from then on). A table that is not a Faust table (unit
+        tests) gets the records one by one at once, in the same order."""
         if self._writes is not None:
             raise RuntimeError("atomic() blocks do not nest")
         self._writes = []
@@ -289,23 +289,16 @@ class StateTable:
         if not writes:
             return
         rows, (ck, cv) = self._pages_of(partition).plan(writes)
-        for k, v in rows:
-            self._apply(partition, k, v)
+        records = [*rows, (ck, cv)]
         if not hasattr(self.table, "changelog_topic"):
-            for k, v in rows:
+            for k, v in records:
+                self._apply(partition, k, v)
                 self.table.send_changelog(partition, k, v)
-            self._apply(partition, ck, cv)
-            self.table.send_changelog(partition, ck, cv)
             return
-        batches = self._batches(partition, [*rows, (ck, cv)], len(rows))
-        self._pending.extend(batches)
-        if batches[-1][3] == 0:  # the commit row goes with the rows, in one batch
-            self._apply(partition, ck, cv)
-        else:  # applied when it is handed over (not at all if the checkpoint is abandoned)
-            self._commits.append((partition, ck, cv))
+        self._pending.extend(self._batches(partition, records, len(rows)))
 
     def _batches(self, partition: int, records: list[tuple[str, Optional[bytes]]],
-                 commit_at: int) -> list[tuple[int, Any, int, int]]:
+                 commit_at: int) -> list["_Batch"]:
         """Record batches of ``records`` (the commit row at index ``commit_at``), each with its
         phase: the batches before the one holding the commit row are phase 0, it and the rest
         phase 1 — or all phase 0 when the commit row is in the first batch."""
@@ -318,7 +311,7 @@ class StateTable:
         one_each = asked < ONE_RECORD_BATCHES_BELOW
         if one_each:
             limit = asked
-        batches: list[list[Any]] = []  # [builder, records]
+        batches: list[list[Any]] = []  # [builder, number of records]
         commit_batch = 0
         for i, (k, v) in enumerate(records):
             kb = ser.dumps_key(t.key_type, k, serializer=t.key_serializer)
@@ -334,66 +327,91 @@ class StateTable:
             batches[-1][1] += 1
             if i == commit_at:
                 commit_batch = len(batches) - 1
-        return [(partition, b, n, int(i >= commit_batch > 0)) for i, (b, n) in enumerate(batches)]
+        out, first = [], 0
+        for i, (b, n) in enumerate(batches):
+            out.append(_Batch(partition, b, n, int(i >= commit_batch > 0), records[first:first + n]))
+            first += n
+        return out
 
     async def send_pending(self, go_on: Callable[[], bool] = lambda: True) -> list[asyncio.Future]:
         """Hand the batches queued by :meth:`atomic` to the producer (in order); returns their
-        delivery futures. On delivery the store learns the offset its rows now reflect.
+        delivery futures. A batch's records go into the table's data as it is handed over (so the
+        data never holds what the changelog will not); on delivery the store learns the offset
+        its rows now reflect.
 
         Nothing is handed over before every batch of the previous call is delivered (a checkpoint
         tombstones what the one before superseded: :mod:`warning.streams.shadow`). Batches of
         phase 1 (commit rows after several batches of rows) are handed over only once every batch
-        of phase 0 is delivered, and only if ``go_on()`` still says so then (a rebalance may have
-        started meanwhile: see :mod:`warning.streams.app`); else :class:`CheckpointAbandoned` is
-        raised — the checkpoints are not committed, nothing may be acked. A batch not delivered
-        raises here, or calls :attr:`on_delivery_failure` when nothing awaits it any more.
+        of phase 0 is delivered. Before each phase ``go_on()`` is asked (a rebalance may have
+        started meanwhile: see :mod:`warning.streams.app`); if it says no, what is left is dropped
+        and :class:`CheckpointAbandoned` raised — those checkpoints are not committed, nothing may
+        be acked. A batch not delivered raises here, or calls :attr:`on_delivery_failure` when
+        nothing awaits it any more (a cancelled wait does not cancel a delivery).
         """
         pending, self._pending = self._pending, []
-        commits, self._commits = self._commits, []
-        if self._inflight:
-            inflight, self._inflight = self._inflight, []
-            await asyncio.gather(*inflight)
-        if not pending:
-            return []
+        try:
+            if self._inflight:
+                inflight, self._inflight = self._inflight, []
+                await _delivered(inflight)
+            if not pending:
+                return []
+            futs: list[asyncio.Future] = []
+            for phase in (0, 1):
+                batches = [b for b in pending if b.phase == phase]
+                if not batches:
+                    continue
+                if phase == 1:
+                    await _delivered(futs)  # every row of the checkpoints is in (a failure raises)
+                if not go_on():
+                    raise CheckpointAbandoned("a rebalance started while the checkpoint was written")
+                for b in batches:
+                    futs.append(await self._send(b))
+            self._inflight = list(futs)
+            return futs
+        except BaseException:
+            self._pages = None  # read the versions again: the rows sent are leftovers of uncommitted checkpoints
+            raise
+
+    async def _send(self, b: "_Batch") -> asyncio.Future:
         t = self.table
         topic = t.changelog_topic.get_topic_name()
-        producer = t.app.producer._ensure_producer()
+        for k, v in b.records:
+            self._apply(b.partition, k, v)
+        fut = await t.app.producer._ensure_producer().send_batch(b.builder, topic, partition=b.partition)
         store = t.data
-        futs: list[asyncio.Future] = []
 
-        async def send(partition: int, builder: Any, n: int) -> None:
-            fut = await producer.send_batch(builder, topic, partition=partition)
+        def delivered(f: asyncio.Future) -> None:
+            err = asyncio.CancelledError() if f.cancelled() else f.exception()
+            if err is None:
+                md = f.result()
+                store.set_persisted_offset(md.topic_partition, md.offset + b.n - 1)
+                return
+            log.critical("state of partition %d not written to %s: %r", b.partition, topic, err)
+            if self.on_delivery_failure is not None:
+                self.on_delivery_failure(err)
 
-            def delivered(f: asyncio.Future, n: int = n) -> None:
-                if f.cancelled():
-                    return
-                err = f.exception()
-                if err is None:
-                    md = f.result()
-                    store.set_persisted_offset(md.topic_partition, md.offset + n - 1)
-                else:
-                    log.critical("state of partition %d not written to %s: %r", partition, topic, err)
-                    if self.on_delivery_failure is not None:
-                        self.on_delivery_failure(err)
+        fut.add_done_callback(delivered)
+        return fut
 
-            fut.add_done_callback(delivered)
-            futs.append(fut)
 
-        for partition, builder, n, phase in pending:
-            if phase == 0:
-                await send(partition, builder, n)
-        later = [b for b in pending if b[3] == 1]
-        if later:
-            await asyncio.gather(*futs)  # every row of the checkpoints is in (a failure raises)
-            if not go_on():
-                self._pages = None  # read again: the rows sent are leftovers of uncommitted checkpoints
-                raise CheckpointAbandoned("a rebalance started while the checkpoint's rows were sent")
-            for partition, k, v in commits:
-                self._apply(partition, k, v)
-            for partition, builder, n, _ in later:
-                await send(partition, builder, n)
-        self._inflight = list(futs)
-        return futs
+@dataclass
+class _Batch:
+    """One record batch of a checkpoint: its records (key, value) and phase (see :meth:`StateTable._batches`)."""
+
+    partition: int
+    builder: Any
+    n: int
+    phase: int
+    records: list[tuple[str, Optional[bytes]]]
+
+
+async def _delivered(futs: list[asyncio.Future]) -> None:
+    """Wait until every future is done (a cancelled wait leaves them be, unlike gather); raise the first error."""
+    if futs:
+        await asyncio.wait(futs)
+        for f in futs:
+            if f.done() and not f.cancelled() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
 
 
 class CheckpointAbandoned(Exception):
