@@ -58,6 +58,7 @@ import orjson  # noqa: E402
 from chaos import start_broker  # noqa: E402
 from failover_helpers import (  # noqa: E402
     Cluster, Feeder, changelog_counts, comparable, create_topics, event_counts, failover_env, healthz, read_alerts, routed,
+    topic_backtest,
     sentinel_time, sentinels,
 )
 from warning.config import load_settings  # noqa: E402
@@ -135,20 +136,6 @@ def rebalance_start(cluster: Cluster, names: list[str], after: float, timeout: f
             return min(ts)
         time.sleep(0.2)
     return None
-
-
-def from_events_backtest(env: dict[str, str], out: Path) -> set:
-    """The comparable alerts of ``warning backtest --from-events --from-kafka`` over the mode's events topic."""
-    r = subprocess.run([sys.executable, "-m", "warning", "backtest", "--from-events", "--from-kafka", "--out", str(out)],
-                       cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=3600)
-    if r.returncode != 0:
-        raise RuntimeError(f"backtest --from-events failed: {r.stderr[-2000:]}")
-    return comparable([orjson.loads(line) for line in (out / "alerts.jsonl").read_bytes().splitlines() if line],
-                      CUTOFF[0])
-
-
-#: the cutoff of comparable alerts (set by main)
-CUTOFF: list[str] = [""]
 
 
 def run_mode(args: argparse.Namespace, broker: Any, work: Path, standby: bool, records: list, closing: list,
@@ -247,7 +234,7 @@ def run_mode(args: argparse.Namespace, broker: Any, work: Path, standby: bool, r
         # the same records in the order the workers read them: `warning backtest --from-events` over the
         # events topic (per partition in offset order). Instant rules fire on arrival, so an episode's
         # first alert can differ from the raw file's backtest when two of its events arrive the other way round.
-        ordered = from_events_backtest(env, work / mode / "from-events")
+        ordered = topic_backtest(env, work / mode / "from-events", cutoff)
         out.update(alerts_vs_topic=len(ordered), topic_missing=len(ordered - have), topic_extra=len(have - ordered))
         ids = event_counts(broker.bootstrap, settings.topics.events, args.partitions, expected=data_events, timeout=120)
         want = {p: len(v) for p, v in ids.items()}
@@ -314,7 +301,6 @@ def main() -> int:
     all_path = work / "all.jsonl"
     all_path.write_bytes(b"\n".join(data + [orjson.dumps(s) for s in sent]) + b"\n")
     cutoff = (when - timedelta(minutes=args.lateness + 120)).isoformat(timespec="seconds")
-    CUTOFF[0] = cutoff
 
     from warning.backtest.runner import iter_lines, run
     from warning.streams.app import build_enricher

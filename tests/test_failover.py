@@ -33,7 +33,8 @@ from warning.core.pipeline import partition_for_bytes
 from warning.core.registry import Registry
 
 from failover_helpers import (
-    Cluster, Feeder, REPLAY_LATENESS_MIN, SENTINEL_PREFIX, changelog_counts, comparable, create_topics, event_counts, events_layout,
+    Cluster, Feeder, REPLAY_LATENESS_MIN, SENTINEL_PREFIX, arrival_order_only, changelog_counts, comparable, create_topics,
+    event_counts, events_layout, topic_backtest,
     failover_env, healthz,
     read_alerts, routed, sentinel_time, sentinels,
 )
@@ -311,11 +312,18 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         assert set(owned) == {"w1", "w3", "w4"}, owned
 
         got = read_alerts(broker.bootstrap, settings.topics.alerts, PARTITIONS,
-                          until=lambda out: expected <= comparable(out, cutoff), timeout=180)
-        missing, extra = expected - comparable(got, cutoff), comparable(got, cutoff) - expected
-        assert not missing and not extra, (f"alerts differ from the backtest: {len(missing)} missing, {len(extra)} "
-                                           f"extra\nmissing {sorted(missing)[:5]}\nextra {sorted(extra)[:5]}\n"
-                                           f"{cluster.log_tails()}")
+                          until=lambda out: len(comparable(out, cutoff)) >= len(expected), timeout=180)
+        have = comparable(got, cutoff)
+        # the same records in the order the workers read them: exactly the same alerts
+        ordered = topic_backtest(env, tmp_path / "from-events", cutoff)
+        assert have == ordered, (f"alerts differ from the backtest of the events topic: {sorted(ordered - have)[:5]} "
+                                 f"missing, {sorted(have - ordered)[:5]} extra\n{cluster.log_tails()}")
+        # the raw file's backtest: the same, except that an instant rule (fired on arrival) can start an
+        # episode on another of its events when two arrive the other way round than in the file
+        missing, extra = expected - have, have - expected
+        assert arrival_order_only(missing, extra), (f"alerts differ from the backtest: {len(missing)} missing, "
+                                                    f"{len(extra)} extra\nmissing {sorted(missing)[:5]}\n"
+                                                    f"extra {sorted(extra)[:5]}\n{cluster.log_tails()}")
 
         # Every rebalance rebuilds every engine from the table; the last one (the fresh worker's
         # join) came after every partition had a checkpoint: each engine must have been restored
@@ -357,6 +365,20 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         cluster.stop()
     print(f"failover test: {n} records, kill at {events.get('kill')}, fresh worker at {events.get('fresh')}, "
           f"{time.monotonic() - t_start:.0f} s")
+
+
+def test_only_an_instant_rules_episode_start_may_differ_from_the_raw_files_backtest():
+    """The difference found at a week of scale 1 (one risk_terms episode started on the event that
+    arrived first) passes; anything else does not."""
+    def key(aid: str, status: str, signal: str = "risk_terms", start: str = "18:36:54") -> tuple:
+        return (aid, status, "orange", signal, "110111103", "w0", "w1", start, None, 1.0)
+
+    bt = {key("a", "firing"), key("a", "resolved")}
+    st = {key("b", "firing", start="19:08:28"), key("b", "resolved", start="19:08:28")}
+    assert arrival_order_only(bt, st)
+    assert not arrival_order_only(bt, set()), "a lost episode"
+    assert not arrival_order_only({key("a", "firing", "volume")}, {key("b", "firing", "volume")}), "not an instant rule"
+    assert not arrival_order_only(bt, {key("b", "firing")}), "a status lost"
 
 
 def test_restore_rebuffers_an_event_waiting_below_the_watermark():
