@@ -18,7 +18,10 @@ shared by ``tests/test_failover.py`` and ``bench/failover.py``.
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -392,10 +395,6 @@ def alert_key(a: Any) -> tuple:
 def topic_backtest(env: dict[str, str], out: Path, cutoff: str) -> set[tuple]:
     """The comparable alerts of ``warning backtest --from-events --from-kafka`` over the events topic
     of ``env``: the records the workers read, per partition in the order they read them."""
-    import os
-    import subprocess
-    import sys
-
     r = subprocess.run([sys.executable, "-m", "warning", "backtest", "--from-events", "--from-kafka", "--out", str(out)],
                        cwd=Path(__file__).resolve().parents[1], env={**os.environ, **env}, capture_output=True,
                        text=True, timeout=3600)

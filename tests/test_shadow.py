@@ -32,6 +32,24 @@ def snapshot(st: StateTable, p: int) -> dict[str, dict[str, bytes]]:
     return {s: st.rows(s, p) for s in STORES}
 
 
+def random_checkpoint(st: StateTable, p: int, rng: random.Random, committed: dict, writes: int,
+                      value: Any) -> dict[str, dict[str, bytes]]:
+    """Random puts (``value(rng)``) and deletes of a few rows in one checkpoint of ``p``; returns
+    the rows expected once it is committed."""
+    want = {s: dict(rows) for s, rows in committed.items()}
+    with st.atomic(p):
+        for _ in range(rng.randint(1, writes)):
+            store, row = rng.choice(STORES), f"s{rng.randrange(8)}"
+            if rng.random() < 0.3:
+                st.delete(store, p, row)
+                want[store].pop(row, None)
+            else:
+                val = value(rng)
+                st.put(store, p, row, val)
+                want[store][row] = val
+    return want
+
+
 def test_a_checkpoint_cut_at_any_record_restores_the_previous_checkpoint_or_the_new_one():
     """Random checkpoints of puts and deletes (re-puts of deleted rows, rows of the unversioned
     layout an older version wrote, several partitions), each followed by a crash at a random
@@ -50,18 +68,8 @@ def test_a_checkpoint_cut_at_any_record_restores_the_previous_checkpoint_or_the_
         assert snapshot(owner, p) == committed, f"checkpoint {n}: the restore is not the last committed checkpoint"
         restores += 1
         for _ in range(rng.randint(1, 4)):  # this owner's checkpoints until it crashes
-            want = {s: dict(rows) for s, rows in committed.items()}
             before = len(owner.table.changelog)
-            with owner.atomic(p):
-                for _ in range(rng.randint(1, 8)):
-                    store, row = rng.choice(STORES), f"s{rng.randrange(8)}"
-                    if rng.random() < 0.3:
-                        owner.delete(store, p, row)
-                        want[store].pop(row, None)
-                    else:
-                        val = b"v%d" % rng.randrange(10**6)
-                        owner.put(store, p, row, val)
-                        want[store][row] = val
+            want = random_checkpoint(owner, p, rng, committed, 8, lambda r: b"v%d" % r.randrange(10**6))
             written = owner.table.changelog[before:]
             assert snapshot(owner, p) == want, "the owner's own view after its checkpoint"
             commit_at = next(i for i, (_, k, _) in enumerate(written) if k.startswith("~commit|"))
@@ -142,16 +150,20 @@ class _Producer:
                 f.set_result(SimpleNamespace(topic_partition=None, offset=i))
 
 
+def _fake_state(batch_size: int = 16384) -> tuple[StateTable, "_Producer"]:
+    table = _faust_table(batch_size)
+    prod = _Producer()
+    table.app.producer = SimpleNamespace(_ensure_producer=lambda: prod)
+    table.data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
+    return StateTable(table), prod
+
+
 def test_the_commit_row_is_sent_only_once_the_rows_are_delivered_and_not_when_fenced():
     """The fence is looked at after the rows are delivered (a rebalance that starts while they are
     on their way stops the commit row), and an abandoned checkpoint leaves the table's data as the
     changelog has it: the rows sent, not the commit row."""
     async def scenario(fenced_at_delivery: bool) -> tuple[list, Any, StateTable]:
-        table = _faust_table(1)
-        prod = _Producer()
-        table.app.producer = SimpleNamespace(_ensure_producer=lambda: prod)
-        table.data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
-        st = StateTable(table)
+        st, prod = _fake_state(1)
         fenced = False
         with st.atomic(0):
             st.put("street", 0, "a", b"s")
@@ -178,14 +190,6 @@ def test_the_commit_row_is_sent_only_once_the_rows_are_delivered_and_not_when_fe
     assert after == [(0, 1)] * 2 and isinstance(err, CheckpointAbandoned), "a fenced checkpoint committed"
     assert "~commit|0" not in st.table.data and snapshot(st, 0) == {s: {} for s in STORES}, \
         "the abandoned commit row is in the worker's data, not in the changelog"
-
-
-def _fake_state(batch_size: int = 16384) -> tuple[StateTable, "_Producer"]:
-    table = _faust_table(batch_size)
-    prod = _Producer()
-    table.app.producer = SimpleNamespace(_ensure_producer=lambda: prod)
-    table.data = type("Store", (dict,), {"set_persisted_offset": lambda self, *a: None})()
-    return StateTable(table), prod
 
 
 def test_a_checkpoint_waits_for_the_previous_one_and_a_lost_batch_is_reported():
@@ -296,17 +300,7 @@ def test_checkpoints_in_record_batches_cut_abandoned_or_whole_restore_the_last_c
         st = owner(log.records)
         for n in range(400):
             assert snapshot(st, p) == committed, f"checkpoint {n}: the worker's own view"
-            want = {s: dict(rows) for s, rows in committed.items()}
-            with st.atomic(p):
-                for _ in range(rng.randint(1, 6)):
-                    store, row = rng.choice(STORES), f"s{rng.randrange(8)}"
-                    if rng.random() < 0.3:
-                        st.delete(store, p, row)
-                        want[store].pop(row, None)
-                    else:
-                        val = rng.randbytes(rng.choice((10, 300)))
-                        st.put(store, p, row, val)
-                        want[store][row] = val
+            want = random_checkpoint(st, p, rng, committed, 6, lambda r: r.randbytes(r.choice((10, 300))))
             first, start = len(log.batches), len(log.records)
             fate = rng.random()
             try:

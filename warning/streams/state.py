@@ -238,24 +238,24 @@ class StateTable:
         return out
 
     def put(self, store: str, partition: int, row: str, value: bytes) -> None:
-        if self._writes is not None:
-            self._writes.append((store, row, value))
-            return
-        k = self.key(store, partition, row)
-        self._apply(partition, k, value)
-        if self._pages is not None:  # an unversioned row (a store written outside checkpoints)
-            self._pages_of(partition).live[(store, row)] = Version(k, -1, 0, False)
-        self.table.send_changelog(partition, k, value)
+        self._write(store, partition, row, value)
 
     def delete(self, store: str, partition: int, row: str) -> None:
-        if self._writes is not None:
-            self._writes.append((store, row, None))
+        self._write(store, partition, row, None)
+
+    def _write(self, store: str, partition: int, row: str, value: Optional[bytes]) -> None:
+        if self._writes is not None:  # inside atomic(): part of the checkpoint
+            self._writes.append((store, row, value))
             return
-        k = self.key(store, partition, row)
-        self._apply(partition, k, None)
+        k = self.key(store, partition, row)  # an unversioned row (a store written outside checkpoints)
+        self._apply(partition, k, value)
         if self._pages is not None:
-            self._pages_of(partition).live.pop((store, row), None)
-        self.table.send_changelog(partition, k, None)
+            live = self._pages_of(partition).live
+            if value is None:
+                live.pop((store, row), None)
+            else:
+                live[(store, row)] = Version(k, -1, 0, False)
+        self.table.send_changelog(partition, k, value)
 
     def _apply(self, partition: int, key: str, value: Optional[bytes]) -> None:
         data = self.table.data
