@@ -163,3 +163,15 @@ def test_a_person_masked_elsewhere_in_the_text_is_never_an_entity() -> None:
     for raw in ("我是张伟，张伟超市卖过期食品，电话13812345678", "我叫王小明，王小明饭店欠我工资"):
         masked = mask_pii(raw)[0]
         assert not [n for n in entities(masked) if "伟" in n or "小明" in n], (masked, entities(masked))
+
+
+def test_names_found_at_ingest_are_used_as_they_are() -> None:
+    """Ingest puts the masked text's place names on the event; the detector takes them (no text
+    work at detection) and finds them itself only on events written without them."""
+    from warning.core.events import example_event
+
+    text = "金鼎家园业主反映物业撤场"
+    assert EntityRepeat.names_of(example_event(text=text)) == entities(text) == ["金鼎家园"]
+    assert EntityRepeat.names_of(example_event(text=text, entities=["远洋国际"])) == ["远洋国际"]
+    assert EntityRepeat.names_of(example_event(text=text, entities=[])) == []
+    assert EntityRepeat.names_of(example_event(text="")) == []

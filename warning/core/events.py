@@ -27,6 +27,10 @@ class Event(msgspec.Struct, omit_defaults=False):
     ``source`` is the feed's name; ``category``, ``kind``, ``people_count``, ``severity`` and
     ``is_repeat`` are mapped from the record by its feed descriptor (e.g. ``kind`` is the hotline
     type 咨询/求助/…, the petition form, the 110 event type or the grid issue type). ``text`` is masked: no personal data leaves ingest.
+    ``entities``: the specific place/organisation names of the masked text
+    (:func:`warning.core.text.entity.entities`), found once at ingest so that detection — and a
+    ``--from-events`` replay — does no text work; None on records written before it was added
+    (the detector then finds them itself, with the same result).
     """
 
     event_id: str
@@ -52,6 +56,7 @@ class Event(msgspec.Struct, omit_defaults=False):
     risk: Optional[Risk] = None
     raw_partition: int = -1  # partition of the raw topic it came from (-1: a file)
     via: int = -1  # partition of the ingest rekey topic it was handed on through (-1: none)
+    entities: Optional[list[str]] = None
 
 
 def example_event(**fields: Any) -> Event:

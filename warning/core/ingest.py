@@ -194,6 +194,18 @@ def _classify_validation(msg: str) -> str:
     return "invalid_value"
 
 
+TextFields = tuple[str, dict[str, int], Optional[float], Optional[Risk], Optional[float]]
+
+
+def _fill_text(ev: Event, sig: TextFields) -> None:
+    """Set an event's text fields from its text's signals (masked text, pii, sentiment, risk,
+    anger) and the place names of its masked text (so that detection does no text work)."""
+    from warning.core.text.entity import entities
+
+    ev.text, ev.pii, ev.sentiment_neg, ev.risk, ev.anger = sig
+    ev.entities = entities(ev.text) if ev.text else []
+
+
 @dataclass
 class IngestStats:
     """What parsing made of the records (before duplicates are dropped: the composition root,
@@ -292,8 +304,8 @@ class Ingestor:
         :meth:`place_file_lines` with their raw texts, in one batch."""
         if not pending:
             return
-        for (ev, _), (masked, pii, sentiment, risk, anger) in zip(pending, self._text_signals([t for _, t in pending])):
-            ev.text, ev.pii, ev.sentiment_neg, ev.risk, ev.anger = masked, pii, sentiment, risk, anger
+        for (ev, _), sig in zip(pending, self._text_signals([t for _, t in pending])):
+            _fill_text(ev, sig)
 
     def _count(self, r: Rejected) -> Rejected:
         self.stats.rejected[r.reason] = self.stats.rejected.get(r.reason, 0) + 1
@@ -312,14 +324,14 @@ class Ingestor:
                 texts.append(text)
             outs.append(out)
         if texts:
-            for i, (masked, pii, sentiment, risk, anger) in zip(idx, self._text_signals(texts)):
+            for i, sig in zip(idx, self._text_signals(texts)):
                 ev = outs[i]
                 assert isinstance(ev, Event)
-                ev.text, ev.pii, ev.sentiment_neg, ev.risk, ev.anger = masked, pii, sentiment, risk, anger
+                _fill_text(ev, sig)
         return outs
 
-    def _text_signals(self, texts: list[str]) -> list[tuple[str, dict[str, int], float | None, Risk | None, float | None]]:
-        out: list[tuple[str, dict[str, int], float | None, Risk | None, float | None]] = []
+    def _text_signals(self, texts: list[str]) -> list[TextFields]:
+        out: list[TextFields] = []
         if self.enricher is None:
             from warning.core.text import mask_pii
 

@@ -262,8 +262,15 @@ class EntityRepeat(Detector):
                 best = (w, k)
         return best[1] if best is not None else None
 
+    @staticmethod
+    def names_of(ev: Event) -> list[str]:
+        """The event's place names: found at ingest, else (records from before) found here."""
+        if ev.entities is not None:
+            return ev.entities
+        return entities(ev.text) if ev.text else []
+
     def on_event(self, ev: Event, street: "StreetState") -> list[Detection]:
-        names = entities(ev.text) if ev.text else []
+        names = self.names_of(ev)
         names = self.learn(street.state_of(self), ev.ts, ev.source, names)
         self._last = (street.place.get("street_code", ""), ev.event_id, names)
         return []
@@ -273,7 +280,7 @@ class EntityRepeat(Detector):
         if self._last[:2] == (code, ev.event_id):
             names = self._last[2]
         else:  # not seen by on_event (should not happen): extract without learning
-            names = entities(ev.text) if ev.text else []
+            names = self.names_of(ev)
         if not names:
             return []
         st: EntityState = street.state_of(self)
