@@ -162,12 +162,18 @@ def test_events_a_live_worker_wrote_replay_to_the_raw_backtest(broker, small_sim
     path = small_sim / "events.jsonl"
     enriched = tmp_path / "enriched.jsonl"
     st = enrich_to_file(settings, iter_lines(path), enriched, enricher=build_enricher(settings))
+    # each raw record stamped with its event time, as a live feed stamps it (and as `warning simulate
+    # --to-kafka --kafka-timestamp event` does): `--from-kafka` merges the partitions by record time,
+    # and records stamped at send time share milliseconds by the dozen here, spanning more than the
+    # allowed lateness — an order the merge cannot recover (some events would be late, by fetch timing)
+    stamp = {(e["source"], e["id"]): int(e["ts"] * 1000) for e in map(orjson.loads, iter_lines(enriched))}
     with Worker(env, tmp_path / "w.log", kill_on_exit=True) as w:
         p = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, batch_size=128 * 1024)
         for line in iter_lines(path):
             r = orjson.loads(line)
             src = r.pop("source")
-            p.send(settings.raw_topics()[src], orjson.dumps(r), key=(r.get("street_code") or r["id"]).encode())
+            p.send(settings.raw_topics()[src], orjson.dumps(r), key=(r.get("street_code") or r["id"]).encode(),
+                   timestamp_ms=stamp.get((src, str(r.get("id")))))
         p.flush(60)
         p.close()
         on_topic = _topic_records(broker.bootstrap, settings.topics.events, st.accepted, timeout_s=400)
