@@ -165,7 +165,8 @@ def test_events_a_live_worker_wrote_replay_to_the_raw_backtest(broker, small_sim
     # each raw record stamped with its event time, as a live feed stamps it (and as `warning simulate
     # --to-kafka --kafka-timestamp event` does): `--from-kafka` merges the partitions by record time,
     # and records stamped at send time share milliseconds by the dozen here, spanning more than the
-    # allowed lateness — an order the merge cannot recover (some events would be late, by fetch timing)
+    # allowed lateness — an order the merge cannot recover (which events come late depends on how
+    # fast they were sent). Every record must be stamped: one stamped now would hold back its partition
     stamp = {(e["source"], e["id"]): int(e["ts"] * 1000) for e in map(orjson.loads, iter_lines(enriched))}
     with Worker(env, tmp_path / "w.log", kill_on_exit=True) as w:
         p = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, batch_size=128 * 1024)
@@ -173,7 +174,7 @@ def test_events_a_live_worker_wrote_replay_to_the_raw_backtest(broker, small_sim
             r = orjson.loads(line)
             src = r.pop("source")
             p.send(settings.raw_topics()[src], orjson.dumps(r), key=(r.get("street_code") or r["id"]).encode(),
-                   timestamp_ms=stamp.get((src, str(r.get("id")))))
+                   timestamp_ms=stamp[(src, r["id"])])
         p.flush(60)
         p.close()
         on_topic = _topic_records(broker.bootstrap, settings.topics.events, st.accepted, timeout_s=400)
@@ -190,10 +191,13 @@ def test_events_a_live_worker_wrote_replay_to_the_raw_backtest(broker, small_sim
     def alerts_of(out: Path) -> list[bytes]:
         return sorted((out / "alerts.jsonl").read_bytes().splitlines())
 
+    # every backtest here with the workers' settings: the partition count decides which events
+    # share an engine (its watermark, hence which events come late), so a reference run with the
+    # default count (4, against the workers' 2) differed whenever some events came late
     rng = ["--start", START, "--end", END, "-q"]
     in_topic_order = tmp_path / "topic.jsonl"  # each partition in offset order: each engine's arrival order
     in_topic_order.write_bytes(b"".join(b + b"\n" for part in on_topic for b in part))
-    _backtest(["--from-events", "--input", str(in_topic_order), *rng], tmp_path / "topic")
+    _backtest(["--from-events", "--input", str(in_topic_order), *rng], tmp_path / "topic", env)
     want = alerts_of(tmp_path / "topic")
     assert want, "the range holds incidents: some alerts"
     for jobs in (1, 2):
@@ -204,10 +208,10 @@ def test_events_a_live_worker_wrote_replay_to_the_raw_backtest(broker, small_sim
         return sorted((a["street_code"], a["signal"], a["level"], a["status"])
                       for a in map(orjson.loads, (out / "alerts.jsonl").read_bytes().splitlines()))
 
-    _backtest(["--input", str(path), *rng], tmp_path / "raw")
+    _backtest(["--input", str(path), *rng], tmp_path / "raw", env)
     assert by_street(tmp_path / "k2") == by_street(tmp_path / "raw")
 
     # the raw topics with jobs: each job reads them all (no group) and detects its partitions
-    _backtest(["--input", str(path), "-q"], tmp_path / "raw-all")
+    _backtest(["--input", str(path), "-q"], tmp_path / "raw-all", env)
     _backtest(["--from-kafka", "--jobs", "2", "-q"], tmp_path / "kraw", env)
     assert alerts_of(tmp_path / "kraw") == alerts_of(tmp_path / "raw-all")

@@ -213,3 +213,22 @@ def test_nesting_check_is_linear_on_hostile_input():
     t0 = time.perf_counter()
     assert nesting_exceeds(hostile) and not nesting_exceeds(inside)
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_place_names_are_found_in_the_masked_text_on_both_paths():
+    """Ingest puts the place names of the *masked* text on the event (the stream's record path and
+    the file path alike): a person's name in a shop name never becomes a place name."""
+    from warning.core.pipeline import Pipeline
+    from warning.core.text.entity import entities
+
+    text = "我是张伟，张伟超市卖过期食品，金鼎家园的业主也反映过"
+    assert "张伟超市" in entities(text)  # what the raw text would give
+    rec = hotline(content=text)
+    ev = Ingestor(IngestSettings(), Registry.load("110000")).parse("hotline", enc(rec), T0_MS)
+    settings = load_settings(None, env={})
+    (fev,) = Pipeline.from_settings(settings).enrich_lines([enc({**rec, "source": "hotline"})])
+    for e in (ev, fev):
+        assert "张伟" not in e.text
+        assert e.entities == entities(e.text) == ["金鼎家园"]
+    assert Ingestor(IngestSettings(), Registry.load("110000")).parse("hotline", enc(hotline(content="", title="")),
+                                                                     T0_MS).entities == []

@@ -30,7 +30,8 @@ class Event(msgspec.Struct, omit_defaults=False):
     ``entities``: the specific place/organisation names of the masked text
     (:func:`warning.core.text.entity.entities`), found once at ingest so that detection — and a
     ``--from-events`` replay — does no text work; None on records written before it was added
-    (the detector then finds them itself, with the same result).
+    (the detector then finds them itself). Like the other text signals they are those of the code
+    that ingested the event: to try a change of the name finder, replay the raw records.
     """
 
     event_id: str

@@ -300,8 +300,8 @@ class Ingestor:
         return out
 
     def enrich_events(self, pending: list[tuple[Event, str]]) -> None:
-        """Fill the text fields (masked text, pii, sentiment, risk, anger) of events from
-        :meth:`place_file_lines` with their raw texts, in one batch."""
+        """Fill the text fields (masked text, pii, sentiment, risk, anger, place names) of events
+        from :meth:`place_file_lines` with their raw texts, in one batch."""
         if not pending:
             return
         for (ev, _), sig in zip(pending, self._text_signals([t for _, t in pending])):
