@@ -162,6 +162,22 @@ def test_partition_mismatch_fails_fast(broker, tmp_path):
     assert f"{prefix}.hotline has 3 partitions" in r.stderr
 
 
+def test_a_changelog_of_another_partition_count_fails_fast(broker, tmp_path):
+    """The detection state's changelog left from a run with 3 partitions, the worker now set to 2:
+    it exits 2 naming the changelog (restoring it would put one partition's streets in another's
+    state); another app's changelog of any count is not its business."""
+    import subprocess, sys, os
+    prefix = f"cl{int(time.time() * 1000) % 10**8}"
+    env = {**os.environ, **isolated_env(tmp_path, broker.url, prefix=prefix)}
+    create_topics(broker.bootstrap, [f"{prefix}-app-shadow-detect-changelog"], partitions=3)
+    ensure_topics(load_settings(None, env=env))  # the pipeline's own topics are right
+    create_topics(broker.bootstrap, [f"{prefix}-app-detect-changelog"], partitions=3)
+    r = subprocess.run([sys.executable, "-m", "warning", "worker"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert f"{prefix}-app-detect-changelog has 3 partitions" in r.stderr
+    assert "shadow" not in r.stderr and "worker.app_id" in r.stderr
+
+
 def test_resends_with_other_keys_are_dropped(broker, tmp_path):
     """Dedup holds across partitions (issue 11, defect 6): producers in the field send keyless or
     keyed by something else (a street, a batch number); a record re-sent that way lands on another

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from warning.config import Settings
 
@@ -81,7 +82,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                     break
                 time.sleep(0.2)
             log.info("created topics %s", ", ".join(wanted))
-        check_partitions(settings, admin)
+        check_partitions(settings, admin, admin.list_topics())
     finally:
         admin.close()
 
@@ -90,16 +91,40 @@ class TopicLayoutError(RuntimeError):
     """Existing topics do not match the configured partition count."""
 
 
-def check_partitions(settings: Settings, admin: object) -> None:
+def changelog_topics(settings: Settings, existing: Iterable[str]) -> list[str]:
+    """The changelog topics of this app's state tables among ``existing`` (Faust names them
+    ``<app_id>-<table>-changelog``).
+
+    >>> from warning.config import load_settings
+    >>> changelog_topics(load_settings(None, env={}), ["warning-detect-changelog", "warning.events",
+    ...                  "warning-shadow-detect-changelog", "warning-__assignor-__leader"])
+    ['warning-detect-changelog']
+    """
+    app = settings.worker.app_id
+    return sorted(n for n in existing if n.startswith(app + "-") and n.endswith("-changelog")
+                  and "-" not in n[len(app) + 1: -len("-changelog")])
+
+
+def check_partitions(settings: Settings, admin: object, existing: Iterable[str] = ()) -> None:
     """All pipeline topics must have ``kafka.partitions`` partitions: the ingest dedup table and
-    the detection state are co-partitioned with them. Fail fast, naming the topic, otherwise."""
-    names = all_topics(settings)
-    desc = admin.describe_topics(names)  # type: ignore[attr-defined]
-    bad = []
+    the detection state are co-partitioned with them — and so must the changelogs of this app's
+    tables among ``existing`` (a changelog left from a run with another count would restore one
+    partition's state into another's). Fail fast, naming the topic, otherwise."""
+    logs = changelog_topics(settings, existing)
+    desc = admin.describe_topics(all_topics(settings) + logs)  # type: ignore[attr-defined]
+    bad, bad_logs = [], []
     for d in desc:
         n = len(d.get("partitions") or [])
+        name = d.get("topic") or d.get("name")
         if n and n != settings.kafka.partitions:
-            bad.append(f"{d.get('topic') or d.get('name')} has {n} partitions")
+            (bad_logs if name in logs else bad).append(f"{name} has {n} partitions")
+    if bad_logs:
+        raise TopicLayoutError(
+            "topic layout error: " + "; ".join(bad_logs) + f" but kafka.partitions = {settings.kafka.partitions}. "
+            f"These changelogs hold the state (dedup marks, street baselines) of worker.app_id "
+            f"'{settings.worker.app_id}' for the partition count they were made with: run with that count "
+            "(WARNING_KAFKA__PARTITIONS), or start a new worker.app_id, whose state is learned afresh."
+        )
     if bad:
         raise TopicLayoutError(
             "topic layout error: " + "; ".join(bad) + f" but kafka.partitions = {settings.kafka.partitions}. "
