@@ -194,16 +194,13 @@ def _classify_validation(msg: str) -> str:
     return "invalid_value"
 
 
-TextFields = tuple[str, dict[str, int], Optional[float], Optional[Risk], Optional[float]]
+#: (masked text, pii, sentiment, risk, anger, place names of the masked text)
+TextFields = tuple[str, dict[str, int], Optional[float], Optional[Risk], Optional[float], list[str]]
 
 
 def _fill_text(ev: Event, sig: TextFields) -> None:
-    """Set an event's text fields from its text's signals (masked text, pii, sentiment, risk,
-    anger) and the place names of its masked text (so that detection does no text work)."""
-    from warning.core.text.entity import entities
-
-    ev.text, ev.pii, ev.sentiment_neg, ev.risk, ev.anger = sig
-    ev.entities = entities(ev.text) if ev.text else []
+    """Set an event's text fields from its text's signals (so that detection does no text work)."""
+    ev.text, ev.pii, ev.sentiment_neg, ev.risk, ev.anger, ev.entities = sig
 
 
 @dataclass
@@ -331,26 +328,29 @@ class Ingestor:
         return outs
 
     def _text_signals(self, texts: list[str]) -> list[TextFields]:
+        from warning.core.text.entity import entities
+
         out: list[TextFields] = []
         if self.enricher is None:
             from warning.core.text import mask_pii
 
             for t in texts:
                 masked, pii = mask_pii(t) if t else ("", {})
-                out.append((masked, {k: v for k, v in pii.items() if v}, None, None, None))
+                out.append((masked, {k: v for k, v in pii.items() if v}, None, None, None,
+                            entities(masked) if masked else []))
             return out
         nonempty = [t for t in texts if t]
         sigs = iter(self.enricher.enrich_many(nonempty) if nonempty else [])
         for t in texts:
             if not t:
-                out.append(("", {}, None, None, None))
+                out.append(("", {}, None, None, None, []))
                 continue
             sig = next(sigs)
             r = sig.risk
             risk = Risk(hits=dict(r["hits"]), max_weight=float(r["max_weight"]), terms=list(r["terms"]),
                         negated=int(r.get("negated", 0)))
             out.append((sig.masked, {k: v for k, v in sig.pii.items() if v}, float(sig.sentiment_neg), risk,
-                        float(sig.anger)))
+                        float(sig.anger), entities(sig.masked) if sig.masked else []))
         return out
 
     # ------------------------------------------------------------------ steps
