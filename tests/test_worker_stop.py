@@ -24,6 +24,26 @@ from worker_proc import Worker, isolated_env
 pytestmark = pytest.mark.integration
 
 
+def story(log: str) -> str:
+    """The worker log without the connection errors it repeats every 100 ms while the broker is
+    gone, its tracebacks (written to stderr token by token, one log line each) joined up — a
+    string, so that pytest prints it whole when an assertion fails."""
+    out: list[str] = []
+    for line in log.splitlines():
+        if any(s in line for s in ("Unable connect to node", "Failed fetch messages", "Unable to update metadata")):
+            continue
+        head, sep, msg = line.partition("[WARNING] ")
+        if sep and msg.strip() == "^":
+            continue
+        if sep and out and out[-1].startswith("  |"):
+            out[-1] += msg.strip() + " "
+        elif sep:
+            out.append("  | " + msg.strip() + " ")
+        else:
+            out.append(line)
+    return "\n".join(out[-80:])
+
+
 def _wait_running(w: Worker, timeout: float = 180.0) -> None:
     """Until the worker's first rebalance has ended (``/healthz``)."""
     deadline = time.monotonic() + timeout
@@ -44,6 +64,7 @@ def test_sigterm_with_the_broker_gone_ends_within_stop_timeout(kind: str, tmp_pa
         b.stop()
         time.sleep(3)  # the worker notices: its fetches and metadata refreshes fail
         t0 = time.monotonic()
+        assert w.proc.poll() is None, f"the worker ended before SIGTERM:\n{story(w.log_path.read_text(errors='replace'))}"
         os.killpg(w.proc.pid, signal.SIGTERM)
         try:
             rc = w.proc.wait(stop_timeout + 20)
@@ -51,11 +72,17 @@ def test_sigterm_with_the_broker_gone_ends_within_stop_timeout(kind: str, tmp_pa
             pytest.fail(f"worker still running {stop_timeout + 20:.0f} s after SIGTERM\n{w.log_tail()}")
         took = time.monotonic() - t0
         log = w.log_path.read_text(errors="replace")
-        # The group leave cannot finish without a broker: the timer ends the process, saying why.
-        assert rc == EXIT_STOP_TIMEOUT, (rc, w.log_tail())
-        assert "stop did not end within" in log and "worker.stop_timeout_s" in log, w.log_tail()
+        assert took < stop_timeout + 5, f"{took:.1f} s\n{story(log)}"
+        if rc == 1 and "We experienced a crash" in log:
+            # The stop itself failed on the missing broker (once in CI a KafkaConnectionError,
+            # whose call was cut from the log); Faust then ends the process reporting the crash.
+            tracebacks = [line for line in story(log).splitlines() if line.startswith("  |")]
+            assert any("KafkaConnectionError" in t for t in tracebacks), story(log)
+            return
+        # Else the group leave cannot finish without a broker: the timer ends the process, saying why.
+        assert rc == EXIT_STOP_TIMEOUT, f"exit status {rc}\n{story(log)}"
+        assert "stop did not end within" in log and "worker.stop_timeout_s" in log, story(log)
         assert took >= stop_timeout - 0.5
-        assert took < stop_timeout + 5, (took, w.log_tail())
     finally:
         w.stop(graceful=False)
         b.stop()
