@@ -78,10 +78,18 @@ from warning.streams.state import EXIT_CHECKPOINT_FAILED, Checkpoint, Checkpoint
 
 log = logging.getLogger("warning.detect")
 
-#: seconds between checkpoints of the detection state (and so between acks)
+#: seconds between checkpoints of the detection state (and so between acks), at least
 CHECKPOINT_S = 1.0
+#: a checkpoint's state write (pickling the changed streets: every street after an hour closes)
+#: takes at most this share of the time: the next one waits ``cost / share`` when that is longer
+#: than :data:`CHECKPOINT_S` — a worker catching up on a backlog closes an hour every second or
+#: so, and wrote its whole state every second (23 % of its time in ``bench/ingest.py``)
+CHECKPOINT_COST_SHARE = 0.1
+#: … and at most this many seconds (acks, hence Kafka commits, wait for checkpoints)
+CHECKPOINT_MAX_S = 10.0
 
-#: while held events block every ack (offset order), a full worker checkpoints at most this often
+#: a full worker (:meth:`DetectService.full`) checkpoints at most this often, and when its
+#: checkpoints take long, at most as often as :meth:`DetectService.pace` allows
 FULL_BACKOFF_S = 0.25
 
 
@@ -110,6 +118,7 @@ class DetectService(Fenced):
         self.ckpt_below: dict[int, set[str]] = {}  # ids buffered below the watermark at the restored checkpoint
         self.touched: set[int] = set()
         self.last_checkpoint = time.monotonic()
+        self.next_checkpoint = self.last_checkpoint + self.checkpoint_s  # see :meth:`pace`
         self.alerts_sent = 0
         # Event ids already taken into an engine, per partition (ingest is at-least-once: after a
         # crash it may produce an event again); written with the checkpoint as delta rows.
@@ -273,7 +282,9 @@ class DetectService(Fenced):
 
     def full(self) -> bool:
         """Backpressure: the agent checkpoints before it takes more input, which acks what is done
-        (when held events of lower offsets block every ack, it retries after :data:`FULL_BACKOFF_S`)."""
+        (paced: at most every :data:`FULL_BACKOFF_S`, or less often when a checkpoint takes long — in
+        a backlog, events held in the reorder buffer at low offsets block the acks of every later
+        one, and a checkpoint every 0.25 s that could ack nothing rewrote the whole state each time)."""
         return self.unacked() >= self.max_unacked and time.monotonic() >= self.full_backoff
 
     def lag_gauges(self, highwater: dict[int, int | None]) -> None:
@@ -313,7 +324,28 @@ class DetectService(Fenced):
 
     # ------------------------------------------------------------------ state
     def due(self) -> bool:
-        return bool(self.ready or self.touched) and time.monotonic() - self.last_checkpoint >= self.checkpoint_s
+        return bool(self.ready or self.touched) and time.monotonic() >= self.next_checkpoint
+
+    def pace(self, cost_s: float) -> None:
+        """Set when the next checkpoint is due: :data:`CHECKPOINT_S` after this one, or later when
+        this one's state write took ``cost_s`` (so writing takes at most :data:`CHECKPOINT_COST_SHARE`
+        of the time), but never more than :data:`CHECKPOINT_MAX_S` later. Backpressure
+        (:meth:`full`) may come sooner: after :data:`FULL_BACKOFF_S`, or the same paced wait.
+
+        >>> class S: checkpoint_s = 1.0; last_checkpoint = 100.0
+        >>> s = S()
+        >>> DetectService.pace(s, 0.02); s.next_checkpoint   # a live worker: a few streets changed
+        101.0
+        >>> DetectService.pace(s, 0.35); s.next_checkpoint   # catching up: every street, every time
+        103.5
+        >>> s.full_backoff   # a full worker too
+        103.5
+        >>> DetectService.pace(s, 5.0); s.next_checkpoint
+        110.0
+        """
+        paced = cost_s / CHECKPOINT_COST_SHARE
+        self.next_checkpoint = self.last_checkpoint + min(max(self.checkpoint_s, paced), CHECKPOINT_MAX_S)
+        self.full_backoff = self.last_checkpoint + min(max(FULL_BACKOFF_S, paced), CHECKPOINT_MAX_S)
 
     async def checkpoint(self) -> list[Any]:
         """Await the alerts emitted so far, then write the changed state of touched partitions
@@ -327,6 +359,7 @@ class DetectService(Fenced):
     def write_state(self) -> list[Any]:
         if self.fenced:  # a rebalance is on: the partitions may already be another worker's
             return []
+        t0 = time.monotonic()
         for p in sorted(self.touched):
             e = self.engines.get(p)
             if e is None:  # revoked meanwhile
@@ -348,9 +381,8 @@ class DetectService(Fenced):
                 self.ready.extend(msgs)
         self.touched.clear()
         self.last_checkpoint = time.monotonic()
+        self.pace(self.last_checkpoint - t0)
         acks = self.ackable()
-        if not acks and self.unacked() >= self.max_unacked:
-            self.full_backoff = self.last_checkpoint + FULL_BACKOFF_S
         self.update_gauges()
         return acks
 
