@@ -118,7 +118,7 @@ class WindowsConfig(_Section):
     idle_flush_seconds: float = Field(60.0, gt=0, description="no events at all for this long (wall clock): event time runs on with the wall clock, so quiet windows close")
     source_idle_seconds: float = Field(300.0, gt=0, description="a feed silent for this long (wall clock) stops holding the watermark back")
     max_buffered: int = Field(10_000, ge=1, description="events a partition's reorder buffer holds at most; beyond it the oldest are released by moving the watermark (the backtest applies the same limit)")
-    max_unacked: int = Field(30_000, ge=1, description="events of warning.events a worker holds unacked at most: at this bound it stops taking input until a checkpoint acks what is done")
+    max_unacked: int = Field(30_000, ge=1, description="events of warning.events a worker holds unacked at most: at this bound it checkpoints before taking more input, which acks what is done")
 
 
 class WorkerConfig(_Section):

@@ -5,8 +5,8 @@ Exactly-once state on an at-least-once transport (the checkpoint order of
 :mod:`warning.streams.state`):
 
 * an event is acked only when it has left the reorder buffer (released into its window, or
-  counted late) *and* a checkpoint holding its effect is written: every ``checkpoint_s`` the
-  alerts emitted so far are awaited until delivered, then the engines touched write their changed
+  counted late) *and* a checkpoint holding its effect is written: every ``checkpoint_s`` (or
+  less often when writing takes long, :meth:`DetectService.pace`) the alerts emitted so far are awaited until delivered, then the engines touched write their changed
   streets (store ``street``) and their meta (store ``meta``: watermark, counters, last applied
   offset — not the buffer) to the changelog-backed table, each partition's rows all or nothing
   (:meth:`~warning.streams.state.StateTable.atomic`: a commit row after them), then the done events
@@ -41,8 +41,10 @@ Memory under a burst is bounded twice: each engine's reorder buffer holds at mos
 ``windows.max_buffered`` events (beyond it the oldest are released by moving the watermark — the
 backtest applies the same limit, see :class:`~warning.core.engine.Engine`), and the worker holds
 only the Kafka message of an unacked event (its value bytes are dropped once decoded), at most
-``windows.max_unacked`` of them: at that bound the agent stops taking input and checkpoints at
-once, which acks every event already done.
+``windows.max_unacked`` of them: at that bound the agent checkpoints before it takes more input,
+which acks every event already done (when events held at lower offsets block those acks, it
+takes input again and retries after :data:`FULL_BACKOFF_S` or the paced wait; the reorder
+buffer's bound then ends the block).
 
 Lag, three ways (gauges, refreshed every second): ``warning_consumer_lag{topic=<events>}`` is the
 *commit* lag (acks wait for the reorder buffer and the next checkpoint, so after a burst it stays
@@ -127,7 +129,7 @@ class DetectService(Fenced):
         self.rebuffered: dict[int, set[str]] = {}  # ids put back into a restored buffer (≤ its size)
         self.restored_at: dict[int, float] = {}  # partition → wall clock its engine was restored
         self.restored_offset: dict[int, int] = {}  # partition → the offset its restored checkpoint had applied
-        self.full_backoff = 0.0  # monotonic time before which full() says no (see write_state)
+        self.full_backoff = 0.0  # monotonic time before which full() says no (see pace)
         self.events_topic_name = settings.topics.events
         #: acks the Kafka messages a checkpoint returns (set by :func:`add_detection`)
         self.ack: Callable[[list[Any]], None] | None = None
@@ -282,9 +284,10 @@ class DetectService(Fenced):
 
     def full(self) -> bool:
         """Backpressure: the agent checkpoints before it takes more input, which acks what is done
-        (paced: at most every :data:`FULL_BACKOFF_S`, or less often when a checkpoint takes long — in
-        a backlog, events held in the reorder buffer at low offsets block the acks of every later
-        one, and a checkpoint every 0.25 s that could ack nothing rewrote the whole state each time)."""
+        (when the worker is still full after a checkpoint — events held in the reorder buffer at
+        lower offsets block the acks — it retries after :data:`FULL_BACKOFF_S`, or the paced wait
+        when checkpoints take long: in a backlog a checkpoint every 0.25 s that could ack nothing
+        rewrote every street each time)."""
         return self.unacked() >= self.max_unacked and time.monotonic() >= self.full_backoff
 
     def lag_gauges(self, highwater: dict[int, int | None]) -> None:
@@ -326,26 +329,29 @@ class DetectService(Fenced):
     def due(self) -> bool:
         return bool(self.ready or self.touched) and time.monotonic() >= self.next_checkpoint
 
-    def pace(self, cost_s: float) -> None:
+    def pace(self, cost_s: float, still_full: bool = False) -> None:
         """Set when the next checkpoint is due: :data:`CHECKPOINT_S` after this one, or later when
         this one's state write took ``cost_s`` (so writing takes at most :data:`CHECKPOINT_COST_SHARE`
-        of the time), but never more than :data:`CHECKPOINT_MAX_S` later. Backpressure
-        (:meth:`full`) may come sooner: after :data:`FULL_BACKOFF_S`, or the same paced wait.
+        of the time), but never more than :data:`CHECKPOINT_MAX_S` later. A worker ``still_full``
+        after it (:meth:`full`) retries after :data:`FULL_BACKOFF_S`, or the same paced wait.
 
-        >>> class S: checkpoint_s = 1.0; last_checkpoint = 100.0
+        >>> class S: checkpoint_s = 1.0; last_checkpoint = 100.0; full_backoff = 0.0
         >>> s = S()
         >>> DetectService.pace(s, 0.02); s.next_checkpoint   # a live worker: a few streets changed
         101.0
         >>> DetectService.pace(s, 0.35); s.next_checkpoint   # catching up: every street, every time
         103.5
-        >>> s.full_backoff   # a full worker too
+        >>> s.full_backoff   # not full: backpressure may checkpoint at once
+        0.0
+        >>> DetectService.pace(s, 0.35, still_full=True); s.full_backoff
         103.5
         >>> DetectService.pace(s, 5.0); s.next_checkpoint
         110.0
         """
         paced = cost_s / CHECKPOINT_COST_SHARE
         self.next_checkpoint = self.last_checkpoint + min(max(self.checkpoint_s, paced), CHECKPOINT_MAX_S)
-        self.full_backoff = self.last_checkpoint + min(max(FULL_BACKOFF_S, paced), CHECKPOINT_MAX_S)
+        if still_full:
+            self.full_backoff = self.last_checkpoint + min(max(FULL_BACKOFF_S, paced), CHECKPOINT_MAX_S)
 
     async def checkpoint(self) -> list[Any]:
         """Await the alerts emitted so far, then write the changed state of touched partitions
@@ -360,6 +366,7 @@ class DetectService(Fenced):
         if self.fenced:  # a rebalance is on: the partitions may already be another worker's
             return []
         t0 = time.monotonic()
+        wrote = bool(self.touched)
         for p in sorted(self.touched):
             e = self.engines.get(p)
             if e is None:  # revoked meanwhile
@@ -381,8 +388,9 @@ class DetectService(Fenced):
                 self.ready.extend(msgs)
         self.touched.clear()
         self.last_checkpoint = time.monotonic()
-        self.pace(self.last_checkpoint - t0)
         acks = self.ackable()
+        if wrote:  # (a checkpoint with nothing to write, e.g. queued behind another, keeps the pace)
+            self.pace(self.last_checkpoint - t0, still_full=not acks and self.unacked() >= self.max_unacked)
         self.update_gauges()
         return acks
 
