@@ -44,6 +44,7 @@ from warning.core.events import EVENT_DECODER, EVENT_ENCODER, DeadLetter
 from warning.core.ingest import KAFKA_HEADROOM_BYTES, Rejected
 from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
+from warning.streams.align import EventTimeAligner
 from warning.streams.contiguous import ContiguousInput
 from warning.streams.state import EXIT_CHECKPOINT_FAILED, Checkpoint, DeltaLog, Fenced, StateTable
 
@@ -214,6 +215,11 @@ class IngestService(Fenced):
         #: a dead letter's value is the original record, unless that would not fit in a produce request
         self.dlq_max_bytes = 1 << 62
         self.dlq_keep_bytes = 1 << 62
+        #: raw partitions read in step by event time (None: off), and the raw partitions with
+        #: records waiting (set by :func:`create_app`)
+        self.aligner: EventTimeAligner | None = None
+        self.reading: Callable[[], set[Any]] = set
+        self.holds: list[tuple[Any, int, float]] = []  # (partition, offset, event time) process left, for the agent
 
     # fence / assign / current: :class:`~warning.streams.state.Fenced`. Fenced, no seen-mark is
     # written; records built but not delivered yet still go out with the next commit (at-least-once)
@@ -268,9 +274,11 @@ class IngestService(Fenced):
                 continue
             log.write_marks(marks[key], d.cutoff)
 
-    def process(self, source: str, batch: list[Any]) -> None:
+    def process(self, source: str, batch: list[Any]) -> list[Any]:
         """Handle one batch of Faust events from the raw topic of ``source`` (all sends are
-        non-blocking; :meth:`commit` delivers them and writes the seen-marks).
+        non-blocking; :meth:`commit` delivers them and writes the seen-marks). Returns the events
+        taken; a partition too far ahead in event time (:mod:`warning.streams.align`) is left from
+        its first such record on, unacked, and named in :attr:`holds` for the agent to hold back.
 
         Metrics are tallied locally and added once per batch (label look-ups cost more than the
         core's work per record)."""
@@ -283,20 +291,43 @@ class IngestService(Fenced):
             items.append((source, bytes(value), int(msg.timestamp * 1000) if msg.timestamp else None))
         tally = _Tally()
         rekey_add = self.rekey.add
+        al = self.aligner
+        taken: list[Any] = []
+        held: dict[Any, tuple[int, float]] = {}
+        others: float | None = None
+        now = time.monotonic()
+        backlog_before = time.time() - (al.ahead_s if al is not None else 0.0)  # a record older is part of a backlog
+        if al is not None:
+            # the slowest of the other partitions still being read (this batch's move only forward)
+            others = al.floor(self.reading() - {ev.message.tp for ev in batch}, now)
         for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items)):
             msg = ev.message
+            if held and msg.tp in held:
+                continue  # after a record held back: read again from there
             if isinstance(out, Rejected):
+                taken.append(ev)
                 pipe.admit(out, None)
                 self._dead_letter(out, source, msg, value)
                 tally.count(UNKNOWN_DISTRICT, "deadletter")
                 continue
+            if al is not None:
+                tp = msg.tp
+                if others is not None and out.ts > others + al.ahead_s and out.ts < backlog_before:
+                    held[tp] = (msg.offset, out.ts)
+                    continue
+                al.note(tp, out.ts, now)
+            taken.append(ev)
             out.raw_partition = msg.partition
             out.via = home = self.home(out.id)
             rekey_add(out.id.encode(), EVENT_ENCODER.encode(out), ts_ms)
             if home != msg.partition:
                 tally.rekeyed += 1
         tally.flush(source)
+        self.holds.extend((tp, offset, ts) for tp, (offset, ts) in held.items())
+        if held:
+            m.INGEST_HELD.inc(len(held))
         m.BATCH_SECONDS.observe(time.perf_counter() - t0)
+        return taken
 
     def process_rekeyed(self, batch: list[Any]) -> None:
         """Handle one batch from the rekey topic: canonical events on their home partition.
@@ -460,15 +491,51 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     contiguous = ContiguousInput(app)  # every agent's records: per partition in offset order, each once
     app.warning_contiguous = contiguous  # type: ignore[attr-defined]
+    aligner = EventTimeAligner(settings.windows.align_ahead_seconds)
+    service.aligner = aligner if aligner.ahead_s > 0 else None
+    raw_names = {topic.get_topic_name() for topic in raw_topics.values()}
+
+    def reading() -> set[Any]:
+        """This worker's raw partitions with records waiting (past the next offset to take), and the held ones."""
+        consumer = app.consumer
+        out = set(aligner.held)
+        for tp in consumer.assignment():
+            if tp.topic in raw_names:
+                nxt, hw = contiguous.next.get(tp), consumer.highwater(tp)
+                if nxt is not None and hw is not None and hw > nxt:
+                    out.add(tp)
+        return out
+
+    service.reading = reading
+
+    async def release_ready() -> None:
+        """Resume the held raw partitions the others have caught up with (after every ingest batch
+        and on a timer; not while a rebalance or a recovery is on: Faust resumes every partition
+        after it)."""
+        def may_resume() -> bool:
+            return not service.fenced and not getattr(app, "in_recovery", False)
+
+        if not aligner.held or not may_resume():
+            return
+        contiguous.keep_paused()
+        for tp in aligner.ready(reading(), time.monotonic()):
+            aligner.release(tp)
+            await contiguous.release(tp, may_resume)
 
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
             async for batch in stream.noack_take(batch_size, within=within):
                 batch = await contiguous.take(service.current(batch))
                 if batch:
+                    epoch = contiguous.epoch
                     with contiguous.holding(batch):
-                        service.process(source, batch)
-                        await commit_then_ack(stream, batch)
+                        service.holds = []
+                        taken = service.process(source, batch)
+                        for tp, offset, ts in service.holds:
+                            if await contiguous.hold(tp, offset, epoch):  # (not if reassigned meanwhile)
+                                aligner.hold(tp, offset, ts)
+                        await commit_then_ack(stream, taken)
+                    await release_ready()
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
@@ -507,6 +574,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     async def _on_assigned(sender: Any, assigned: Any, **kw: Any) -> None:  # noqa: ARG001
         # aiokafka sets the generation before Faust's handlers run; records fetched from now on carry it
         contiguous.reset()
+        aligner.reset()
         service.assign(app.consumer_generation_id)
         if det is not None:
             det.assign(app.consumer_generation_id)
@@ -514,6 +582,10 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     @app.timer(ContiguousInput.RESEEK_S)
     async def _reseek() -> None:
         await contiguous.retry()
+
+    @app.timer(0.25)
+    async def _align() -> None:
+        await release_ready()
 
     @app.on_partitions_revoked.connect
     async def _on_revoked(sender: Any, revoked: Any, **kw: Any) -> None:  # noqa: ARG001

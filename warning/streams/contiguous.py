@@ -23,6 +23,10 @@ detection, delivery) take their batches through one :class:`ContiguousInput`:
   records below its "read offset" is turned off (:mod:`warning.streams.faust_compat`): at a high
   rate, records fetched before a seek moved that offset past the re-fetched ones every time, so a
   partition was sought back every second and never caught up;
+* a partition its agent holds back (:meth:`ContiguousInput.hold`: read too far ahead in event time,
+  :mod:`warning.streams.align`) is paused and sought back to the first record the agent left; its
+  records still on their way are dropped until :meth:`ContiguousInput.release` seeks it there again
+  and resumes it;
 * offsets that do not exist (a transaction marker of an outside producer, records deleted by
   retention meanwhile) would be sought forever: when :attr:`ContiguousInput.HOLE_SEEKS` seeks in
   a row bring the same first offset past the expected one, the offsets between are skipped, logged
@@ -71,6 +75,8 @@ class ContiguousInput:
         self.seeks = 0  # seeks back (for tests and the log)
         self.epoch = 0  # assignments seen; a batch that spans one is dropped whole
         self.acks: dict[str, OrderedAcks] = {}  # per agent, reset with this
+        #: partitions held back by their agent (:meth:`hold`): paused, their records dropped until released
+        self.held: dict[Any, int] = {}
 
     def ordered_acks(self, name: str, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
         """An :class:`OrderedAcks` for agent ``name`` taking its records from here, reset with it
@@ -81,8 +87,8 @@ class ContiguousInput:
     def reset(self) -> None:
         """Partitions (re)assigned: expect each one's committed offset again."""
         self.epoch += 1
-        for d in (self.next, self.sought, self.first, self.last_first, self.same_first):
-            d.clear()
+        for d in (self.next, self.sought, self.first, self.last_first, self.same_first, self.held):
+            d.clear()  # (Faust pauses every assigned partition and resumes them after recovery)
         for acks in self.acks.values():
             acks.reset()
 
@@ -110,6 +116,8 @@ class ContiguousInput:
             if generation is not None and getattr(msg, "generation_id", generation) != generation:
                 continue  # fetched before a rebalance
             tp = msg.tp
+            if tp in self.held:
+                continue  # fetched before its agent held it back: read again once released
             want = nxt.get(tp)
             if want is None:
                 want = await self._start(tp)
@@ -154,6 +162,40 @@ class ContiguousInput:
                 self._progress(tp)
             raise
 
+    async def hold(self, tp: Any, offset: int, epoch: int) -> bool:
+        """The agent took ``tp``'s records up to ``offset`` (excluded) and leaves the rest unacked for
+        now (:mod:`warning.streams.align`): expect ``offset`` next, pause the partition and seek it
+        back there; its records still on their way are dropped until :meth:`release`. Nothing is
+        done (False) when partitions were assigned again since the agent took them (``epoch``)."""
+        if epoch != self.epoch:
+            return False
+        self.next[tp] = offset
+        self.held[tp] = offset
+        self._progress(tp)
+        self.app.consumer.pause_partitions([_faust_tp(tp)])
+        await self._do_seek(tp, offset)
+        return True
+
+    def keep_paused(self) -> None:
+        """Pause the held partitions again: Faust puts a partition it set aside for a full stream
+        buffer back among the fetched ones when the buffer drains, paused or not."""
+        if self.held:
+            self.app.consumer.pause_partitions([_faust_tp(tp) for tp in self.held])
+
+    async def release(self, tp: Any, may_resume: Callable[[], bool]) -> None:
+        """Read a held partition again, from the offset it was held at — unless partitions were
+        assigned again meanwhile or ``may_resume()`` says no after the seek (a rebalance or a
+        recovery began: Faust resumes every partition after it)."""
+        offset = self.held.pop(tp, None)
+        if offset is None:
+            return
+        consumer = self.app.consumer
+        if tp not in consumer.assignment():
+            return
+        epoch = self.epoch
+        if await self._do_seek(tp, self.next.get(tp, offset)) and epoch == self.epoch and may_resume():
+            consumer.resume_partitions([_faust_tp(tp)])
+
     def _progress(self, tp: Any) -> None:
         for d in (self.sought, self.first, self.last_first, self.same_first):
             d.pop(tp, None)
@@ -163,7 +205,7 @@ class ContiguousInput:
         delivered its expected offset since."""
         now = time.monotonic()
         for tp, when in list(self.sought.items()):
-            if now - when >= self.RESEEK_S and tp in self.next:
+            if now - when >= self.RESEEK_S and tp in self.next and tp not in self.held:
                 await self._seek(tp, self.next[tp], now)
 
     async def _seek(self, tp: Any, offset: int, now: float) -> None:
@@ -191,7 +233,7 @@ class ContiguousInput:
                     tp.topic, tp.partition, offset)
         await self._do_seek(tp, offset)
 
-    async def _do_seek(self, tp: Any, offset: int) -> None:
+    async def _do_seek(self, tp: Any, offset: int) -> bool:
         consumer = self.app.consumer
         try:
             thread = getattr(consumer, "_thread", None)
@@ -203,6 +245,15 @@ class ContiguousInput:
             log.warning("%s[%d]: seek to %d failed (%s); the partition's next owner reads it",
                         tp.topic, tp.partition, offset, e)
             self._progress(tp)
+            return False
+        return True
+
+
+def _faust_tp(tp: Any) -> Any:
+    """Faust's own ``TP`` for a message's partition (its pause and resume accept no other type)."""
+    from faust.types import TP
+
+    return TP(tp.topic, tp.partition)
 
 
 async def _seek_on_thread(aiokafka_consumer: Any, tp: Any, offset: int) -> None:

@@ -62,6 +62,11 @@ REKEYED = Counter(
     ["source"],
     registry=REGISTRY,
 )
+INGEST_HELD = Counter(
+    "warning_ingest_partitions_held_total",
+    "Raw partitions held back by event time while a backlog is read (windows.align_ahead_seconds)",
+    registry=REGISTRY,
+)
 EVENTS_REPEATED = Counter(
     "warning_detect_repeated_events",
     "Events read again on warning.events (ingest re-sent them after a crash): counted once in the street state",

@@ -1,0 +1,119 @@
+"""Read the raw feeds in step by event time when they wait as a backlog.
+
+A worker that starts behind (after an outage, or on topics a replay filled) reads each raw
+partition as fast as Faust hands it over, record by record in turn. A rare feed (petitions: a few
+records an hour per partition) then runs hours ahead in event time of a busy one (the hotline),
+the detection's reorder buffer fills with the rare feeds' records, its bound
+(``windows.max_buffered``) moves the watermark past the busy feed's, and those come late —
+half of the events in ``bench/ingest.py``'s backlog of 56 hours, with alerts it should not have
+raised. Kafka Streams solves this by picking, among a task's partitions, the record with the
+lowest timestamp; here each raw partition of this worker that gets more than
+``windows.align_ahead_seconds`` of event time ahead of the slowest one still being read is
+*held*: the ingest agent stops at its first record that far ahead, leaves it and the rest unacked,
+and the consumer is sought back to it and paused (:class:`~warning.streams.contiguous.ContiguousInput`);
+when the slowest one has caught up, it is resumed and read again from there.
+
+"Still being read" means records are waiting in it (its high watermark is past the next offset to
+take) and it delivered some in the last :data:`STALE_S` seconds: a partition at its end, or one
+that stopped delivering, never holds the others back. A partition is compared with the others
+only, never with itself, so of the held partitions the one whose first record left is the oldest
+is always let go: a hold always ends. Only a record that is itself part of a backlog (older than
+the wall clock by more than the allowed distance) is ever held: live records never wait, even
+while an old replay is read from another topic. Only this worker's raw partitions are aligned:
+several workers catching up each keep their own in step, not with each other.
+
+>>> al = EventTimeAligner(ahead_s=600.0)
+>>> al.note("hotline-0", 1000.0, now=0.0); al.note("petition-0", 1100.0, now=0.0)
+>>> reading = {"hotline-0", "petition-0"}
+>>> al.ahead("petition-0", 9000.0, reading, now=0.1)   # 8000 s past the slowest being read
+True
+>>> al.hold("petition-0", offset=42, ts=9000.0)
+>>> al.ready(reading, now=0.2)
+[]
+>>> al.note("hotline-0", 8500.0, now=0.3)   # the hotline caught up to within 600 s
+>>> al.ready(reading, now=0.3)
+['petition-0']
+>>> al.release("petition-0"); al.held
+{}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection
+
+#: a partition that delivered nothing for this long (wall clock) no longer holds the others back
+STALE_S = 5.0
+
+
+class EventTimeAligner:
+    """Which raw partitions to hold back, and when to let them go (see the module docstring).
+
+    Parameters
+    ----------
+    ahead_s
+        How far (event time, seconds) a partition may run ahead of the slowest partition still
+        being read before it is held.
+    """
+
+    def __init__(self, ahead_s: float) -> None:
+        self.ahead_s = ahead_s
+        self.last_ts: dict[Any, float] = {}  # partition → event time of the newest record taken
+        self.last_wall: dict[Any, float] = {}  # partition → when it last delivered a record (monotonic)
+        self.held: dict[Any, tuple[int, float]] = {}  # partition → (offset, event time) of its first record left
+        self.holds = 0
+
+    def reset(self) -> None:
+        """Partitions (re)assigned: nothing known, nothing held (Faust resumes what it paused)."""
+        self.last_ts.clear()
+        self.last_wall.clear()
+        self.held.clear()
+
+    def note(self, tp: Any, ts: float, now: float) -> None:
+        """A record of ``tp`` at event time ``ts`` was taken."""
+        if ts > self.last_ts.get(tp, float("-inf")):
+            self.last_ts[tp] = ts
+        self.last_wall[tp] = now
+
+    def floor(self, reading: Collection[Any], now: float) -> float | None:
+        """The event time of the slowest partition still being read (None: none known)."""
+        low: float | None = None
+        for tp in reading:
+            h = self.held.get(tp)
+            if h is not None:
+                t = h[1]
+            else:
+                t = self.last_ts.get(tp)
+                if t is None or now - self.last_wall.get(tp, now) > STALE_S:
+                    continue
+            if low is None or t < low:
+                low = t
+        return low
+
+    def ahead(self, tp: Any, ts: float, reading: Collection[Any], now: float) -> bool:
+        """Whether a record of ``tp`` at ``ts`` is too far ahead of the slowest other partition
+        being read to be taken now."""
+        if self.ahead_s <= 0:
+            return False
+        low = self.floor(set(reading) - {tp}, now)
+        return low is not None and ts > low + self.ahead_s
+
+    def hold(self, tp: Any, offset: int, ts: float) -> None:
+        self.held[tp] = (offset, ts)
+        self.holds += 1
+
+    def ready(self, reading: Collection[Any], now: float) -> list[Any]:
+        """The held partitions that may be read again: the first record left is within reach of
+        the slowest *other* partition being read (a partition is never held back by itself — a
+        quiet night between two of its own records is no reason to wait)."""
+        if not self.held:
+            return []
+        pending = set(reading) | set(self.held)
+        out = []
+        for tp, (_, ts) in self.held.items():
+            low = self.floor(pending - {tp}, now)
+            if low is None or ts <= low + self.ahead_s:
+                out.append(tp)
+        return out
+
+    def release(self, tp: Any) -> None:
+        self.held.pop(tp, None)
