@@ -3,7 +3,7 @@ import re
 import pytest
 
 from warning.config import load_settings
-from warning.core.events import EVENT_DECODER, EVENT_ENCODER
+from warning.core.events import EVENT_DECODER, EVENT_ENCODER, Event
 from warning.core.ingest import Ingestor, IngestSettings, Rejected
 from warning.core.registry import Registry
 
@@ -99,6 +99,14 @@ def test_batch_path_equals_one_by_one():
     assert [EVENT_ENCODER.encode(x) if not isinstance(x, Rejected) else x.reason for x in one] == \
            [EVENT_ENCODER.encode(x) if not isinstance(x, Rejected) else x.reason for x in many]
     assert any(isinstance(x, Rejected) for x in many) and any(not isinstance(x, Rejected) and x.risk and x.risk.hits for x in many)
+    # keep(i, event), asked before the text work: a declined record is None, the others as before
+    c = Ingestor(IngestSettings(), reg, enricher=build_enricher(settings))
+    asked: list[int] = []
+    some = c.parse_batch(items, keep=lambda i, ev: asked.append(i) is None and i % 3 != 0)
+    assert asked == [i for i, x in enumerate(many) if not isinstance(x, Rejected)]
+    assert [None if i in asked and i % 3 == 0 else EVENT_ENCODER.encode(x) if not isinstance(x, Rejected) else x.reason
+            for i, x in enumerate(many)] == \
+           [EVENT_ENCODER.encode(x) if isinstance(x, Event) else x.reason if isinstance(x, Rejected) else None for x in some]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional, Protocol
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -239,7 +239,9 @@ class Ingestor:
     # ------------------------------------------------------------------ public
     def parse(self, source: str, data: bytes, timestamp_ms: int | None = None) -> Event | Rejected:
         """Parse one raw record of ``source``; ``timestamp_ms`` is the Kafka record timestamp."""
-        return self.parse_batch([(source, data, timestamp_ms)])[0]
+        out = self.parse_batch([(source, data, timestamp_ms)])[0]
+        assert out is not None  # (no keep: every record is parsed)
+        return out
 
     def _validate(self, source: str, data: bytes, timestamp_ms: int | None,
                   prechecked: bool = False) -> tuple[Event | Rejected, str]:
@@ -308,15 +310,22 @@ class Ingestor:
         self.stats.rejected[r.reason] = self.stats.rejected.get(r.reason, 0) + 1
         return r
 
-    def parse_batch(self, items: list[tuple[str, bytes, int | None]], prechecked: bool = False) -> list[Event | Rejected]:
+    def parse_batch(self, items: list[tuple[str, bytes, int | None]], prechecked: bool = False,
+                    keep: Callable[[int, Event], bool] | None = None) -> list[Event | Rejected | None]:
         """Parse many records; their texts are enriched in one batch (the fast path). ``prechecked``:
-        :meth:`precheck` has passed them already (file lines)."""
-        outs: list[Event | Rejected] = []
+        :meth:`precheck` has passed them already (file lines). ``keep(i, event)``, if given, is asked
+        in order for each valid record before any text work; one it declines is ``None`` in the
+        result, its text untouched (the stream leaves such records for later: read again, parsed
+        again)."""
+        outs: list[Event | Rejected | None] = []
         texts: list[str] = []
         idx: list[int] = []
-        for source, data, ts_ms in items:
+        for i, (source, data, ts_ms) in enumerate(items):
             out, text = self._validate(source, data, ts_ms, prechecked)
             if not isinstance(out, Rejected):
+                if keep is not None and not keep(i, out):
+                    outs.append(None)
+                    continue
                 idx.append(len(outs))
                 texts.append(text)
             outs.append(out)

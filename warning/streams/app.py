@@ -40,7 +40,7 @@ from prometheus_client import generate_latest
 
 from warning.config import Settings
 from warning.core.dedup import Deduplicator
-from warning.core.events import EVENT_DECODER, EVENT_ENCODER, DeadLetter
+from warning.core.events import EVENT_DECODER, EVENT_ENCODER, DeadLetter, Event
 from warning.core.ingest import KAFKA_HEADROOM_BYTES, Rejected
 from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
@@ -297,25 +297,40 @@ class IngestService(Fenced):
         others: float | None = None
         now = time.monotonic()
         backlog_before = time.time() - (al.ahead_s if al is not None else 0.0)  # a record older is part of a backlog
+        keep: Callable[[int, Event], bool] | None = None
         if al is not None:
             # the slowest of the other partitions still being read (this batch's move only forward)
             others = al.floor(self.reading() - {ev.message.tp for ev in batch}, now)
-        for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items)):
+            if others is not None:
+                ahead_of = others + al.ahead_s
+
+                def ahead(i: int, out: Event) -> bool:
+                    """Asked in order before the text work: hold a partition from its first record too
+                    far ahead (and part of a backlog) on; what is held is not enriched now."""
+                    msg = batch[i].message
+                    if msg.tp in held:
+                        return False
+                    if ahead_of < out.ts < backlog_before:
+                        held[msg.tp] = (msg.offset, out.ts)
+                        return False
+                    return True
+
+                keep = ahead
+
+        for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items, keep=keep)):
             msg = ev.message
-            if held and msg.tp in held:
-                continue  # after a record held back: read again from there
+            h = held.get(msg.tp) if held else None
+            if h is not None and msg.offset >= h[0]:
+                continue  # from a record held back on: read again from there
             if isinstance(out, Rejected):
                 taken.append(ev)
                 pipe.admit(out, None)
                 self._dead_letter(out, source, msg, value)
                 tally.count(UNKNOWN_DISTRICT, "deadletter")
                 continue
+            assert out is not None  # (declined only when held, skipped above)
             if al is not None:
-                tp = msg.tp
-                if others is not None and out.ts > others + al.ahead_s and out.ts < backlog_before:
-                    held[tp] = (msg.offset, out.ts)
-                    continue
-                al.note(tp, out.ts, now)
+                al.note(msg.tp, out.ts, now)
             taken.append(ev)
             out.raw_partition = msg.partition
             out.via = home = self.home(out.id)

@@ -1,0 +1,145 @@
+"""Holding a raw partition back (``windows.align_ahead_seconds``), without a broker: which records
+the ingest agent takes, leaves and enriches (:meth:`IngestService.process`), and how the consumer
+is paused, sought and resumed around a hold (:class:`ContiguousInput`). The real brokers' run is
+``tests/test_align.py``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import namedtuple
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+
+from warning.config import load_settings
+from warning.core.pipeline import Pipeline
+from warning.core.timeutil import iso
+from warning.streams.align import EventTimeAligner
+from warning.streams.app import IngestService
+from warning.streams.contiguous import ContiguousInput
+from warning.streams.state import FakeTable, StateTable
+
+TP = namedtuple("TP", "topic partition")
+A, B = TP("warning.raw.hotline", 0), TP("warning.raw.petition", 0)
+T0 = 1_740_960_000.0  # 2025-03-03: long before the wall clock, so part of a backlog
+
+
+class Sender:
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, ...]] = []
+
+    def add(self, *args: Any, **kw: Any) -> None:
+        self.records.append(args)
+
+
+def record(tp: TP, offset: int, ts: float | None, content: str = "小区门口垃圾无人清运") -> Any:
+    value = b"{not json" if ts is None else orjson.dumps(
+        {"id": f"GD{offset:06d}", "received_at": iso(ts), "street_code": "110105006", "type": "投诉",
+         "category": "环境保护", "content": content})
+    return SimpleNamespace(message=SimpleNamespace(tp=tp, topic=tp.topic, partition=tp.partition, offset=offset,
+                                                   value=value, key=None, timestamp=ts))
+
+
+def service() -> tuple[IngestService, list[str]]:
+    pipe = Pipeline.from_settings(load_settings(None, env={}))
+    svc = IngestService(pipe, StateTable(FakeTable()), partitions=1)
+    svc.rekey, svc.dlq = Sender(), Sender()
+    svc.aligner = EventTimeAligner(ahead_s=600.0)
+    svc.reading = lambda: {A, B}
+    enriched: list[str] = []
+    text_signals = pipe.ingestor._text_signals
+
+    def counting(texts: list[str]) -> Any:
+        enriched.extend(texts)
+        return text_signals(texts)
+
+    pipe.ingestor._text_signals = counting  # type: ignore[method-assign]
+    return svc, enriched
+
+
+def test_a_partition_is_held_from_its_first_record_too_far_ahead_and_what_is_held_is_not_enriched():
+    svc, enriched = service()
+    svc.aligner.note(B, T0, now=__import__("time").monotonic())  # the petition partition is at T0
+    batch = [record(A, 0, T0 + 100, "第一条"), record(A, 1, T0 + 700, "第二条"), record(A, 2, None),
+             record(A, 3, T0 + 50, "第四条")]
+    taken = svc.process("hotline", batch)
+    assert [ev.message.offset for ev in taken] == [0]
+    assert svc.holds == [(A, 1, T0 + 700)]
+    assert len(svc.rekey.records) == 1 and svc.dlq.records == []  # the bad record after the hold comes again
+    assert enriched == ["第一条"], "records left for later were enriched now"
+    # a bad record before the hold is dead-lettered (and taken) as usual
+    svc.holds = []
+    taken = svc.process("hotline", [record(A, 0, None), record(A, 1, T0 + 900, "第二条")])
+    assert [ev.message.offset for ev in taken] == [0] and len(svc.dlq.records) == 1
+    assert svc.holds == [(A, 1, T0 + 900)]
+
+
+def test_live_records_and_a_worker_without_others_are_never_held():
+    import time
+
+    svc, enriched = service()
+    now = time.time()
+    svc.aligner.note(B, now - 7200, now=time.monotonic())  # another partition two hours behind
+    taken = svc.process("hotline", [record(A, 0, now - 5, "刚刚发生")])  # live: not part of a backlog
+    assert [ev.message.offset for ev in taken] == [0] and svc.holds == [] and enriched == ["刚刚发生"]
+    svc2, _ = service()  # nothing known of the other partitions: nothing to be ahead of
+    assert len(svc2.process("hotline", [record(A, 0, T0 + 99999)])) == 1 and svc2.holds == []
+
+
+def test_contiguous_input_pauses_seeks_and_resumes_around_a_hold():
+    class Consumer:
+        def __init__(self) -> None:
+            self._committed_offset = {A: 5}
+            self.calls: list[tuple[str, Any]] = []
+            self.assigned = {A, B}
+
+        async def earliest_offsets(self, *tps: Any) -> dict:
+            return {tp: 0 for tp in tps}
+
+        async def seek(self, tp: Any, offset: int) -> None:
+            self.calls.append(("seek", (tp.partition, offset)))
+
+        def pause_partitions(self, tps: list[Any]) -> None:
+            self.calls.append(("pause", [tp.partition for tp in tps]))
+
+        def resume_partitions(self, tps: list[Any]) -> None:
+            self.calls.append(("resume", [tp.partition for tp in tps]))
+
+        def assignment(self) -> set:
+            return self.assigned
+
+    consumer = Consumer()
+    c = ContiguousInput(SimpleNamespace(consumer=consumer))
+    ev = lambda o: SimpleNamespace(message=SimpleNamespace(tp=A, offset=o))  # noqa: E731
+    offs = lambda evs: [e.message.offset for e in evs]  # noqa: E731
+
+    async def scenario() -> None:
+        assert offs(await c.take([ev(5), ev(6), ev(7), ev(8)])) == [5, 6, 7, 8]
+        epoch = c.epoch
+        assert await c.hold(A, 7, epoch)  # the agent took 5, 6 and left 7 on
+        assert consumer.calls == [("pause", [0]), ("seek", (0, 7))]
+        assert offs(await c.take([ev(9), ev(10)])) == []  # fetched before the pause: dropped
+        c.keep_paused()  # Faust may have put it back among the fetched ones
+        assert consumer.calls[-1] == ("pause", [0])
+        await c.retry()  # a held partition is not sought again meanwhile
+        assert consumer.calls[-1] == ("pause", [0])
+        # a rebalance or recovery began: sought, not resumed (Faust resumes it afterwards)
+        await c.release(A, lambda: False)
+        assert consumer.calls[-1] == ("seek", (0, 7)) and ("resume", [0]) not in consumer.calls
+        assert await c.hold(A, 7, epoch)
+        await c.release(A, lambda: True)
+        assert consumer.calls[-2:] == [("seek", (0, 7)), ("resume", [0])]
+        assert offs(await c.take([ev(7), ev(8)])) == [7, 8]
+        # reassigned since the agent took its batch: no hold, nothing paused
+        n = len(consumer.calls)
+        assert not await c.hold(A, 9, epoch - 1)
+        assert len(consumer.calls) == n and c.held == {}
+        # a held partition revoked before its release: not sought, not resumed
+        assert await c.hold(A, 9, c.epoch)
+        consumer.assigned = {B}
+        n = len(consumer.calls)
+        await c.release(A, lambda: True)
+        assert len(consumer.calls) == n and c.held == {}
+
+    asyncio.run(scenario())
