@@ -87,7 +87,11 @@ def test_live_records_and_a_worker_without_others_are_never_held():
     assert len(svc2.process("hotline", [record(A, 0, T0 + 99999)])) == 1 and svc2.holds == []
 
 
-def test_contiguous_input_pauses_seeks_and_resumes_around_a_hold():
+def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in_order():
+    """A hold pauses the partition and keeps the records left and those still on their way, in
+    offset order (a seek back made Faust deliver every record fetched ahead again); the release
+    seeks it past them and resumes it, they are handed back until none is left, then the agent
+    gets its records."""
     class Consumer:
         def __init__(self) -> None:
             self._committed_offset = {A: 5}
@@ -98,7 +102,7 @@ def test_contiguous_input_pauses_seeks_and_resumes_around_a_hold():
             return {tp: 0 for tp in tps}
 
         async def seek(self, tp: Any, offset: int) -> None:
-            self.calls.append(("seek", (tp.partition, offset)))
+            self.seeks.append((tp, offset))
 
         def pause_partitions(self, tps: list[Any]) -> None:
             self.calls.append(("pause", [tp.partition for tp in tps]))
@@ -110,36 +114,56 @@ def test_contiguous_input_pauses_seeks_and_resumes_around_a_hold():
             return self.assigned
 
     consumer = Consumer()
+    consumer.seeks = []  # type: ignore[attr-defined]
     c = ContiguousInput(SimpleNamespace(consumer=consumer))
-    ev = lambda o: SimpleNamespace(message=SimpleNamespace(tp=A, offset=o))  # noqa: E731
+    ev = lambda o, tp=A: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
     offs = lambda evs: [e.message.offset for e in evs]  # noqa: E731
 
     async def scenario() -> None:
-        assert offs(await c.take([ev(5), ev(6), ev(7), ev(8)])) == [5, 6, 7, 8]
+        batch = await c.take([ev(5), ev(6), ev(7), ev(8)])
+        assert offs(batch) == [5, 6, 7, 8]
         epoch = c.epoch
-        assert await c.hold(A, 7, epoch)  # the agent took 5, 6 and left 7 on
-        assert consumer.calls == [("pause", [0]), ("seek", (0, 7))]
-        assert offs(await c.take([ev(9), ev(10)])) == []  # fetched before the pause: dropped
+        assert c.hold(A, batch[2:], epoch)  # the agent took 5, 6 and left 7, 8
+        assert consumer.seeks == []  # type: ignore[attr-defined]
+        assert consumer.calls == [("pause", [0])]  # paused, not sought back
+        # records on their way: kept in order (a repeat dropped), not handed to the agent
+        assert offs(await c.take([ev(9), ev(8), ev(10), ev(3, B)])) == []
+        assert offs(c.held[A]) == [7, 8, 9, 10]
         c.keep_paused()  # Faust may have put it back among the fetched ones
         assert consumer.calls[-1] == ("pause", [0])
-        await c.retry()  # a held partition is not sought again meanwhile
-        assert consumer.calls[-1] == ("pause", [0])
-        # a rebalance or recovery began: sought, not resumed (Faust resumes it afterwards)
+        assert c.unstash(A) == [] and not c.finish(A)  # not released yet
+        # a rebalance or recovery began: released without a resume (Faust resumes it afterwards)
         await c.release(A, lambda: False)
-        assert consumer.calls[-1] == ("seek", (0, 7)) and ("resume", [0]) not in consumer.calls
-        assert await c.hold(A, 7, epoch)
+        assert ("resume", [0]) not in consumer.calls
+        assert offs(c.unstash(A)) == [7, 8, 9, 10]
+        assert offs(await c.take([ev(11)])) == [] and offs(c.held[A]) == [11]  # still kept until finished
+        assert not c.finish(A)
+        # handed back 11, then held again at 11: kept first, before what comes after
+        got = c.unstash(A)
+        assert offs(got) == [11]
+        assert offs(await c.take([ev(12)])) == [] and c.hold(A, got, epoch)
+        assert offs(c.held[A]) == [11, 12] and consumer.calls[-1] == ("pause", [0])
         await c.release(A, lambda: True)
-        assert consumer.calls[-2:] == [("seek", (0, 7)), ("resume", [0])]
-        assert offs(await c.take([ev(7), ev(8)])) == [7, 8]
+        assert consumer.calls[-1] == ("resume", [0])
+        assert offs(c.unstash(A)) == [11, 12] and c.finish(A) and c.held == {}
+        assert offs(await c.take([ev(13), ev(14)])) == [13, 14]  # to the agent again
+        # sought only to the first record not kept, at each release (Faust dropped what the
+        # consumer fetched of it while paused); B: its first record was past its start
+        assert consumer.seeks == [(B, 0), (A, 11), (A, 13)]  # type: ignore[attr-defined]
         # reassigned since the agent took its batch: no hold, nothing paused
         n = len(consumer.calls)
-        assert not await c.hold(A, 9, epoch - 1)
+        assert not c.hold(A, [ev(15)], epoch - 1)
         assert len(consumer.calls) == n and c.held == {}
-        # a held partition revoked before its release: not sought, not resumed
-        assert await c.hold(A, 9, c.epoch)
+        # a held partition revoked before its release: forgotten, not resumed
+        assert c.hold(A, [ev(15)], c.epoch)
         consumer.assigned = {B}
         n = len(consumer.calls)
         await c.release(A, lambda: True)
-        assert len(consumer.calls) == n and c.held == {}
+        assert len(consumer.calls) == n and c.held == {} and c.released == set()
+        # a new assignment forgets what was kept (unacked: Kafka redelivers it)
+        consumer.assigned = {A, B}
+        assert c.hold(A, [ev(15)], c.epoch)
+        c.reset()
+        assert c.held == {} and c.released == set()
 
     asyncio.run(scenario())

@@ -511,9 +511,10 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     raw_names = {topic.get_topic_name() for topic in raw_topics.values()}
 
     def reading() -> set[Any]:
-        """This worker's raw partitions with records waiting (past the next offset to take), and the held ones."""
+        """This worker's raw partitions with records waiting (past the next offset to take), and the
+        held ones (also those whose kept records are being handed back)."""
         consumer = app.consumer
-        out = set(aligner.held)
+        out = set(aligner.held) | set(contiguous.held)
         for tp in consumer.assignment():
             if tp.topic in raw_names:
                 nxt, hw = contiguous.next.get(tp), consumer.highwater(tp)
@@ -523,34 +524,56 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     service.reading = reading
 
+    streams: dict[str, Any] = {}  # feed → its ingest agent's stream (acks)
+    feed_of = {topic.get_topic_name(): src for src, topic in raw_topics.items()}
+    handing_back = asyncio.Lock()
+
+    async def handle(source: str, stream: Any, batch: list[Any]) -> None:
+        """Ingest records of the raw topic of ``source``; hold partitions too far ahead, keeping
+        their records left; ack what was taken once it is delivered."""
+        epoch = contiguous.epoch
+        with contiguous.holding(batch):
+            service.holds = []
+            taken = service.process(source, batch)
+            for tp, offset, ts in service.holds:
+                left = [ev for ev in batch if ev.message.tp == tp and ev.message.offset >= offset]
+                if contiguous.hold(tp, left, epoch):  # (not if reassigned meanwhile)
+                    aligner.hold(tp, offset, ts)
+            await commit_then_ack(stream, taken)
+
     async def release_ready() -> None:
-        """Resume the held raw partitions the others have caught up with (after every ingest batch
-        and on a timer; not while a rebalance or a recovery is on: Faust resumes every partition
-        after it)."""
+        """Resume the held raw partitions the others have caught up with and hand their records
+        kept meanwhile back to ingest (after every ingest batch and on a timer; not while a
+        rebalance or a recovery is on: Faust resumes every partition after it, and what was kept
+        is read again from the committed offsets)."""
         def may_resume() -> bool:
             return not service.fenced and not getattr(app, "in_recovery", False)
 
-        if not aligner.held or not may_resume():
+        if not contiguous.held or not may_resume():
             return
         contiguous.keep_paused()
         for tp in aligner.ready(reading(), time.monotonic()):
             aligner.release(tp)
             await contiguous.release(tp, may_resume)
+        if handing_back.locked():
+            return  # (another caller is handing records back: one at a time keeps each partition in order)
+        async with handing_back:
+            for tp in list(contiguous.released):
+                stream = streams.get(feed_of.get(tp.topic, ""))
+                kept = contiguous.unstash(tp) if stream is not None else []
+                if kept:
+                    await handle(feed_of[tp.topic], stream, kept)
+                else:
+                    contiguous.finish(tp)
 
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
+            streams[source] = stream
             async for batch in stream.noack_take(batch_size, within=within):
                 batch = await contiguous.take(service.current(batch))
                 if batch:
-                    epoch = contiguous.epoch
-                    with contiguous.holding(batch):
-                        service.holds = []
-                        taken = service.process(source, batch)
-                        for tp, offset, ts in service.holds:
-                            if await contiguous.hold(tp, offset, epoch):  # (not if reassigned meanwhile)
-                                aligner.hold(tp, offset, ts)
-                        await commit_then_ack(stream, taken)
-                    await release_ready()
+                    await handle(source, stream, batch)
+                await release_ready()
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)

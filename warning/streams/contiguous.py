@@ -24,9 +24,14 @@ detection, delivery) take their batches through one :class:`ContiguousInput`:
   rate, records fetched before a seek moved that offset past the re-fetched ones every time, so a
   partition was sought back every second and never caught up;
 * a partition its agent holds back (:meth:`ContiguousInput.hold`: read too far ahead in event time,
-  :mod:`warning.streams.align`) is paused and sought back to the first record the agent left; its
-  records still on their way are dropped until :meth:`ContiguousInput.release` seeks it there again
-  and resumes it;
+  :mod:`warning.streams.align`) is paused: the records the agent left, and those of it still on
+  their way, are kept in order (:attr:`ContiguousInput.held`) instead of handed over; once
+  :meth:`ContiguousInput.release` seeks it to the first record not kept and resumes it,
+  :meth:`ContiguousInput.unstash` hands them back until none is left
+  (:meth:`ContiguousInput.finish`), and its records reach the agent again. (Seeking back to the
+  first record left, and dropping what was on its way, made Faust deliver again every record it
+  had fetched ahead: ten times the records of the rare feeds in ``bench/ingest.py``, half of the
+  ingest's time);
 * offsets that do not exist (a transaction marker of an outside producer, records deleted by
   retention meanwhile) would be sought forever: when :attr:`ContiguousInput.HOLE_SEEKS` seeks in
   a row bring the same first offset past the expected one, the offsets between are skipped, logged
@@ -75,8 +80,11 @@ class ContiguousInput:
         self.seeks = 0  # seeks back (for tests and the log)
         self.epoch = 0  # assignments seen; a batch that spans one is dropped whole
         self.acks: dict[str, OrderedAcks] = {}  # per agent, reset with this
-        #: partitions held back by their agent (:meth:`hold`): paused, their records dropped until released
-        self.held: dict[Any, int] = {}
+        #: partitions held back by their agent (:meth:`hold`) → their records taken from the consumer
+        #: and left for later, in offset order; a partition stays here until its records are handed
+        #: back after :meth:`release` (:meth:`unstash`, :meth:`finish`)
+        self.held: dict[Any, list[Any]] = {}
+        self.released: set[Any] = set()  # held partitions resumed, their records being handed back
 
     def ordered_acks(self, name: str, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
         """An :class:`OrderedAcks` for agent ``name`` taking its records from here, reset with it
@@ -89,6 +97,7 @@ class ContiguousInput:
         self.epoch += 1
         for d in (self.next, self.sought, self.first, self.last_first, self.same_first, self.held):
             d.clear()  # (Faust pauses every assigned partition and resumes them after recovery)
+        self.released.clear()  # (their records left unacked: Kafka redelivers them)
         for acks in self.acks.values():
             acks.reset()
 
@@ -105,7 +114,8 @@ class ContiguousInput:
         return max(int(committed), earliest)
 
     async def take(self, batch: list[Any]) -> list[Any]:
-        """The events of ``batch`` that continue their partitions without a hole, in order."""
+        """The events of ``batch`` that continue their partitions without a hole, in order (those of a
+        held partition kept for later instead)."""
         out: list[Any] = []
         hole: dict[Any, int] = {}  # partition → the expected offset when a later one came
         nxt = self.next
@@ -116,8 +126,6 @@ class ContiguousInput:
             if generation is not None and getattr(msg, "generation_id", generation) != generation:
                 continue  # fetched before a rebalance
             tp = msg.tp
-            if tp in self.held:
-                continue  # fetched before its agent held it back: read again once released
             want = nxt.get(tp)
             if want is None:
                 want = await self._start(tp)
@@ -125,7 +133,8 @@ class ContiguousInput:
                     return []  # reassigned meanwhile: these records belong to the old generation
                 nxt[tp] = want
             if msg.offset == want:
-                out.append(ev)
+                kept = self.held.get(tp)
+                (out if kept is None else kept).append(ev)
                 nxt[tp] = want + 1
             elif msg.offset > want:
                 if tp not in hole:
@@ -160,41 +169,67 @@ class ContiguousInput:
                 tp = ev.message.tp
                 self.next.pop(tp, None)
                 self._progress(tp)
+                kept = self.held.get(tp)
+                if kept:  # read again from the committed offset too (a held partition is resumed by its release)
+                    kept.clear()
             raise
 
-    async def hold(self, tp: Any, offset: int, epoch: int) -> bool:
-        """The agent took ``tp``'s records up to ``offset`` (excluded) and leaves the rest unacked for
-        now (:mod:`warning.streams.align`): expect ``offset`` next, pause the partition and seek it
-        back there; its records still on their way are dropped until :meth:`release`. Nothing is
-        done (False) when partitions were assigned again since the agent took them (``epoch``)."""
+    def hold(self, tp: Any, left: list[Any], epoch: int) -> bool:
+        """The agent took ``tp``'s records before ``left`` and leaves ``left`` (the rest of ``tp``'s
+        records it was given, in offset order) unacked for now (:mod:`warning.streams.align`): pause
+        the partition and keep ``left`` and every record of ``tp`` still on its way, in order, until
+        :meth:`release`. Nothing is done (False) when partitions were assigned again since the agent
+        took them (``epoch``)."""
         if epoch != self.epoch:
             return False
-        self.next[tp] = offset
-        self.held[tp] = offset
-        self._progress(tp)
+        self.held[tp] = left + self.held.get(tp, [])  # (held again while its records were handed back)
+        self.released.discard(tp)
         self.app.consumer.pause_partitions([_faust_tp(tp)])
-        await self._do_seek(tp, offset)
         return True
 
     def keep_paused(self) -> None:
         """Pause the held partitions again: Faust puts a partition it set aside for a full stream
         buffer back among the fetched ones when the buffer drains, paused or not."""
-        if self.held:
-            self.app.consumer.pause_partitions([_faust_tp(tp) for tp in self.held])
+        paused = [_faust_tp(tp) for tp in self.held if tp not in self.released]
+        if paused:
+            self.app.consumer.pause_partitions(paused)
 
     async def release(self, tp: Any, may_resume: Callable[[], bool]) -> None:
-        """Read a held partition again, from the offset it was held at — unless partitions were
-        assigned again meanwhile or ``may_resume()`` says no after the seek (a rebalance or a
-        recovery began: Faust resumes every partition after it)."""
-        offset = self.held.pop(tp, None)
-        if offset is None:
+        """Let a held partition go on: seek it to the first record not kept (Faust drops, unseen,
+        what the consumer fetched of a paused partition, so the consumer's position is past them)
+        and resume it — unless partitions were assigned again meanwhile or ``may_resume()`` says no
+        after the seek (a rebalance or a recovery began: Faust resumes every partition after it);
+        its records kept meanwhile are handed back by :meth:`unstash`. A partition no longer
+        assigned is forgotten."""
+        if tp not in self.held or tp in self.released:
             return
         consumer = self.app.consumer
         if tp not in consumer.assignment():
+            del self.held[tp]
             return
+        self.released.add(tp)
         epoch = self.epoch
-        if await self._do_seek(tp, self.next.get(tp, offset)) and epoch == self.epoch and may_resume():
+        nxt = self.next.get(tp)
+        if (nxt is None or await self._do_seek(tp, nxt)) and epoch == self.epoch and may_resume():
             consumer.resume_partitions([_faust_tp(tp)])
+
+    def unstash(self, tp: Any) -> list[Any]:
+        """The records a released partition kept so far, in offset order (its later ones are kept
+        until :meth:`finish`)."""
+        if tp not in self.released:
+            return []
+        kept = self.held[tp]
+        self.held[tp] = []
+        return kept
+
+    def finish(self, tp: Any) -> bool:
+        """A released partition whose kept records have all been handed back: its records go to the
+        agent again. False (nothing done) while some are kept."""
+        if tp not in self.released or self.held.get(tp):
+            return False
+        self.released.discard(tp)
+        self.held.pop(tp, None)
+        return True
 
     def _progress(self, tp: Any) -> None:
         for d in (self.sought, self.first, self.last_first, self.same_first):
@@ -205,7 +240,7 @@ class ContiguousInput:
         delivered its expected offset since."""
         now = time.monotonic()
         for tp, when in list(self.sought.items()):
-            if now - when >= self.RESEEK_S and tp in self.next and tp not in self.held:
+            if now - when >= self.RESEEK_S and tp in self.next and (tp not in self.held or tp in self.released):
                 await self._seek(tp, self.next[tp], now)
 
     async def _seek(self, tp: Any, offset: int, now: float) -> None:
