@@ -454,6 +454,11 @@ def build_enricher(settings: Settings) -> Any:
     return TextEnricher.from_config(settings.text)
 
 
+#: batches of a released partition's kept records handed back per call of release_ready (the rest
+#: at the next call: after the next ingest batch, or 0.25 s)
+MAX_HAND_BACK_BATCHES = 20
+
+
 def create_app(settings: Settings, **overrides: Any) -> faust.App:
     """Build the Faust app for ``settings``; ``overrides`` go straight to Faust (tests use this)."""
     conf = faust_settings(settings)
@@ -559,12 +564,28 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
             return  # (another caller is handing records back: one at a time keeps each partition in order)
         async with handing_back:
             for tp in list(contiguous.released):
-                stream = streams.get(feed_of.get(tp.topic, ""))
-                kept = contiguous.unstash(tp) if stream is not None else []
-                if kept:
-                    await handle(feed_of[tp.topic], stream, kept)
-                else:
-                    contiguous.finish(tp)
+                feed = feed_of.get(tp.topic)
+                stream = streams.get(feed) if feed is not None else None
+                if feed is None or stream is None:
+                    continue  # (its agent has not started yet)
+                # a batch at a time, while it is not held again (a hold puts what it leaves first)
+                for _ in range(MAX_HAND_BACK_BATCHES):
+                    if not may_resume():
+                        return  # a rebalance began: nothing more is built (Kafka redelivers the rest)
+                    kept = contiguous.unstash(tp, batch_size)
+                    if not kept:
+                        contiguous.finish(tp)
+                        break
+                    try:
+                        await handle(feed, stream, service.current(kept))
+                    except Exception:
+                        # as when an agent fails: the partition is read again from its committed
+                        # offset (ContiguousInput.holding); the worker goes on
+                        log.exception("ingest of %s[%d]'s held records failed; reading them again",
+                                      tp.topic, tp.partition)
+                        break
+                    if tp not in contiguous.released:
+                        break  # held again
 
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:

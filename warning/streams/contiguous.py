@@ -118,6 +118,7 @@ class ContiguousInput:
         held partition kept for later instead)."""
         out: list[Any] = []
         hole: dict[Any, int] = {}  # partition → the expected offset when a later one came
+        went_on: set[Any] = set()  # held partitions whose records continued (kept)
         nxt = self.next
         epoch = self.epoch
         generation = getattr(self.app, "consumer_generation_id", None)
@@ -134,7 +135,11 @@ class ContiguousInput:
                 nxt[tp] = want
             if msg.offset == want:
                 kept = self.held.get(tp)
-                (out if kept is None else kept).append(ev)
+                if kept is None:
+                    out.append(ev)
+                else:
+                    kept.append(ev)
+                    went_on.add(tp)
                 nxt[tp] = want + 1
             elif msg.offset > want:
                 if tp not in hole:
@@ -142,7 +147,7 @@ class ContiguousInput:
                     if tp in self.sought and tp not in self.first:
                         self.first[tp] = msg.offset  # the first record since the last seek
             # msg.offset < want: a repeat of a record already taken
-        for tp in {ev.message.tp for ev in out}:
+        for tp in {ev.message.tp for ev in out} | went_on:
             if nxt[tp] > hole.get(tp, -1):
                 self._progress(tp)
         now = time.monotonic()
@@ -213,14 +218,16 @@ class ContiguousInput:
         if (nxt is None or await self._do_seek(tp, nxt)) and epoch == self.epoch and may_resume():
             consumer.resume_partitions([_faust_tp(tp)])
 
-    def unstash(self, tp: Any) -> list[Any]:
-        """The records a released partition kept so far, in offset order (its later ones are kept
-        until :meth:`finish`)."""
+    def unstash(self, tp: Any, limit: int | None = None) -> list[Any]:
+        """The first ``limit`` (default: all) records a released partition kept so far, in offset
+        order (the rest, and its later ones, stay kept until handed back: a hold meanwhile puts the
+        records it leaves before them)."""
         if tp not in self.released:
             return []
         kept = self.held[tp]
-        self.held[tp] = []
-        return kept
+        n = len(kept) if limit is None else limit
+        self.held[tp] = kept[n:]
+        return kept[:n]
 
     def finish(self, tp: Any) -> bool:
         """A released partition whose kept records have all been handed back: its records go to the
