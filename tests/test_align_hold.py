@@ -175,22 +175,25 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
         assert c.released == {A}
         c.reset()
         assert c.held == {} and c.released == set()
-        # a held partition's records that continue count as progress: no reseek by the timer
+        # a released partition's records that continue count as progress: no reseek by the timer
         c.next[A] = 20
         assert c.hold(A, [], c.epoch)
+        await c.release(A, lambda: True)
         c.sought[A] = time.monotonic() - 10 * c.RESEEK_S  # sought back long ago
-        assert offs(await c.take([ev(20)])) == [] and offs(c.held[A]) == [20]
+        assert offs(await c.take([ev(20), ev(21)])) == [] and offs(c.held[A]) == [20, 21]
         n = len(consumer.seeks)  # type: ignore[attr-defined]
         await c.retry()
         assert len(consumer.seeks) == n and A not in c.sought  # type: ignore[attr-defined]
-        # work on held records that fails (ContiguousInput.holding): read again from the committed offset
-        await c.release(A, lambda: True)
-        kept = c.unstash(A)
+        # work on held records that fails (ContiguousInput.holding): what is kept is dropped, and
+        # the partition is read again from its committed offset (reread), even at its end
+        kept = c.unstash(A, 1)
         try:
             with c.holding(kept):
                 raise RuntimeError("ingest failed")
         except RuntimeError:
             pass
         assert A not in c.next and c.held[A] == []
+        await c.reread(A)
+        assert c.next[A] == 5 and consumer.seeks[-1] == (A, 5)  # type: ignore[attr-defined]
 
     asyncio.run(scenario())

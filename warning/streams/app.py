@@ -583,6 +583,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                         # offset (ContiguousInput.holding); the worker goes on
                         log.exception("ingest of %s[%d]'s held records failed; reading them again",
                                       tp.topic, tp.partition)
+                        await contiguous.reread(tp)
                         break
                     if tp not in contiguous.released:
                         break  # held again

@@ -229,6 +229,18 @@ class ContiguousInput:
         self.held[tp] = kept[n:]
         return kept[:n]
 
+    async def reread(self, tp: Any) -> None:
+        """Read ``tp`` again from its committed offset (after work on its records failed and
+        :meth:`holding` forgot them): without it, they would come again only once a later record
+        showed the hole — never, on a partition already read to its end."""
+        if tp not in self.app.consumer.assignment():
+            return
+        epoch = self.epoch
+        offset = await self._start(tp)
+        if epoch == self.epoch and tp not in self.next:
+            self.next[tp] = offset
+            await self._do_seek(tp, offset)
+
     def finish(self, tp: Any) -> bool:
         """A released partition whose kept records have all been handed back: its records go to the
         agent again. False (nothing done) while some are kept."""
