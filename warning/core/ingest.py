@@ -315,8 +315,8 @@ class Ingestor:
         """Parse many records; their texts are enriched in one batch (the fast path). ``prechecked``:
         :meth:`precheck` has passed them already (file lines). ``keep(i, event)``, if given, is asked
         in order for each valid record before any text work; one it declines is ``None`` in the
-        result, its text untouched (the stream leaves such records for later: read again, parsed
-        again)."""
+        result, its text untouched (the stream keeps such records for later and parses them again
+        when it hands them back)."""
         outs: list[Event | Rejected | None] = []
         texts: list[str] = []
         idx: list[int] = []

@@ -10,8 +10,9 @@ raised. Kafka Streams solves this by picking, among a task's partitions, the rec
 lowest timestamp; here each raw partition of this worker that gets more than
 ``windows.align_ahead_seconds`` of event time ahead of the slowest one still being read is
 *held*: the ingest agent stops at its first record that far ahead, leaves it and the rest unacked,
-and the consumer is sought back to it and paused (:class:`~warning.streams.contiguous.ContiguousInput`);
-when the slowest one has caught up, it is resumed and read again from there.
+and the partition is paused, its records already fetched kept in order
+(:class:`~warning.streams.contiguous.ContiguousInput`); when the slowest one has caught up, it is
+resumed and the kept records are handed back before the rest.
 
 "Still being read" means records are waiting in it (its high watermark is past the next offset to
 take) and it delivered some in the last :data:`STALE_S` seconds: a partition at its end, or one

@@ -321,7 +321,7 @@ class IngestService(Fenced):
             msg = ev.message
             h = held.get(msg.tp) if held else None
             if h is not None and msg.offset >= h[0]:
-                continue  # from a record held back on: read again from there
+                continue  # from a record held back on: kept, handed back once released
             if isinstance(out, Rejected):
                 taken.append(ev)
                 pipe.admit(out, None)
