@@ -46,7 +46,6 @@ from warning.core.pipeline import Pipeline, partition_for_bytes
 from warning.streams import metrics as m
 from warning.streams.align import EventTimeAligner
 from warning.streams.contiguous import ContiguousInput
-from warning.streams.handback import HeldIngest
 from warning.streams.state import EXIT_CHECKPOINT_FAILED, Checkpoint, DeltaLog, Fenced, StateTable
 
 log = logging.getLogger("warning.ingest")
@@ -455,6 +454,13 @@ def build_enricher(settings: Settings) -> Any:
     return TextEnricher.from_config(settings.text)
 
 
+#: batches of released partitions' kept records handed back per round of release_ready (the rest
+#: in its next round, or at its next call: after the next ingest batch, or 0.25 s)
+MAX_HAND_BACK_BATCHES = 20
+#: rounds of release_ready: hand back, release what that made ready, hand that back, … (the caller,
+#: an ingest agent or the timer, reads nothing meanwhile)
+MAX_HAND_BACK_ROUNDS = 10
+
 
 def create_app(settings: Settings, **overrides: Any) -> faust.App:
     """Build the Faust app for ``settings``; ``overrides`` go straight to Faust (tests use this)."""
@@ -515,18 +521,111 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     app.warning_contiguous = contiguous  # type: ignore[attr-defined]
     aligner = EventTimeAligner(settings.windows.align_ahead_seconds)
     service.aligner = aligner if aligner.ahead_s > 0 else None
+    raw_names = {topic.get_topic_name() for topic in raw_topics.values()}
+
+    def reading() -> set[Any]:
+        """This worker's raw partitions with records waiting (past the next offset to take), and the
+        held ones (also those whose kept records are being handed back)."""
+        consumer = app.consumer
+        out = set(aligner.held) | set(contiguous.held)
+        for tp in consumer.assignment():
+            if tp.topic in raw_names:
+                nxt, hw = contiguous.next.get(tp), consumer.highwater(tp)
+                if nxt is not None and hw is not None and hw > nxt:
+                    out.add(tp)
+        return out
+
+    service.reading = reading
+
+    streams: dict[str, Any] = {}  # feed → its ingest agent's stream (acks)
     feed_of = {topic.get_topic_name(): src for src, topic in raw_topics.items()}
-    held_ingest = HeldIngest(app, service, contiguous, aligner, feed_of, batch_size, commit_then_ack_all)
-    app.warning_held_ingest = held_ingest  # type: ignore[attr-defined]
+    handing_back = asyncio.Lock()
+
+    async def handle(parts: list[tuple[str, Any, list[Any]]]) -> None:
+        """Ingest batches of records, each (feed, its agent's stream, records of its raw topic);
+        hold partitions too far ahead, keeping their records left; ack what was taken once it is
+        delivered (one checkpoint for all)."""
+        epoch = contiguous.epoch
+        with contiguous.holding([ev for _, _, batch in parts for ev in batch]):
+            taken = []
+            for source, stream, batch in parts:
+                service.holds = []
+                taken.append((stream, service.process(source, batch)))
+                for tp, offset, ts in service.holds:
+                    left = [ev for ev in batch if ev.message.tp == tp and ev.message.offset >= offset]
+                    if contiguous.hold(tp, left, epoch):  # (not if reassigned meanwhile)
+                        aligner.hold(tp, offset, ts)
+            await commit_then_ack_all(taken)
+
+    async def release_ready() -> None:
+        """Resume the held raw partitions the others have caught up with and hand their records
+        kept meanwhile back to ingest (after every ingest batch and on a timer; not while a
+        rebalance or a recovery is on: Faust resumes every partition after it, and what was kept
+        is read again from the committed offsets). Handing records back moves the others on, so
+        what that makes ready is released and handed back at once (up to
+        :data:`MAX_HAND_BACK_ROUNDS` rounds), not at the next call."""
+        def may_resume() -> bool:
+            return not service.fenced and not getattr(app, "in_recovery", False)
+
+        async def release() -> None:
+            now = time.monotonic()
+            for tp in aligner.ready(reading(), now):
+                aligner.release(tp, now)
+                await contiguous.release(tp, may_resume)
+
+        if not contiguous.held or not may_resume():
+            return
+        contiguous.keep_paused()
+        await release()
+        if handing_back.locked():
+            return  # (another caller is handing records back: one at a time keeps each partition in order)
+        async with handing_back:
+            for _ in range(MAX_HAND_BACK_ROUNDS):
+                # a batch of each released partition at a time, all in one checkpoint, while it is
+                # not held again (a hold puts what it leaves first)
+                for _ in range(MAX_HAND_BACK_BATCHES):
+                    if not may_resume():
+                        return  # a rebalance began: nothing more is built (Kafka redelivers the rest)
+                    parts: list[tuple[str, Any, list[Any]]] = []  # a part per partition: each is
+                    tps = []  # compared with the others, also those of its feed (IngestService.process)
+                    for tp in list(contiguous.released):
+                        feed = feed_of.get(tp.topic)
+                        stream = streams.get(feed) if feed is not None else None
+                        if feed is None or stream is None:
+                            continue  # (its agent has not started yet)
+                        kept = contiguous.unstash(tp, batch_size)
+                        if not kept:
+                            await contiguous.resume(tp, may_resume)  # (if it was paused keeping too many)
+                            contiguous.finish(tp)
+                            continue
+                        parts.append((feed, stream, service.current(kept)))
+                        tps.append(tp)
+                    if not tps:
+                        break
+                    try:
+                        await handle(parts)
+                    except Exception:
+                        # as when an agent fails: the partitions are read again from their committed
+                        # offsets (ContiguousInput.holding); the worker goes on
+                        log.exception("ingest of held records of %s failed; reading them again",
+                                      ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
+                        for tp in tps:
+                            await contiguous.reread(tp)
+                        break
+                if not contiguous.held or not may_resume():
+                    return
+                await release()
+                if not contiguous.released:
+                    return
 
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
-            held_ingest.streams[source] = stream
+            streams[source] = stream
             async for batch in stream.noack_take(batch_size, within=within):
                 batch = await contiguous.take(service.current(batch))
                 if batch:
-                    await held_ingest.handle([(source, stream, batch)])
-                await held_ingest.release_ready()
+                    await handle([(source, stream, batch)])
+                await release_ready()
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"
         app.agent(topic, name=f"warning.ingest.{source}")(ingest)
@@ -576,7 +675,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
     @app.timer(0.25)
     async def _align() -> None:
-        await held_ingest.release_ready()
+        await release_ready()
 
     @app.on_partitions_revoked.connect
     async def _on_revoked(sender: Any, revoked: Any, **kw: Any) -> None:  # noqa: ARG001
