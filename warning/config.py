@@ -120,7 +120,6 @@ class WindowsConfig(_Section):
     max_buffered: int = Field(10_000, ge=1, description="events a partition's reorder buffer holds at most; beyond it the oldest are released by moving the watermark (the backtest applies the same limit)")
     max_unacked: int = Field(30_000, ge=1, description="events of warning.events a worker holds unacked at most: at this bound it checkpoints before taking more input, which acks what is done")
     align_ahead_seconds: float = Field(3600.0, ge=0, description="a raw partition read more than this far (event time) ahead of the slowest one this worker is still reading waits for it (a backlog: rare feeds would run hours ahead and overflow the reorder buffer); 0: off")
-    align_keep_records: int = Field(2000, ge=1, description="a raw partition waiting for the others goes on being fetched, its records kept in memory, until it keeps this many (plus up to an ingest batch); then it is paused and fetched again from there once it goes on")
 
 
 class WorkerConfig(_Section):

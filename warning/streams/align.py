@@ -10,10 +10,9 @@ raised. Kafka Streams solves this by picking, among a task's partitions, the rec
 lowest timestamp; here each raw partition of this worker that gets more than
 ``windows.align_ahead_seconds`` of event time ahead of the slowest one still being read is
 *held*: the ingest agent stops at its first record that far ahead, leaves it and the rest unacked,
-and the partition's records (those left, and those fetched meanwhile) are kept in order
-(:class:`~warning.streams.contiguous.ContiguousInput`; it is paused only once it keeps
-``windows.align_keep_records``); when the slowest one has caught up, the kept records are handed
-back before the rest.
+and the partition is paused, its records already fetched kept in order
+(:class:`~warning.streams.contiguous.ContiguousInput`); when the slowest one has caught up, it is
+resumed and the kept records are handed back before the rest.
 
 "Still being read" means records are waiting in it (its high watermark is past the next offset to
 take) and it delivered some in the last :data:`STALE_S` seconds: a partition at its end, or one
@@ -37,10 +36,8 @@ True
 ['petition-0']
 >>> al.release("petition-0", now=0.3); al.held
 {}
->>> al.floor({"petition-0"}, now=0.3 + STALE_S - 0.1)   # at its first record left, for STALE_S
+>>> al.floor({"petition-0"}, now=0.3)   # it stands at its first record left until it delivers again
 9000.0
->>> al.floor({"petition-0"}, now=0.3 + STALE_S + 0.1) is None   # from its release on: silent, stale
-True
 """
 
 from __future__ import annotations

@@ -455,10 +455,9 @@ def build_enricher(settings: Settings) -> Any:
 
 
 #: batches of released partitions' kept records handed back per round of release_ready (the rest
-#: in its next round, or at its next call: after the next ingest batch, or 0.25 s)
+#: at the next call: after the next ingest batch, or 0.25 s)
 MAX_HAND_BACK_BATCHES = 20
-#: rounds of release_ready: hand back, release what that made ready, hand that back, … (the caller,
-#: an ingest agent or the timer, reads nothing meanwhile)
+#: rounds of release_ready: hand back, release what that made ready, hand that back, …
 MAX_HAND_BACK_ROUNDS = 10
 
 
@@ -517,7 +516,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
             for ev in batch:
                 await stream.ack(ev)
 
-    contiguous = ContiguousInput(app, settings.windows.align_keep_records)  # every agent's records: per partition in offset order, each once
+    contiguous = ContiguousInput(app)  # every agent's records: per partition in offset order, each once
     app.warning_contiguous = contiguous  # type: ignore[attr-defined]
     aligner = EventTimeAligner(settings.windows.align_ahead_seconds)
     service.aligner = aligner if aligner.ahead_s > 0 else None
@@ -586,8 +585,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                 for _ in range(MAX_HAND_BACK_BATCHES):
                     if not may_resume():
                         return  # a rebalance began: nothing more is built (Kafka redelivers the rest)
-                    parts: list[tuple[str, Any, list[Any]]] = []  # a part per partition: each is
-                    tps = []  # compared with the others, also those of its feed (IngestService.process)
+                    parts: dict[str, tuple[Any, list[Any]]] = {}
+                    tps = []
                     for tp in list(contiguous.released):
                         feed = feed_of.get(tp.topic)
                         stream = streams.get(feed) if feed is not None else None
@@ -598,12 +597,12 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                             await contiguous.resume(tp, may_resume)  # (if it was paused keeping too many)
                             contiguous.finish(tp)
                             continue
-                        parts.append((feed, stream, service.current(kept)))
+                        parts.setdefault(feed, (stream, []))[1].extend(service.current(kept))
                         tps.append(tp)
                     if not tps:
                         break
                     try:
-                        await handle(parts)
+                        await handle([(feed, stream, batch) for feed, (stream, batch) in parts.items()])
                     except Exception:
                         # as when an agent fails: the partitions are read again from their committed
                         # offsets (ContiguousInput.holding); the worker goes on

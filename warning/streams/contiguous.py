@@ -26,8 +26,7 @@ detection, delivery) take their batches through one :class:`ContiguousInput`:
 * a partition its agent holds back (:meth:`ContiguousInput.hold`: read too far ahead in event time,
   :mod:`warning.streams.align`) has the records the agent left, and those it goes on fetching,
   kept in order (:attr:`ContiguousInput.held`) instead of handed over; it is paused only once it
-  keeps :attr:`ContiguousInput.keep_max` records (``windows.align_keep_records``; memory stays
-  bounded: a few more may come, up to an agent's batch and what Faust had fetched). On
+  keeps :attr:`ContiguousInput.KEEP_MAX` records (memory stays bounded). On
   :meth:`ContiguousInput.release` a paused one is sought to the first record not kept and resumed;
   :meth:`ContiguousInput.unstash` hands the kept records back until none is left
   (:meth:`ContiguousInput.finish`), and its records reach the agent again. (Seeking back to the
@@ -72,12 +71,12 @@ class ContiguousInput:
     RESEEK_S = 1.0
     #: seeks in a row that bring the same first offset past the expected one: those offsets do not exist
     HOLE_SEEKS = 3
+    #: a held partition goes on being fetched, its records kept, until it keeps this many; then it
+    #: is paused (what Faust fetched of it meanwhile is dropped, and fetched again after release)
+    KEEP_MAX = 2000
 
-    def __init__(self, app: Any, keep_max: int = 2000) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        #: a held partition goes on being fetched, its records kept, until it keeps this many; then
-        #: it is paused (what Faust fetched of it meanwhile is dropped, and fetched again after release)
-        self.keep_max = keep_max
         self.next: dict[Any, int] = {}
         self.sought: dict[Any, float] = {}  # partition → when it was last sought back (monotonic)
         self.first: dict[Any, int] = {}  # partition → first offset past the expected one since the last seek
@@ -91,7 +90,7 @@ class ContiguousInput:
         #: back after :meth:`release` (:meth:`unstash`, :meth:`finish`)
         self.held: dict[Any, list[Any]] = {}
         self.released: set[Any] = set()  # held partitions resumed, their records being handed back
-        self.paused: set[Any] = set()  # held partitions paused (they kept keep_max records)
+        self.paused: set[Any] = set()  # held partitions paused (they kept KEEP_MAX records)
 
     def ordered_acks(self, name: str, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
         """An :class:`OrderedAcks` for agent ``name`` taking its records from here, reset with it
@@ -148,7 +147,7 @@ class ContiguousInput:
                 else:
                     kept.append(ev)
                     went_on.add(tp)
-                    if len(kept) >= self.keep_max and tp not in self.paused:
+                    if len(kept) >= self.KEEP_MAX and tp not in self.paused:
                         self._pause(tp)  # (also while handing back: fetching outruns ingest)
                 nxt[tp] = want + 1
             elif msg.offset > want:
@@ -193,19 +192,18 @@ class ContiguousInput:
         """The agent took ``tp``'s records before ``left`` and leaves ``left`` (the rest of ``tp``'s
         records it was given, in offset order) unacked for now (:mod:`warning.streams.align`): keep
         ``left`` and every record of ``tp`` fetched later, in order, until :meth:`release` (the
-        partition is paused once it keeps :attr:`keep_max`). Nothing is done (False) when partitions
+        partition is paused once it keeps :attr:`KEEP_MAX`). Nothing is done (False) when partitions
         were assigned again since the agent took them (``epoch``)."""
         if epoch != self.epoch:
             return False
         kept = self.held[tp] = left + self.held.get(tp, [])  # (held again while its records were handed back)
         self.released.discard(tp)
-        if len(kept) >= self.keep_max and tp not in self.paused:
+        if len(kept) >= self.KEEP_MAX and tp not in self.paused:
             self._pause(tp)
         return True
 
     def _pause(self, tp: Any) -> None:
         self.paused.add(tp)
-        m.INGEST_HELD_PAUSED.inc()
         self.app.consumer.pause_partitions([_faust_tp(tp)])
 
     def keep_paused(self) -> None:
@@ -233,19 +231,14 @@ class ContiguousInput:
         await self.resume(tp, may_resume)
 
     async def resume(self, tp: Any, may_resume: Callable[[], bool]) -> None:
-        """Resume a partition paused because it kept :attr:`keep_max` records (see :meth:`release`).
-        It is resumed also when the seek failed but it is still assigned: the first record it then
-        delivers past the expected offset makes :meth:`take` seek back (left paused, nothing would
-        ever show the hole)."""
+        """Resume a partition paused because it kept :attr:`KEEP_MAX` records (see :meth:`release`)."""
         if tp not in self.paused:
             return  # (never paused: it was fetched on)
         consumer = self.app.consumer
         self.paused.discard(tp)
         epoch = self.epoch
         nxt = self.next.get(tp)
-        if nxt is not None:
-            await self._do_seek(tp, nxt)
-        if epoch == self.epoch and may_resume() and tp in consumer.assignment():
+        if (nxt is None or await self._do_seek(tp, nxt)) and epoch == self.epoch and may_resume():
             consumer.resume_partitions([_faust_tp(tp)])
 
     def unstash(self, tp: Any, limit: int | None = None) -> list[Any]:

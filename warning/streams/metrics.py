@@ -67,11 +67,6 @@ INGEST_HELD = Counter(
     "Raw partitions held back by event time while a backlog is read (windows.align_ahead_seconds)",
     registry=REGISTRY,
 )
-INGEST_HELD_PAUSED = Counter(
-    "warning_ingest_held_partitions_paused_total",
-    "Held raw partitions paused because they kept windows.align_keep_records records",
-    registry=REGISTRY,
-)
 EVENTS_REPEATED = Counter(
     "warning_detect_repeated_events",
     "Events read again on warning.events (ingest re-sent them after a crash): counted once in the street state",
