@@ -454,11 +454,9 @@ def build_enricher(settings: Settings) -> Any:
     return TextEnricher.from_config(settings.text)
 
 
-#: batches of released partitions' kept records handed back per round of release_ready (the rest
+#: batches of a released partition's kept records handed back per call of release_ready (the rest
 #: at the next call: after the next ingest batch, or 0.25 s)
 MAX_HAND_BACK_BATCHES = 20
-#: rounds of release_ready: hand back, release what that made ready, hand that back, …
-MAX_HAND_BACK_ROUNDS = 10
 
 
 def create_app(settings: Settings, **overrides: Any) -> faust.App:
@@ -495,10 +493,6 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     batch_size, within = settings.ingest.batch_size, settings.ingest.batch_within_s
 
     async def commit_then_ack(stream: Any, batch: list[Any]) -> None:
-        await commit_then_ack_all([(stream, batch)])
-
-    async def commit_then_ack_all(taken: list[tuple[Any, list[Any]]]) -> None:
-        """One checkpoint for what was built from the batches, then ack each on its stream."""
         generation = service.generation
         if service.fenced:
             return  # a rebalance began while the batch was processed: Kafka redelivers it
@@ -512,9 +506,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
             os._exit(EXIT_CHECKPOINT_FAILED)
         if service.fenced or service.generation != generation:
             return  # fenced meanwhile: their marks may not be written; Kafka redelivers them
-        for stream, batch in taken:
-            for ev in batch:
-                await stream.ack(ev)
+        for ev in batch:
+            await stream.ack(ev)
 
     contiguous = ContiguousInput(app)  # every agent's records: per partition in offset order, each once
     app.warning_contiguous = contiguous  # type: ignore[attr-defined]
@@ -540,82 +533,60 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     feed_of = {topic.get_topic_name(): src for src, topic in raw_topics.items()}
     handing_back = asyncio.Lock()
 
-    async def handle(parts: list[tuple[str, Any, list[Any]]]) -> None:
-        """Ingest batches of records, each (feed, its agent's stream, records of its raw topic);
-        hold partitions too far ahead, keeping their records left; ack what was taken once it is
-        delivered (one checkpoint for all)."""
+    async def handle(source: str, stream: Any, batch: list[Any]) -> None:
+        """Ingest records of the raw topic of ``source``; hold partitions too far ahead, keeping
+        their records left; ack what was taken once it is delivered."""
         epoch = contiguous.epoch
-        with contiguous.holding([ev for _, _, batch in parts for ev in batch]):
-            taken = []
-            for source, stream, batch in parts:
-                service.holds = []
-                taken.append((stream, service.process(source, batch)))
-                for tp, offset, ts in service.holds:
-                    left = [ev for ev in batch if ev.message.tp == tp and ev.message.offset >= offset]
-                    if contiguous.hold(tp, left, epoch):  # (not if reassigned meanwhile)
-                        aligner.hold(tp, offset, ts)
-            await commit_then_ack_all(taken)
+        with contiguous.holding(batch):
+            service.holds = []
+            taken = service.process(source, batch)
+            for tp, offset, ts in service.holds:
+                left = [ev for ev in batch if ev.message.tp == tp and ev.message.offset >= offset]
+                if contiguous.hold(tp, left, epoch):  # (not if reassigned meanwhile)
+                    aligner.hold(tp, offset, ts)
+            await commit_then_ack(stream, taken)
 
     async def release_ready() -> None:
         """Resume the held raw partitions the others have caught up with and hand their records
         kept meanwhile back to ingest (after every ingest batch and on a timer; not while a
         rebalance or a recovery is on: Faust resumes every partition after it, and what was kept
-        is read again from the committed offsets). Handing records back moves the others on, so
-        what that makes ready is released and handed back at once (up to
-        :data:`MAX_HAND_BACK_ROUNDS` rounds), not at the next call."""
+        is read again from the committed offsets)."""
         def may_resume() -> bool:
             return not service.fenced and not getattr(app, "in_recovery", False)
-
-        async def release() -> None:
-            now = time.monotonic()
-            for tp in aligner.ready(reading(), now):
-                aligner.release(tp, now)
-                await contiguous.release(tp, may_resume)
 
         if not contiguous.held or not may_resume():
             return
         contiguous.keep_paused()
-        await release()
+        for tp in aligner.ready(reading(), time.monotonic()):
+            aligner.release(tp)
+            await contiguous.release(tp, may_resume)
         if handing_back.locked():
             return  # (another caller is handing records back: one at a time keeps each partition in order)
         async with handing_back:
-            for _ in range(MAX_HAND_BACK_ROUNDS):
-                # a batch of each released partition at a time, all in one checkpoint, while it is
-                # not held again (a hold puts what it leaves first)
+            for tp in list(contiguous.released):
+                feed = feed_of.get(tp.topic)
+                stream = streams.get(feed) if feed is not None else None
+                if feed is None or stream is None:
+                    continue  # (its agent has not started yet)
+                # a batch at a time, while it is not held again (a hold puts what it leaves first)
                 for _ in range(MAX_HAND_BACK_BATCHES):
                     if not may_resume():
                         return  # a rebalance began: nothing more is built (Kafka redelivers the rest)
-                    parts: dict[str, tuple[Any, list[Any]]] = {}
-                    tps = []
-                    for tp in list(contiguous.released):
-                        feed = feed_of.get(tp.topic)
-                        stream = streams.get(feed) if feed is not None else None
-                        if feed is None or stream is None:
-                            continue  # (its agent has not started yet)
-                        kept = contiguous.unstash(tp, batch_size)
-                        if not kept:
-                            await contiguous.resume(tp, may_resume)  # (if it was paused keeping too many)
-                            contiguous.finish(tp)
-                            continue
-                        parts.setdefault(feed, (stream, []))[1].extend(service.current(kept))
-                        tps.append(tp)
-                    if not tps:
+                    kept = contiguous.unstash(tp, batch_size)
+                    if not kept:
+                        contiguous.finish(tp)
                         break
                     try:
-                        await handle([(feed, stream, batch) for feed, (stream, batch) in parts.items()])
+                        await handle(feed, stream, service.current(kept))
                     except Exception:
-                        # as when an agent fails: the partitions are read again from their committed
-                        # offsets (ContiguousInput.holding); the worker goes on
-                        log.exception("ingest of held records of %s failed; reading them again",
-                                      ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
-                        for tp in tps:
-                            await contiguous.reread(tp)
+                        # as when an agent fails: the partition is read again from its committed
+                        # offset (ContiguousInput.holding); the worker goes on
+                        log.exception("ingest of %s[%d]'s held records failed; reading them again",
+                                      tp.topic, tp.partition)
+                        await contiguous.reread(tp)
                         break
-                if not contiguous.held or not may_resume():
-                    return
-                await release()
-                if not contiguous.released:
-                    return
+                    if tp not in contiguous.released:
+                        break  # held again
 
     def make_agent(source: str, topic: Any) -> None:
         async def ingest(stream: Any) -> None:
@@ -623,7 +594,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
             async for batch in stream.noack_take(batch_size, within=within):
                 batch = await contiguous.take(service.current(batch))
                 if batch:
-                    await handle([(source, stream, batch)])
+                    await handle(source, stream, batch)
                 await release_ready()
 
         ingest.__name__ = ingest.__qualname__ = f"ingest_{source}"

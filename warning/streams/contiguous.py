@@ -24,16 +24,14 @@ detection, delivery) take their batches through one :class:`ContiguousInput`:
   rate, records fetched before a seek moved that offset past the re-fetched ones every time, so a
   partition was sought back every second and never caught up;
 * a partition its agent holds back (:meth:`ContiguousInput.hold`: read too far ahead in event time,
-  :mod:`warning.streams.align`) has the records the agent left, and those it goes on fetching,
-  kept in order (:attr:`ContiguousInput.held`) instead of handed over; it is paused only once it
-  keeps :attr:`ContiguousInput.KEEP_MAX` records (memory stays bounded). On
-  :meth:`ContiguousInput.release` a paused one is sought to the first record not kept and resumed;
-  :meth:`ContiguousInput.unstash` hands the kept records back until none is left
+  :mod:`warning.streams.align`) is paused: the records the agent left, and those of it still on
+  their way, are kept in order (:attr:`ContiguousInput.held`) instead of handed over; once
+  :meth:`ContiguousInput.release` seeks it to the first record not kept and resumes it,
+  :meth:`ContiguousInput.unstash` hands them back until none is left
   (:meth:`ContiguousInput.finish`), and its records reach the agent again. (Seeking back to the
   first record left, and dropping what was on its way, made Faust deliver again every record it
   had fetched ahead: ten times the records of the rare feeds in ``bench/ingest.py``, half of the
-  ingest's time; pausing every held partition at once made each release wait for a fetch — a
-  two-day backlog of 5,900 records held 200 times took 19 s instead of 6);
+  ingest's time);
 * offsets that do not exist (a transaction marker of an outside producer, records deleted by
   retention meanwhile) would be sought forever: when :attr:`ContiguousInput.HOLE_SEEKS` seeks in
   a row bring the same first offset past the expected one, the offsets between are skipped, logged
@@ -71,9 +69,6 @@ class ContiguousInput:
     RESEEK_S = 1.0
     #: seeks in a row that bring the same first offset past the expected one: those offsets do not exist
     HOLE_SEEKS = 3
-    #: a held partition goes on being fetched, its records kept, until it keeps this many; then it
-    #: is paused (what Faust fetched of it meanwhile is dropped, and fetched again after release)
-    KEEP_MAX = 2000
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -90,7 +85,6 @@ class ContiguousInput:
         #: back after :meth:`release` (:meth:`unstash`, :meth:`finish`)
         self.held: dict[Any, list[Any]] = {}
         self.released: set[Any] = set()  # held partitions resumed, their records being handed back
-        self.paused: set[Any] = set()  # held partitions paused (they kept KEEP_MAX records)
 
     def ordered_acks(self, name: str, ack: Callable[[Any], Awaitable[Any]]) -> OrderedAcks:
         """An :class:`OrderedAcks` for agent ``name`` taking its records from here, reset with it
@@ -104,7 +98,6 @@ class ContiguousInput:
         for d in (self.next, self.sought, self.first, self.last_first, self.same_first, self.held):
             d.clear()  # (Faust pauses every assigned partition and resumes them after recovery)
         self.released.clear()  # (their records left unacked: Kafka redelivers them)
-        self.paused.clear()
         for acks in self.acks.values():
             acks.reset()
 
@@ -147,8 +140,6 @@ class ContiguousInput:
                 else:
                     kept.append(ev)
                     went_on.add(tp)
-                    if len(kept) >= self.KEEP_MAX and tp not in self.paused:
-                        self._pause(tp)  # (also while handing back: fetching outruns ingest)
                 nxt[tp] = want + 1
             elif msg.offset > want:
                 if tp not in hole:
@@ -190,52 +181,38 @@ class ContiguousInput:
 
     def hold(self, tp: Any, left: list[Any], epoch: int) -> bool:
         """The agent took ``tp``'s records before ``left`` and leaves ``left`` (the rest of ``tp``'s
-        records it was given, in offset order) unacked for now (:mod:`warning.streams.align`): keep
-        ``left`` and every record of ``tp`` fetched later, in order, until :meth:`release` (the
-        partition is paused once it keeps :attr:`KEEP_MAX`). Nothing is done (False) when partitions
-        were assigned again since the agent took them (``epoch``)."""
+        records it was given, in offset order) unacked for now (:mod:`warning.streams.align`): pause
+        the partition and keep ``left`` and every record of ``tp`` still on its way, in order, until
+        :meth:`release`. Nothing is done (False) when partitions were assigned again since the agent
+        took them (``epoch``)."""
         if epoch != self.epoch:
             return False
-        kept = self.held[tp] = left + self.held.get(tp, [])  # (held again while its records were handed back)
+        self.held[tp] = left + self.held.get(tp, [])  # (held again while its records were handed back)
         self.released.discard(tp)
-        if len(kept) >= self.KEEP_MAX and tp not in self.paused:
-            self._pause(tp)
-        return True
-
-    def _pause(self, tp: Any) -> None:
-        self.paused.add(tp)
         self.app.consumer.pause_partitions([_faust_tp(tp)])
+        return True
 
     def keep_paused(self) -> None:
         """Pause the held partitions again: Faust puts a partition it set aside for a full stream
         buffer back among the fetched ones when the buffer drains, paused or not."""
-        paused = [_faust_tp(tp) for tp in self.paused]
+        paused = [_faust_tp(tp) for tp in self.held if tp not in self.released]
         if paused:
             self.app.consumer.pause_partitions(paused)
 
     async def release(self, tp: Any, may_resume: Callable[[], bool]) -> None:
-        """Let a held partition go on: its records kept meanwhile are handed back by :meth:`unstash`.
-        A paused one is sought to the first record not kept (Faust drops, unseen, what the consumer
-        fetched of a paused partition, so the consumer's position is past them) and resumed —
-        unless partitions were assigned again meanwhile or ``may_resume()`` says no after the seek
-        (a rebalance or a recovery began: Faust resumes every partition after it). A partition no
-        longer assigned is forgotten."""
+        """Let a held partition go on: seek it to the first record not kept (Faust drops, unseen,
+        what the consumer fetched of a paused partition, so the consumer's position is past them)
+        and resume it — unless partitions were assigned again meanwhile or ``may_resume()`` says no
+        after the seek (a rebalance or a recovery began: Faust resumes every partition after it);
+        its records kept meanwhile are handed back by :meth:`unstash`. A partition no longer
+        assigned is forgotten."""
         if tp not in self.held or tp in self.released:
             return
         consumer = self.app.consumer
         if tp not in consumer.assignment():
             del self.held[tp]
-            self.paused.discard(tp)
             return
         self.released.add(tp)
-        await self.resume(tp, may_resume)
-
-    async def resume(self, tp: Any, may_resume: Callable[[], bool]) -> None:
-        """Resume a partition paused because it kept :attr:`KEEP_MAX` records (see :meth:`release`)."""
-        if tp not in self.paused:
-            return  # (never paused: it was fetched on)
-        consumer = self.app.consumer
-        self.paused.discard(tp)
         epoch = self.epoch
         nxt = self.next.get(tp)
         if (nxt is None or await self._do_seek(tp, nxt)) and epoch == self.epoch and may_resume():
@@ -282,7 +259,7 @@ class ContiguousInput:
         delivered its expected offset since."""
         now = time.monotonic()
         for tp, when in list(self.sought.items()):
-            if now - when >= self.RESEEK_S and tp in self.next and tp not in self.paused:
+            if now - when >= self.RESEEK_S and tp in self.next and (tp not in self.held or tp in self.released):
                 await self._seek(tp, self.next[tp], now)
 
     async def _seek(self, tp: Any, offset: int, now: float) -> None:
