@@ -197,3 +197,55 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
         assert c.next[A] == 5 and consumer.seeks[-1] == (A, 5)  # type: ignore[attr-defined]
 
     asyncio.run(scenario())
+
+
+def test_a_held_partition_is_resumed_when_its_seek_fails_but_not_once_revoked():
+    """A release whose seek fails (left paused, nothing would ever show the hole) still resumes
+    a partition that is still assigned: its first record past the expected offset makes take()
+    seek back. A partition revoked meanwhile is not resumed."""
+    class Consumer:
+        def __init__(self) -> None:
+            self._committed_offset = {A: 5}
+            self.calls: list[tuple[str, Any]] = []
+            self.assigned = {A, B}
+
+        async def earliest_offsets(self, *tps: Any) -> dict:
+            return {tp: 0 for tp in tps}
+
+        async def seek(self, tp: Any, offset: int) -> None:
+            self.calls.append(("seek", offset))
+            if tp not in self.assigned or offset == 7:
+                raise RuntimeError("seek failed")
+
+        def pause_partitions(self, tps: list[Any]) -> None:
+            self.calls.append(("pause", [tp.partition for tp in tps]))
+
+        def resume_partitions(self, tps: list[Any]) -> None:
+            self.calls.append(("resume", [tp.partition for tp in tps]))
+
+        def assignment(self) -> set:
+            return self.assigned
+
+    consumer = Consumer()
+    c = ContiguousInput(SimpleNamespace(consumer=consumer))
+    ev = lambda o, tp=A: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
+
+    async def scenario() -> None:
+        batch = await c.take([ev(5), ev(6)])
+        assert c.hold(A, batch[1:], c.epoch)
+        await c.release(A, lambda: True)  # sought to 7: fails
+        assert consumer.calls == [("pause", [0]), ("seek", 7), ("resume", [0])]
+        assert [e.message.offset for e in c.unstash(A)] == [6] and c.finish(A)
+        # revoked while its seek was under way: not resumed (its next owner reads it)
+        assert await c.take([ev(7)]) and c.hold(A, [], c.epoch)
+        n = len(consumer.calls)
+
+        async def revoked_seek(tp: Any, offset: int) -> None:
+            consumer.assigned = {B}
+            raise RuntimeError("revoked")
+
+        consumer.seek = revoked_seek
+        await c.release(A, lambda: True)
+        assert consumer.calls[n:] == []
+
+    asyncio.run(scenario())

@@ -215,7 +215,12 @@ class ContiguousInput:
         self.released.add(tp)
         epoch = self.epoch
         nxt = self.next.get(tp)
-        if (nxt is None or await self._do_seek(tp, nxt)) and epoch == self.epoch and may_resume():
+        if nxt is not None:
+            await self._do_seek(tp, nxt)
+        # resumed also when the seek failed but it is still assigned: the first record it then
+        # delivers past the expected offset makes take() seek back (left paused, nothing would ever
+        # show the hole — until the next rebalance)
+        if epoch == self.epoch and may_resume() and tp in consumer.assignment():
             consumer.resume_partitions([_faust_tp(tp)])
 
     def unstash(self, tp: Any, limit: int | None = None) -> list[Any]:
