@@ -88,34 +88,41 @@ def test_live_records_and_a_worker_without_others_are_never_held():
     assert len(svc2.process("hotline", [record(A, 0, T0 + 99999)])) == 1 and svc2.holds == []
 
 
+class Consumer:
+    """The part of Faust's consumer ContiguousInput uses, recording pauses, resumes and seeks (a
+    seek fails for an offset in ``fail_at``, or for a partition no longer assigned)."""
+
+    def __init__(self) -> None:
+        self._committed_offset = {A: 5}
+        self.calls: list[tuple[str, Any]] = []
+        self.seeks: list[tuple[Any, int]] = []
+        self.assigned = {A, B}
+        self.fail_at: set[int] = set()
+
+    async def earliest_offsets(self, *tps: Any) -> dict:
+        return {tp: 0 for tp in tps}
+
+    async def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        if tp not in self.assigned or offset in self.fail_at:
+            raise RuntimeError("seek failed")
+
+    def pause_partitions(self, tps: list[Any]) -> None:
+        self.calls.append(("pause", [tp.partition for tp in tps]))
+
+    def resume_partitions(self, tps: list[Any]) -> None:
+        self.calls.append(("resume", [tp.partition for tp in tps]))
+
+    def assignment(self) -> set:
+        return self.assigned
+
+
 def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in_order():
     """A hold pauses the partition and keeps the records left and those still on their way, in
     offset order (a seek back made Faust deliver every record fetched ahead again); the release
     seeks it past them and resumes it, they are handed back until none is left, then the agent
     gets its records."""
-    class Consumer:
-        def __init__(self) -> None:
-            self._committed_offset = {A: 5}
-            self.calls: list[tuple[str, Any]] = []
-            self.assigned = {A, B}
-
-        async def earliest_offsets(self, *tps: Any) -> dict:
-            return {tp: 0 for tp in tps}
-
-        async def seek(self, tp: Any, offset: int) -> None:
-            self.seeks.append((tp, offset))
-
-        def pause_partitions(self, tps: list[Any]) -> None:
-            self.calls.append(("pause", [tp.partition for tp in tps]))
-
-        def resume_partitions(self, tps: list[Any]) -> None:
-            self.calls.append(("resume", [tp.partition for tp in tps]))
-
-        def assignment(self) -> set:
-            return self.assigned
-
     consumer = Consumer()
-    consumer.seeks = []  # type: ignore[attr-defined]
     c = ContiguousInput(SimpleNamespace(consumer=consumer))
     ev = lambda o, tp=A: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
     offs = lambda evs: [e.message.offset for e in evs]  # noqa: E731
@@ -125,7 +132,7 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
         assert offs(batch) == [5, 6, 7, 8]
         epoch = c.epoch
         assert c.hold(A, batch[2:], epoch)  # the agent took 5, 6 and left 7, 8
-        assert consumer.seeks == []  # type: ignore[attr-defined]
+        assert consumer.seeks == []
         assert consumer.calls == [("pause", [0])]  # paused, not sought back
         # records on their way: kept in order (a repeat dropped), not handed to the agent
         assert offs(await c.take([ev(9), ev(8), ev(10)])) == []
@@ -157,7 +164,7 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
         assert offs(await c.take([ev(13), ev(14)])) == [13, 14]  # to the agent again
         # sought only to the first record not kept, at each release (Faust dropped what the
         # consumer fetched of it while paused)
-        assert consumer.seeks == [(A, 11), (A, 11), (A, 13)]  # type: ignore[attr-defined]
+        assert consumer.seeks == [(A, 11), (A, 11), (A, 13)]
         # reassigned since the agent took its batch: no hold, nothing paused
         n = len(consumer.calls)
         assert not c.hold(A, [ev(15)], epoch - 1)
@@ -181,9 +188,9 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
         await c.release(A, lambda: True)
         c.sought[A] = time.monotonic() - 10 * c.RESEEK_S  # sought back long ago
         assert offs(await c.take([ev(20), ev(21)])) == [] and offs(c.held[A]) == [20, 21]
-        n = len(consumer.seeks)  # type: ignore[attr-defined]
+        n = len(consumer.seeks)
         await c.retry()
-        assert len(consumer.seeks) == n and A not in c.sought  # type: ignore[attr-defined]
+        assert len(consumer.seeks) == n and A not in c.sought
         # work on held records that fails (ContiguousInput.holding): what is kept is dropped, and
         # the partition is read again from its committed offset (reread), even at its end
         kept = c.unstash(A, 1)
@@ -194,7 +201,7 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
             pass
         assert A not in c.next and c.held[A] == []
         await c.reread(A)
-        assert c.next[A] == 5 and consumer.seeks[-1] == (A, 5)  # type: ignore[attr-defined]
+        assert c.next[A] == 5 and consumer.seeks[-1] == (A, 5)
 
     asyncio.run(scenario())
 
@@ -203,30 +210,8 @@ def test_a_held_partition_is_resumed_when_its_seek_fails_but_not_once_revoked():
     """A release whose seek fails (left paused, nothing would ever show the hole) still resumes
     a partition that is still assigned: its first record past the expected offset makes take()
     seek back. A partition revoked meanwhile is not resumed."""
-    class Consumer:
-        def __init__(self) -> None:
-            self._committed_offset = {A: 5}
-            self.calls: list[tuple[str, Any]] = []
-            self.assigned = {A, B}
-
-        async def earliest_offsets(self, *tps: Any) -> dict:
-            return {tp: 0 for tp in tps}
-
-        async def seek(self, tp: Any, offset: int) -> None:
-            self.calls.append(("seek", offset))
-            if tp not in self.assigned or offset == 7:
-                raise RuntimeError("seek failed")
-
-        def pause_partitions(self, tps: list[Any]) -> None:
-            self.calls.append(("pause", [tp.partition for tp in tps]))
-
-        def resume_partitions(self, tps: list[Any]) -> None:
-            self.calls.append(("resume", [tp.partition for tp in tps]))
-
-        def assignment(self) -> set:
-            return self.assigned
-
     consumer = Consumer()
+    consumer.fail_at = {7}
     c = ContiguousInput(SimpleNamespace(consumer=consumer))
     ev = lambda o, tp=A: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
 
@@ -234,7 +219,7 @@ def test_a_held_partition_is_resumed_when_its_seek_fails_but_not_once_revoked():
         batch = await c.take([ev(5), ev(6)])
         assert c.hold(A, batch[1:], c.epoch)
         await c.release(A, lambda: True)  # sought to 7: fails
-        assert consumer.calls == [("pause", [0]), ("seek", 7), ("resume", [0])]
+        assert consumer.seeks == [(A, 7)] and consumer.calls == [("pause", [0]), ("resume", [0])]
         assert [e.message.offset for e in c.unstash(A)] == [6] and c.finish(A)
         # revoked while its seek was under way: not resumed (its next owner reads it)
         assert await c.take([ev(7)]) and c.hold(A, [], c.epoch)
@@ -244,7 +229,7 @@ def test_a_held_partition_is_resumed_when_its_seek_fails_but_not_once_revoked():
             consumer.assigned = {B}
             raise RuntimeError("revoked")
 
-        consumer.seek = revoked_seek
+        consumer.seek = revoked_seek  # type: ignore[method-assign]
         await c.release(A, lambda: True)
         assert consumer.calls[n:] == []
 
