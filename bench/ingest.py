@@ -22,6 +22,7 @@ import json
 
 import orjson
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,9 +211,9 @@ def main() -> None:
                       "late events skip the scan, so this rate is for less detection work than a live stream's")
         if bare is None:
             return
-        median = {name: sorted(r for r, _ in rs)[len(rs) // 2] for name, rs in results.items()}
-        ratios = [f"{'ingest/bare' if name == 'ingest' else 'whole worker/bare'} = {rate / bare:.2f}"
-                  + ("  (target ≥ 0.8)" if name == "ingest" else "  (target ≥ 0.5)") for name, rate in median.items()]
+        label = {"ingest": ("ingest/bare", 0.8), "whole": ("whole worker/bare", 0.5)}
+        ratios = [f"{label[name][0]} = {statistics.median_high(r for r, _ in rs) / bare:.2f}  (target ≥ {label[name][1]})"
+                  for name, rs in results.items()]
         print("ratio " + "; ".join(ratios) + (f"  (median of {args.repeat} runs)" if args.repeat > 1 else ""))
 
 

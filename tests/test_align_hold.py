@@ -88,6 +88,15 @@ def test_live_records_and_a_worker_without_others_are_never_held():
     assert len(svc2.process("hotline", [record(A, 0, T0 + 99999)])) == 1 and svc2.holds == []
 
 
+def ev(offset: int, tp: TP = A) -> Any:
+    """A Faust event of ``tp`` at ``offset`` (all ContiguousInput looks at)."""
+    return SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset))
+
+
+def offs(evs: list[Any]) -> list[int]:
+    return [e.message.offset for e in evs]
+
+
 class Consumer:
     """The part of Faust's consumer ContiguousInput uses, recording pauses, resumes and seeks (a
     seek fails for an offset in ``fail_at``, or for a partition no longer assigned)."""
@@ -124,8 +133,6 @@ def test_contiguous_input_keeps_a_held_partitions_records_and_hands_them_back_in
     gets its records."""
     consumer = Consumer()
     c = ContiguousInput(SimpleNamespace(consumer=consumer))
-    ev = lambda o, tp=A: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
-    offs = lambda evs: [e.message.offset for e in evs]  # noqa: E731
 
     async def scenario() -> None:
         batch = await c.take([ev(5), ev(6), ev(7), ev(8)])
@@ -213,14 +220,13 @@ def test_a_held_partition_is_resumed_when_its_seek_fails_but_not_once_revoked():
     consumer = Consumer()
     consumer.fail_at = {7}
     c = ContiguousInput(SimpleNamespace(consumer=consumer))
-    ev = lambda o, tp=A: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
 
     async def scenario() -> None:
         batch = await c.take([ev(5), ev(6)])
         assert c.hold(A, batch[1:], c.epoch)
         await c.release(A, lambda: True)  # sought to 7: fails
         assert consumer.seeks == [(A, 7)] and consumer.calls == [("pause", [0]), ("resume", [0])]
-        assert [e.message.offset for e in c.unstash(A)] == [6] and c.finish(A)
+        assert offs(c.unstash(A)) == [6] and c.finish(A)
         # revoked while its seek was under way: not resumed (its next owner reads it)
         assert await c.take([ev(7)]) and c.hold(A, [], c.epoch)
         n = len(consumer.calls)

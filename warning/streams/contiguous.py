@@ -292,7 +292,7 @@ class ContiguousInput:
                     tp.topic, tp.partition, offset)
         await self._do_seek(tp, offset)
 
-    async def _do_seek(self, tp: Any, offset: int) -> bool:
+    async def _do_seek(self, tp: Any, offset: int) -> None:
         consumer = self.app.consumer
         try:
             thread = getattr(consumer, "_thread", None)
@@ -301,11 +301,9 @@ class ContiguousInput:
             else:  # on the consumer's own thread: aiokafka's fetcher is not thread-safe
                 await thread.call_thread(_seek_on_thread, thread._ensure_consumer(), tp, offset)
         except Exception as e:  # revoked meanwhile (aiokafka: IllegalStateError / assertion)
-            log.warning("%s[%d]: seek to %d failed (%s); the partition's next owner reads it",
-                        tp.topic, tp.partition, offset, e)
+            log.warning("%s[%d]: seek to %d failed (%s); its next record past it seeks back, or its "
+                        "next owner reads it", tp.topic, tp.partition, offset, e)
             self._progress(tp)
-            return False
-        return True
 
 
 def _faust_tp(tp: Any) -> Any:
