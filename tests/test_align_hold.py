@@ -88,6 +88,32 @@ def test_live_records_and_a_worker_without_others_are_never_held():
     assert len(svc2.process("hotline", [record(A, 0, T0 + 99999)])) == 1 and svc2.holds == []
 
 
+def test_a_partition_assigned_that_has_delivered_nothing_yet_holds_the_others_for_a_while():
+    """At the start of a backlog, the partition whose first fetch comes later: its event time is
+    unknown, so nothing else of the backlog is taken (for at most START_S) until it delivers."""
+    from warning.streams.align import START_S
+
+    svc, enriched = service()
+    al = svc.aligner
+    t = time.monotonic()
+    al.assigned([A, B], now=t)
+    al.note(A, T0, now=t)  # the hotline partition delivered one record
+    taken = svc.process("hotline", [record(A, 1, T0 + 60, "第二条")])  # the petition one: nothing yet
+    assert taken == [] and svc.holds == [(A, 1, T0 + 60)] and enriched == []
+    al.hold(A, 1, T0 + 60)
+    assert al.ready({A, B}, now=t + 1) == [], "released before the other partition delivered"
+    al.note(B, T0 + 30, now=t + 2)  # it delivers: the other goes on
+    assert al.ready({A, B}, now=t + 2) == [A]
+    al.release(A)
+    # one that never delivers stops holding the others after START_S
+    al2 = EventTimeAligner(ahead_s=600.0)
+    al2.assigned([A, B], now=t)
+    al2.note(A, T0, now=t)
+    assert al2.ahead(A, T0 + 60, {A, B}, now=t + 1)
+    assert not al2.ahead(A, T0 + 60, {A, B}, now=t + START_S + 1)
+    assert not al2.ahead(A, T0 + 60, {A}, now=t + 1), "a partition not being read (known empty) holds nothing"
+
+
 def ev(offset: int, tp: TP = A) -> Any:
     """A Faust event of ``tp`` at ``offset`` (all ContiguousInput looks at)."""
     return SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset))

@@ -44,6 +44,9 @@ from typing import Any, Collection
 
 #: a partition that delivered nothing for this long (wall clock) no longer holds the others back
 STALE_S = 5.0
+#: a partition assigned with records waiting that has delivered none yet holds the others back
+#: for at most this long (wall clock) from its assignment
+START_S = 10.0
 
 
 class EventTimeAligner:
@@ -61,6 +64,7 @@ class EventTimeAligner:
         self.last_ts: dict[Any, float] = {}  # partition → event time of the newest record taken
         self.last_wall: dict[Any, float] = {}  # partition → when it last delivered a record (monotonic)
         self.held: dict[Any, tuple[int, float]] = {}  # partition → (offset, event time) of its first record left
+        self.since: dict[Any, float] = {}  # partition assigned, nothing taken yet → when (monotonic)
         self.holds = 0
 
     def reset(self) -> None:
@@ -68,12 +72,23 @@ class EventTimeAligner:
         self.last_ts.clear()
         self.last_wall.clear()
         self.held.clear()
+        self.since.clear()
+
+    def assigned(self, tps: Collection[Any], now: float) -> None:
+        """``tps`` were assigned (after :meth:`reset`): until one delivers its first record, for at
+        most :data:`START_S`, its event time is unknown and, if it is being read, counts as the
+        slowest — at the start of a backlog, a partition whose first fetch comes seconds after the
+        others' would otherwise find them hours ahead (the late events of ``bench/ingest.py``'s
+        backlog were the first of lanes that started late)."""
+        for tp in tps:
+            self.since.setdefault(tp, now)
 
     def note(self, tp: Any, ts: float, now: float) -> None:
         """A record of ``tp`` at event time ``ts`` was taken."""
         if ts > self.last_ts.get(tp, float("-inf")):
             self.last_ts[tp] = ts
         self.last_wall[tp] = now
+        self.since.pop(tp, None)
 
     def floor(self, reading: Collection[Any], now: float) -> float | None:
         """The event time of the slowest partition still being read (None: none known)."""
@@ -84,7 +99,12 @@ class EventTimeAligner:
                 t = h[1]
             else:
                 t = self.last_ts.get(tp)
-                if t is None or now - self.last_wall.get(tp, now) > STALE_S:
+                if t is None:
+                    start = self.since.get(tp)
+                    if start is not None and now - start <= START_S:
+                        return float("-inf")  # not started yet: nothing may run ahead of it
+                    continue
+                if now - self.last_wall.get(tp, now) > STALE_S:
                     continue
             if low is None or t < low:
                 low = t

@@ -525,6 +525,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                 nxt, hw = contiguous.next.get(tp), consumer.highwater(tp)
                 if nxt is not None and hw is not None and hw > nxt:
                     out.add(tp)
+                elif nxt is None and tp in aligner.since and (hw is None or hw > 0):
+                    out.add(tp)  # nothing taken yet and not known to be empty (EventTimeAligner.assigned)
         return out
 
     service.reading = reading
@@ -635,6 +637,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         # aiokafka sets the generation before Faust's handlers run; records fetched from now on carry it
         contiguous.reset()
         aligner.reset()
+        aligner.assigned([tp for tp in app.consumer.assignment() if tp.topic in raw_names], time.monotonic())
         service.assign(app.consumer_generation_id)
         if det is not None:
             det.assign(app.consumer_generation_id)
