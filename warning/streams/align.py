@@ -34,8 +34,12 @@ True
 >>> al.note("hotline-0", 8500.0, now=0.3)   # the hotline caught up to within 600 s
 >>> al.ready(reading, now=0.3)
 ['petition-0']
->>> al.release("petition-0"); al.held
+>>> al.release("petition-0", now=0.3); al.held
 {}
+>>> al.floor({"petition-0"}, now=0.3 + STALE_S - 0.1)   # at its first record left, for STALE_S
+9000.0
+>>> al.floor({"petition-0"}, now=0.3 + STALE_S + 0.1) is None   # from its release on: silent, stale
+True
 """
 
 from __future__ import annotations
@@ -136,5 +140,14 @@ class EventTimeAligner:
                 out.append(tp)
         return out
 
-    def release(self, tp: Any) -> None:
-        self.held.pop(tp, None)
+    def release(self, tp: Any, now: float | None = None) -> None:
+        """Let ``tp`` go on. Until it delivers again it stands at its first record left (not at the
+        last one taken before it, further back): released at once with another, it would otherwise
+        seem behind, and the other, handed back its records, would be held again at once — the
+        kill -9 restart test's backlog of 5,900 records was held 302 times in 19 s, 175 in 10 s
+        with this."""
+        h = self.held.pop(tp, None)
+        if h is not None and now is not None:
+            if h[1] > self.last_ts.get(tp, float("-inf")):
+                self.last_ts[tp] = h[1]
+            self.last_wall[tp] = now

@@ -559,8 +559,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         if not contiguous.held or not may_resume():
             return
         contiguous.keep_paused()
-        for tp in aligner.ready(reading(), time.monotonic()):
-            aligner.release(tp)
+        now = time.monotonic()
+        for tp in aligner.ready(reading(), now):
+            aligner.release(tp, now)
             await contiguous.release(tp, may_resume)
         if handing_back.locked():
             return  # (another caller is handing records back: one at a time keeps each partition in order)
