@@ -175,7 +175,7 @@ def streets(region: str | None, config: str | None) -> None:
 @CONFIG_OPTION
 @click.option("--port", type=int, default=0, help="broker 端口 (0 = 空闲端口 free port)")
 @click.option("--duration", type=float, default=None, help="运行秒数后自动停止 stop after N seconds (default: until Ctrl-C)")
-@click.option("--incident-after", type=float, default=120.0, show_default=True, help="多少秒后注入事件 inject the incident after N seconds")
+@click.option("--incident-after", type=float, default=120.0, show_default=True, help="worker 读完历史后多少秒注入事件 inject the incident N seconds after the worker has taken the history")
 def demo(config: str | None, port: int, duration: float | None, incident_after: float) -> None:
     """演示 — 内嵌 broker + worker + 模拟数据 + webhook 接收端，预警以中文打印。Ctrl-C 全部停止。
 
