@@ -96,7 +96,7 @@ def test_a_partition_assigned_that_has_delivered_nothing_yet_holds_the_others_fo
     svc, enriched = service()
     al = svc.aligner
     t = time.monotonic()
-    al.assigned([A, B], now=t)
+    al.assigned([A, B])
     al.note(A, T0, now=t)  # the hotline partition delivered one record
     taken = svc.process("hotline", [record(A, 1, T0 + 60, "第二条")])  # the petition one: nothing yet
     assert taken == [] and svc.holds == [(A, 1, T0 + 60)] and enriched == []
@@ -107,10 +107,13 @@ def test_a_partition_assigned_that_has_delivered_nothing_yet_holds_the_others_fo
     al.release(A)
     # one that never delivers stops holding the others after START_S
     al2 = EventTimeAligner(ahead_s=600.0)
-    al2.assigned([A, B], now=t)
+    al2.assigned([A, B])
     al2.note(A, T0, now=t)
-    assert al2.ahead(A, T0 + 60, {A, B}, now=t + 1)
-    assert not al2.ahead(A, T0 + 60, {A, B}, now=t + START_S + 1)
+    assert al2.ahead(A, T0 + 60, {A, B}, now=t + 1)  # the clock starts here, with reading
+    assert al2.ahead(A, T0 + 60, {A, B}, now=t + START_S)
+    assert not al2.ahead(A, T0 + 60, {A, B}, now=t + 1 + START_S + 0.1)
+    al2.started(B)  # a record of it was taken (dead-lettered): its wait is over
+    assert not al2.ahead(A, T0 + 60, {A, B}, now=t + 2)
     assert not al2.ahead(A, T0 + 60, {A}, now=t + 1), "a partition not being read (known empty) holds nothing"
 
 

@@ -146,7 +146,7 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
             _say(f"simulator failed: {hist.stderr[-2000:]}")
             return 1
         _say("等待 worker 读完历史 waiting for the worker to take the history …")
-        caught = await _caught_up(broker.bootstrap, list(settings.raw_topics().values()), web_port)
+        caught = await _caught_up(broker.bootstrap, list(settings.raw_topics().values()), web_port, stop, procs[0])
         _say(f"历史已读完 history taken ({caught})" if caught else
              f"历史尚未读完，继续 the worker has not taken all the history within {CATCH_UP_S:.0f} s; going on")
         sim_log = open(work / "simulate.log", "ab")
@@ -200,13 +200,15 @@ async def _demo(settings: Settings, port: int, config_path: str | None, duration
 
 
 #: how long the demo waits for the worker to take the replayed history before the live feed
-CATCH_UP_S = 300.0
+CATCH_UP_S = 150.0
 
 
-async def _caught_up(bootstrap: str, topics: list[str], web_port: int) -> str | None:
+async def _caught_up(bootstrap: str, topics: list[str], web_port: int, stop: asyncio.Event,
+                     worker: subprocess.Popen) -> str | None:
     """Wait until the worker's ingest has taken every record now on the raw ``topics`` and its
-    detection every accepted event (its ``/healthz``), for at most :data:`CATCH_UP_S`: the live
-    incident then comes after the history, not behind it. Returns what was taken, or None."""
+    detection every accepted event (its ``/healthz``), for at most :data:`CATCH_UP_S`, while
+    the worker runs and no stop is asked: the live incident then comes after the history, not
+    behind it. Returns what was taken, or None."""
     import urllib.request
 
     from kafka import KafkaConsumer, TopicPartition
@@ -228,13 +230,16 @@ async def _caught_up(bootstrap: str, topics: list[str], web_port: int) -> str | 
 
     n = await asyncio.to_thread(records)
     deadline = time.monotonic() + CATCH_UP_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set() and worker.poll() is None:
         h = await asyncio.to_thread(health)
         ingested = h.get("accepted", 0) + h.get("dead_lettered", 0) + h.get("duplicates", 0)
         detected = sum(e["released"] + e["late"] + e["buffered"] for e in (h.get("engines") or {}).values())
         if ingested >= n and detected >= h.get("accepted", 0):
             return f"{n:,} records"
-        await asyncio.sleep(0.5)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+        except asyncio.TimeoutError:
+            pass
     return None
 
 

@@ -68,7 +68,9 @@ class EventTimeAligner:
         self.last_ts: dict[Any, float] = {}  # partition → event time of the newest record taken
         self.last_wall: dict[Any, float] = {}  # partition → when it last delivered a record (monotonic)
         self.held: dict[Any, tuple[int, float]] = {}  # partition → (offset, event time) of its first record left
-        self.since: dict[Any, float] = {}  # partition assigned, nothing taken yet → when (monotonic)
+        #: partition assigned, nothing taken yet → since when it is waited for (monotonic; None
+        #: until first asked about: the clock starts with reading, after the tables' recovery)
+        self.since: dict[Any, float | None] = {}
         self.holds = 0
 
     def reset(self) -> None:
@@ -78,14 +80,19 @@ class EventTimeAligner:
         self.held.clear()
         self.since.clear()
 
-    def assigned(self, tps: Collection[Any], now: float) -> None:
+    def assigned(self, tps: Collection[Any]) -> None:
         """``tps`` were assigned (after :meth:`reset`): until one delivers its first record, for at
-        most :data:`START_S`, its event time is unknown and, if it is being read, counts as the
+        most :data:`START_S` from the first time it is asked about (reading starts after the
+        tables' recovery), its event time is unknown and, if it is being read, counts as the
         slowest — at the start of a backlog, a partition whose first fetch comes seconds after the
         others' would otherwise find them hours ahead (the late events of ``bench/ingest.py``'s
         backlog were the first of lanes that started late)."""
         for tp in tps:
-            self.since.setdefault(tp, now)
+            self.since.setdefault(tp, None)
+
+    def started(self, tp: Any) -> None:
+        """``tp`` delivered a record (one :meth:`note` does not see: a dead-lettered one)."""
+        self.since.pop(tp, None)
 
     def note(self, tp: Any, ts: float, now: float) -> None:
         """A record of ``tp`` at event time ``ts`` was taken."""
@@ -104,9 +111,12 @@ class EventTimeAligner:
             else:
                 t = self.last_ts.get(tp)
                 if t is None:
-                    start = self.since.get(tp)
-                    if start is not None and now - start <= START_S:
-                        return float("-inf")  # not started yet: nothing may run ahead of it
+                    if tp in self.since:
+                        start = self.since[tp]
+                        if start is None:
+                            start = self.since[tp] = now
+                        if now - start <= START_S:
+                            return float("-inf")  # not started yet: nothing may run ahead of it
                     continue
                 if now - self.last_wall.get(tp, now) > STALE_S:
                     continue

@@ -323,6 +323,8 @@ class IngestService(Fenced):
             if h is not None and msg.offset >= h[0]:
                 continue  # from a record held back on: kept, handed back once released
             if isinstance(out, Rejected):
+                if al is not None:
+                    al.started(msg.tp)
                 taken.append(ev)
                 pipe.admit(out, None)
                 self._dead_letter(out, source, msg, value)
@@ -525,8 +527,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                 nxt, hw = contiguous.next.get(tp), consumer.highwater(tp)
                 if nxt is not None and hw is not None and hw > nxt:
                     out.add(tp)
-                elif nxt is None and tp in aligner.since and (hw is None or hw > 0):
-                    out.add(tp)  # nothing taken yet and not known to be empty (EventTimeAligner.assigned)
+                elif nxt is None and tp in aligner.since and (
+                        hw is None or hw > (getattr(consumer, "_committed_offset", {}).get(tp) or 0)):
+                    out.add(tp)  # nothing taken yet, not known to be at its end (EventTimeAligner.assigned)
         return out
 
     service.reading = reading
@@ -638,7 +641,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         # aiokafka sets the generation before Faust's handlers run; records fetched from now on carry it
         contiguous.reset()
         aligner.reset()
-        aligner.assigned([tp for tp in app.consumer.assignment() if tp.topic in raw_names], time.monotonic())
+        aligner.assigned([tp for tp in assigned if tp.topic in raw_names])
         service.assign(app.consumer_generation_id)
         if det is not None:
             det.assign(app.consumer_generation_id)
