@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from warning.brokers.base import free_port  # noqa: E402
 from warning.brokers.tansu import EmbeddedBroker  # noqa: E402
 from warning.core.feeds import default_feeds  # noqa: E402
+from warning.streams.healthz import detected, ingested  # noqa: E402
 
 FEEDS = tuple(default_feeds())  # the simulator writes every built-in feed
 
@@ -183,11 +184,9 @@ def main() -> None:
                 def seen() -> int:
                     h = http_json(w.web + "/healthz")
                     if "engines" not in h:  # ingest only: records parsed, masked, enriched and produced
-                        return h["accepted"] + h["dead_lettered"] + h["duplicates"]
-                    # whole worker: accepted events count once detection has taken them (applied to
-                    # the street state, counted late, or waiting in the reorder buffer)
-                    detected = sum(e["released"] + e["late"] + e["buffered"] for e in h["engines"].values())
-                    return detected + h["dead_lettered"] + h["duplicates"]
+                        return ingested(h)
+                    # whole worker: accepted events count once detection has taken them
+                    return detected(h) + h["dead_lettered"] + h["duplicates"]
 
                 t1, t2, _ = poll_count(seen, n, args.timeout)
                 h = http_json(w.web + "/healthz")

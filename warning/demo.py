@@ -213,6 +213,8 @@ async def _caught_up(bootstrap: str, topics: list[str], web_port: int, stop: asy
 
     from kafka import KafkaConsumer, TopicPartition
 
+    from warning.streams.healthz import detected, ingested
+
     def records() -> int:
         c = KafkaConsumer(bootstrap_servers=bootstrap)
         try:
@@ -232,9 +234,7 @@ async def _caught_up(bootstrap: str, topics: list[str], web_port: int, stop: asy
     deadline = time.monotonic() + CATCH_UP_S
     while time.monotonic() < deadline and not stop.is_set() and worker.poll() is None:
         h = await asyncio.to_thread(health)
-        ingested = h.get("accepted", 0) + h.get("dead_lettered", 0) + h.get("duplicates", 0)
-        detected = sum(e["released"] + e["late"] + e["buffered"] for e in (h.get("engines") or {}).values())
-        if ingested >= n and detected >= h.get("accepted", 0):
+        if ingested(h) >= n and detected(h) >= h.get("accepted", 0):
             return f"{n:,} records"
         try:
             await asyncio.wait_for(stop.wait(), timeout=0.5)

@@ -528,7 +528,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
                 if nxt is not None and hw is not None and hw > nxt:
                     out.add(tp)
                 elif nxt is None and tp in aligner.since and (
-                        hw is None or hw > (getattr(consumer, "_committed_offset", {}).get(tp) or 0)):
+                        hw is None or hw > (contiguous.committed(tp) or 0)):
                     out.add(tp)  # nothing taken yet, not known to be at its end (EventTimeAligner.assigned)
         return out
 

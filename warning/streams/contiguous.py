@@ -101,9 +101,14 @@ class ContiguousInput:
         for acks in self.acks.values():
             acks.reset()
 
+    def committed(self, tp: Any) -> int | None:
+        """Faust's committed offset of ``tp`` (filled by its seek to the committed offsets, before
+        the partition's first records are delivered; None or 0: nothing committed)."""
+        return getattr(self.app.consumer, "_committed_offset", {}).get(tp)
+
     async def _start(self, tp: Any) -> int:
         consumer = self.app.consumer
-        committed = getattr(consumer, "_committed_offset", {}).get(tp)
+        committed = self.committed(tp)
         # nothing committed (Faust keeps 0 as None too), or the committed offset deleted since:
         # the partition's first offset still on the broker
         earliest = int((await consumer.earliest_offsets(tp)).get(tp) or 0)
