@@ -5,6 +5,7 @@ memory survives a restart with the model (one atomically replaced file)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -142,7 +143,7 @@ def test_cli_signs_for_the_worker_and_config_check_hides_the_secrets(monkeypatch
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     runner = CliRunner()
-    out = runner.invoke(cli, ["config", "check", "configs/default.yaml"])
+    out = runner.invoke(cli, ["config", "check", str(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")])
     assert out.exit_code == 0, out.output
     assert "feedback:" in out.output and SECRET not in out.output and "inline-dash-secret" not in out.output
     res = runner.invoke(cli, ["feedback", "sign", "-s", "ops"], input='{"text": "物业不作为", "label": "negative"}\n')
