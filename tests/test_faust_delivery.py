@@ -1,6 +1,6 @@
-"""The worker's record delivery past Faust's task per record (warning.streams.faust_compat._start):
-a callback run up to its first wait goes on from there, with its result, its errors, its
-cancellation and its own current task, as if it had been a task from the start. (Every broker test runs the delivery loop
+"""The worker's record delivery past Faust's task per record (warning.streams.faust_compat._Rest):
+a callback run by hand up to its first wait goes on from there, with its result, its errors and its
+cancellation, as if it had been awaited from the start. (Every broker test runs the delivery loop
 itself; these check the resumption, which a test worker rarely reaches: the callback seldom waits.)"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from warning.streams.faust_compat import _EAGER, _finish, _start
+from warning.streams.faust_compat import _finish
 
 
 def started(coro):  # noqa: ANN001, ANN201
@@ -32,8 +32,8 @@ def test_a_callback_that_waits_goes_on_with_what_it_waited_for() -> None:
             got.append("after")
             return "delivered"
 
-        task = _start(callback(), asyncio.get_running_loop())
-        assert task is not None
+        coro = callback()
+        task = asyncio.ensure_future(_finish(coro, started(coro)))
         await asyncio.sleep(0)
         assert not task.done() and got == []
         gate.set_result("value")
@@ -54,8 +54,8 @@ def test_an_error_of_what_it_waited_for_reaches_the_callback() -> None:
                 return "handled"
             return "not raised"
 
-        task = _start(callback(), asyncio.get_running_loop())
-        assert task is not None
+        coro = callback()
+        task = asyncio.ensure_future(_finish(coro, started(coro)))
         await asyncio.sleep(0)
         gate.set_exception(KeyError("x"))
         return await task
@@ -76,8 +76,8 @@ def test_cancelling_the_delivery_cancels_the_callback_where_it_waits() -> None:
             finally:
                 seen.append("cleaned up")
 
-        task = _start(callback(), asyncio.get_running_loop())
-        assert task is not None
+        coro = callback()
+        task = asyncio.ensure_future(_finish(coro, started(coro)))
         await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -87,42 +87,6 @@ def test_cancelling_the_delivery_cancels_the_callback_where_it_waits() -> None:
     assert asyncio.run(main()) == ["cancelled", "cleaned up"]
 
 
-def test_a_callback_that_completes_at_once_needs_no_task_and_its_error_is_raised_at_once() -> None:
-    async def main() -> None:
-        async def fine() -> None:
-            return None
-
-        async def broken() -> None:
-            raise ValueError("bad record")
-
-        loop = asyncio.get_running_loop()
-        assert _start(fine(), loop) is None
-        with pytest.raises(ValueError, match="bad record"):
-            _start(broken(), loop)
-
-    asyncio.run(main())
-
-
-def test_a_timeout_inside_the_callback_times_out_the_callback_only() -> None:
-    """asyncio.wait_for in the delivery (Faust's producer-buffer wait does it): from Python 3.12 it
-    cancels the current task at its deadline, which must be the callback's, not the fetcher's."""
-    async def main() -> str:
-        async def callback() -> str:
-            try:
-                await asyncio.wait_for(asyncio.Event().wait(), timeout=0.01)
-            except TimeoutError:
-                return "timed out"
-            return "not timed out"
-
-        rest = _start(callback(), asyncio.get_running_loop())
-        assert rest is not None
-        await asyncio.wait({rest})  # as Faust's wait_first waits (the fetcher is not cancelled)
-        return rest.result()
-
-    assert asyncio.run(main()) == "timed out"
-
-
-@pytest.mark.skipif(_EAGER, reason="Python 3.12+ starts the callback as an eager task, not by hand")
 def test_a_delivery_closed_before_it_ran_closes_the_callback() -> None:
     closed: list[bool] = []
 

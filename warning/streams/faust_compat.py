@@ -59,7 +59,7 @@ suspend_flow.wait())``: four futures and a task per record, whose bookkeeping to
 of the worker's CPU (py-spy, GIL samples). The callback almost never waits (the channel's queue has
 room, flow control and the producer buffer are open), so here it is run by hand up to its first
 suspension: a record whose callback completes at once costs no task; one whose callback waits goes
-on, from where it stopped, under the same ``wait_first`` as before (:func:`_start`), and so does
+on, from where it stopped, under the same ``wait_first`` as before (:class:`_Rest`), and so does
 every record while the flow is suspended (a rebalance). With the read offsets unknown and gaps not
 acked (above), the rest of Faust's loop (its gap and read-offset steps) does nothing here and is
 left out.
@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Any, Mapping, cast
 
 from aiokafka.client import AIOKafkaClient
@@ -286,31 +285,6 @@ async def _finish(coro: Any, first: Any) -> Any:
     return await _Rest(coro, first)
 
 
-#: Python 3.12+: an eager task runs the callback's first step at once, as its own task
-#: (asyncio.current_task() — which asyncio.timeout and so wait_for read from 3.12 on — is the
-#: callback's, not the fetcher's)
-_EAGER = sys.version_info >= (3, 12)
-
-
-def _start(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any] | None:
-    """Run the delivery coroutine ``coro`` up to its first wait: None if it completed then (its
-    error raised here), else the task that runs the rest. Python 3.12+: an eager task; before: by
-    hand (:class:`_Rest`; nothing in Faust's delivery reads the current task there)."""
-    if _EAGER:
-        task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-        if task.done():
-            task.result()
-            return None
-        return task
-    try:
-        first = coro.send(None)
-    except StopIteration:
-        return None  # delivered without waiting: the usual case
-    rest = asyncio.ensure_future(_finish(coro, first), loop=loop)
-    rest.add_done_callback(lambda _: coro.close())  # (cancelled before its first step: the callback is closed too)
-    return rest
-
-
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - Faust's loop, run by every worker test
     """Faust's ``Consumer._drain_messages`` with the delivery run by hand (module docstring)."""
     callback = self.callback
@@ -318,7 +292,6 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     consumer_should_stop = self._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
     suspended = self.suspend_flow.is_set
-    loop = asyncio.get_running_loop()
     set_read_offset = self._read_offset.__setitem__
     flag_consumer_fetching = faust_consumer.CONSUMER_FETCHING
     set_flag = self.diag.set_flag
@@ -341,12 +314,16 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
                         await self.commit()
+                    coro = callback(message)
                     if suspended():
-                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                        await self.wait_first(coro, self.suspend_flow.wait())
                     else:
-                        rest = _start(callback(message), loop)
-                        if rest is not None:
-                            await self.wait_first(rest, self.suspend_flow.wait())
+                        try:
+                            first = coro.send(None)
+                        except StopIteration:
+                            pass  # delivered without waiting: the usual case
+                        else:
+                            await self.wait_first(_finish(coro, first), self.suspend_flow.wait())
                     set_read_offset(tp, message.offset)
             unset_flag(flag_consumer_fetching)
     except self.consumer_stopped_errors:
