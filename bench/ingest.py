@@ -5,9 +5,9 @@
 1. starts Tansu, produces N realistic raw records (the simulator's mix of the three feeds) once;
 2. baseline: a bare Faust worker whose agents only count the same records (same batching); then
    the same bare worker with the changes ``warning worker`` makes to Faust's consumer
-   (``warning.streams.faust_compat.install()``: among them its record delivery without a task per
-   record) — the ratio against it says what our own work costs, the one against stock Faust what
-   the worker costs against Faust as shipped;
+   (``warning.streams.faust_compat.install()``) — the ratio against it says what our own work costs
+   on the consumer our worker runs, the one against stock Faust what the worker costs against
+   Faust as shipped;
 3. ours: ``warning worker`` (parse, validate, resolve, mask, risk terms, sentiment, dedup, produce
    to ``warning.events``/``warning.deadletter``), first with the ingest agents only, then the whole
    worker (ingest + detect + deliver), timed until detection has taken every accepted event;

@@ -53,16 +53,6 @@ first refreshes metadata until it knows every topic the members subscribe to (at
 :data:`LEADER_METADATA_WAIT_S`); a topic still unknown then is logged as an error, not skipped
 silently, and asked for every second until it is known, which starts a rebalance that assigns it
 (:func:`_perform_assignment`).
-**Delivery cost** (issue 13: the ingest agent ran at 0.26× a bare Faust agent). Faust's fetcher hands
-each record to its topic's channels through ``Service.wait_first(callback(message),
-suspend_flow.wait())``: four futures and a task per record, whose bookkeeping took about a quarter
-of the worker's CPU (py-spy, GIL samples). The callback almost never waits (the channel's queue has
-room, flow control and the producer buffer are open), so here it is run by hand up to its first
-suspension: a record whose callback completes at once costs no task; one whose callback waits goes
-on, from where it stopped, under the same ``wait_first`` as before (:class:`_Rest`), and so does
-every record while the flow is suspended (a rebalance). With the read offsets unknown and gaps not
-acked (above), the rest of Faust's loop (its gap and read-offset steps) does nothing here and is
-left out.
 """
 
 from __future__ import annotations
@@ -240,111 +230,7 @@ async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None
     """Faust's consumer acks offsets it skipped over ("gaps"); not here (see the module docstring)."""
 
 
-class _Rest:
-    """Awaitable: the rest of a coroutine that was run by hand (``coro.send(None)``) and yielded
-    ``first``. Awaiting it yields what the coroutine yields and passes back what it is sent or
-    thrown, as ``await coro`` would have from the start (PEP 380's delegation).
-
-    >>> async def two_steps():
-    ...     await asyncio.sleep(0)
-    ...     return "done"
-    >>> coro = two_steps()
-    >>> first = coro.send(None)  # runs up to the sleep
-    >>> async def rest():
-    ...     return await _Rest(coro, first)
-    >>> asyncio.run(rest())
-    'done'
-    """
-
-    __slots__ = ("coro", "first")
-
-    def __init__(self, coro: Any, first: Any) -> None:
-        self.coro, self.first = coro, first
-
-    def __await__(self) -> Any:
-        coro, value = self.coro, self.first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: BLE001 — passed on to the coroutine, as yield from does
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _finish(coro: Any, first: Any) -> Any:
-    return await _Rest(coro, first)
-
-
-async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - Faust's loop, run by every worker test
-    """Faust's ``Consumer._drain_messages`` with the delivery run by hand (module docstring)."""
-    callback = self.callback
-    getmany = self.getmany
-    consumer_should_stop = self._stopped.is_set
-    fetcher_should_stop = fetcher._stopped.is_set
-    suspended = self.suspend_flow.is_set
-    set_read_offset = self._read_offset.__setitem__
-    flag_consumer_fetching = faust_consumer.CONSUMER_FETCHING
-    set_flag = self.diag.set_flag
-    unset_flag = self.diag.unset_flag
-    commit_every = self._commit_every
-    yield_every = 100
-    num_since_yield = 0
-    sleep = asyncio.sleep
-    try:
-        while not (consumer_should_stop() or fetcher_should_stop()):
-            set_flag(flag_consumer_fetching)
-            ait = getmany(timeout=1.0)
-            await self.sleep(0)
-            if not self.should_stop:
-                async for tp, message in ait:
-                    num_since_yield += 1
-                    if num_since_yield > yield_every:
-                        await sleep(0)
-                        num_since_yield = 0
-                    if commit_every is not None and self._n_acked >= commit_every:
-                        self._n_acked = 0
-                        await self.commit()
-                    coro = callback(message)
-                    if suspended():
-                        await self.wait_first(coro, self.suspend_flow.wait())
-                    else:
-                        try:
-                            first = coro.send(None)
-                        except StopIteration:
-                            pass  # delivered without waiting: the usual case
-                        else:
-                            await self.wait_first(_finish(coro, first), self.suspend_flow.wait())
-                    set_read_offset(tp, message.offset)
-            unset_flag(flag_consumer_fetching)
-    except self.consumer_stopped_errors:
-        if self.transport.app.should_stop:
-            self.log.info("Broker stopped consumer, shutting down...")
-            return
-        raise
-    except asyncio.CancelledError:
-        if self.transport.app.should_stop:
-            self.log.info("Consumer shutting down for user cancel.")
-            return
-        raise
-    except Exception as exc:
-        self.log.exception("Drain messages raised: %r", exc)
-        raise
-    finally:
-        unset_flag(flag_consumer_fetching)
-
-
 def install() -> None:
-    faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
     faust_consumer.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
     faust_consumer.Consumer.__init__ = _consumer_init  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
