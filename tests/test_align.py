@@ -14,6 +14,7 @@ import pytest
 from warning.config import load_settings
 from warning.core.timeutil import parse_time
 from warning.sim.generator import SimParams, Simulator
+from warning.streams.healthz import detected
 from warning.streams.topics import ensure_topics
 
 from failover_helpers import healthz
@@ -42,7 +43,7 @@ def drain(env: dict[str, str], log: Path, n: int) -> tuple[dict, str]:
         deadline = time.monotonic() + 300
         while True:
             h = healthz(w.web) or {}
-            taken = sum(e["released"] + e["late"] + e["buffered"] for e in h.get("engines", {}).values())
+            taken = detected(h)
             if h.get("accepted") == n and taken == n:
                 break
             assert time.monotonic() < deadline and w.proc.poll() is None, (h, w.log_tail())
