@@ -134,18 +134,19 @@ def backtest_alerts(env: dict[str, str], path: Path) -> list[dict]:
     return alerts
 
 
-def _env(tmp_path: Path, broker_url: str, prefix: str, *, restart: bool = True) -> dict[str, str]:
+def _env(tmp_path: Path, broker_url: str, prefix: str, *, one_record_batches: bool = False) -> dict[str, str]:
     # the wall-clock idle flush lets event time run on while a partition is quiet: by design a stream
     # that stalls longer than this differs from a backtest, so keep it well above the pauses of a
     # loaded CI machine (the sentinels at the end of the input close the last windows).
-    # restart: Tansu's changelog recovery needs one record per producer batch (kafka_helpers.faust_test_settings)
+    # one_record_batches: a restart on Tansu, whose changelog recovery needs one record per producer
+    # batch (kafka_helpers.faust_test_settings); Apache Kafka restarts with the production setting
     return isolated_env(tmp_path, broker_url, prefix=prefix, WARNING_WINDOWS__IDLE_FLUSH_SECONDS="20",
-                        **({"WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE": "1"} if restart else {}))
+                        **({"WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE": "1"} if one_record_batches else {}))
 
 
 def test_stream_equals_backtest(broker, sim, expected, tmp_path):
     prefix = f"eq{int(time.time() * 1000) % 10**8}"
-    env = _env(tmp_path, broker.url, prefix, restart=False)
+    env = _env(tmp_path, broker.url, prefix)
     exp = before_sentinel(expected)
     assert any(a["status"] == "firing" for a in expected), "the scenario must raise alerts"
     ensure_topics(load_settings(None, env=env))
@@ -159,7 +160,7 @@ def test_stream_equals_backtest(broker, sim, expected, tmp_path):
 
 def test_kill9_restart_same_alerts(broker, sim, expected, tmp_path):
     prefix = f"k9{int(time.time() * 1000) % 10**8}"
-    env = _env(tmp_path, broker.url, prefix)
+    env = _env(tmp_path, broker.url, prefix, one_record_batches=broker.kind == "tansu")
     expected = before_sentinel(expected)
     ensure_topics(load_settings(None, env=env))
     n = sum(1 for _ in iter_lines(sim / "all.jsonl"))
