@@ -311,16 +311,32 @@ class Ingestor:
         return r
 
     def parse_batch(self, items: list[tuple[str, bytes, int | None]], prechecked: bool = False,
-                    keep: Callable[[int, Event], bool] | None = None) -> list[Event | Rejected | None]:
+                    keep: Callable[[int, Event], bool] | None = None,
+                    skip: Callable[[int], bool] | None = None) -> list[Event | Rejected | None]:
         """Parse many records; their texts are enriched in one batch (the fast path). ``prechecked``:
         :meth:`precheck` has passed them already (file lines). ``keep(i, event)``, if given, is asked
         in order for each valid record before any text work; one it declines is ``None`` in the
         result, its text untouched (the stream keeps such records for later and parses them again
-        when it hands them back)."""
+        when it hands them back). ``skip(i)``, if given, is asked first, before the record is even
+        decoded: one it skips is ``None`` too (the stream skips the records of a partition it has
+        just held back: a held partition's records can come back many times before it is read).
+
+        >>> from warning.core.registry import Registry
+        >>> ing = Ingestor(IngestSettings(), Registry.load("110000"))
+        >>> rec = '{"id": "H1", "received_at": "2025-03-03T08:00:00+08:00", "street_code": "110105001", "type": "投诉", "category": "噪音", "content": "楼上噪音"}'.encode()
+        >>> [type(o).__name__ for o in ing.parse_batch([("hotline", rec, None), ("hotline", b"not json", None)])]
+        ['Event', 'Rejected']
+        >>> [type(o).__name__ for o in ing.parse_batch([("hotline", rec, None), ("hotline", b"not json", None)],
+        ...                                            skip=lambda i: i == 1)]
+        ['Event', 'NoneType']
+        """
         outs: list[Event | Rejected | None] = []
         texts: list[str] = []
         idx: list[int] = []
         for i, (source, data, ts_ms) in enumerate(items):
+            if skip is not None and skip(i):
+                outs.append(None)
+                continue
             out, text = self._validate(source, data, ts_ms, prechecked)
             if not isinstance(out, Rejected):
                 if keep is not None and not keep(i, out):

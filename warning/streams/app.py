@@ -298,6 +298,7 @@ class IngestService(Fenced):
         now = time.monotonic()
         backlog_before = time.time() - (al.ahead_s if al is not None else 0.0)  # a record older is part of a backlog
         keep: Callable[[int, Event], bool] | None = None
+        skip: Callable[[int], bool] | None = None
         if al is not None:
             # the slowest of the other partitions still being read (this batch's move only forward)
             others = al.floor(self.reading() - {ev.message.tp for ev in batch}, now)
@@ -315,9 +316,14 @@ class IngestService(Fenced):
                         return False
                     return True
 
-                keep = ahead
+                def after_held(i: int) -> bool:
+                    """A record of a partition held in this batch (one after its record held back,
+                    in offset order) is left undecoded: it comes back with the rest."""
+                    return bool(held) and batch[i].message.tp in held
 
-        for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items, keep=keep)):
+                keep, skip = ahead, after_held
+
+        for ev, (_, value, ts_ms), out in zip(batch, items, pipe.ingestor.parse_batch(items, keep=keep, skip=skip)):
             msg = ev.message
             h = held.get(msg.tp) if held else None
             if h is not None and msg.offset >= h[0]:
