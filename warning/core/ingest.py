@@ -315,9 +315,9 @@ class Ingestor:
                     skip: Callable[[int], bool] | None = None) -> list[Event | Rejected | None]:
         """Parse many records; their texts are enriched in one batch (the fast path). ``prechecked``:
         :meth:`precheck` has passed them already (file lines). ``keep(i, event)``, if given, is asked
-        in order for each valid record before any text work; one it declines is ``None`` in the
-        result, its text untouched (the stream keeps such records for later and parses them again
-        when it hands them back). ``skip(i)``, if given, is asked first, before the record is even
+        in order for each valid record not skipped (below) before any text work; one it declines is
+        ``None`` in the result, its text untouched (the stream keeps such records for later and
+        parses them again when it hands them back). ``skip(i)``, if given, is asked first, before the record is even
         decoded: one it skips is ``None`` too (the stream skips the records of a partition it has
         just held back: a held partition's records can come back many times before it is read).
 
