@@ -308,9 +308,7 @@ class IngestService(Fenced):
                 def ahead(i: int, out: Event) -> bool:
                     """Asked in order before the text work: hold a partition from its first record too
                     far ahead (and part of a backlog) on; what is held is not enriched now."""
-                    msg = batch[i].message
-                    if msg.tp in held:
-                        return False
+                    msg = batch[i].message  # (not of a partition held in this batch: after_held skipped it)
                     if ahead_of < out.ts < backlog_before:
                         held[msg.tp] = (msg.offset, out.ts)
                         return False
