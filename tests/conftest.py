@@ -12,6 +12,12 @@ Fixtures:
 skipped with the reason when Java/Maven are missing — except under ``CI=true``, where a selected
 broker that cannot run is an error. Broker logs go to pytest's temporary directory
 (``pytest --basetemp`` or ``/tmp/pytest-of-$USER/``), under ``brokers*/``.
+
+Two processes (pytest-xdist, ``-n 2 --dist loadgroup`` in pyproject's addopts): the tests that
+start brokers, workers or services, are marked ``slow`` or ``timed`` (a wall-clock bound) run one
+after another in one process, in file order, as without xdist; every other test runs in the second
+process at a lower CPU priority (``nice``), in the time the first one waits. ``-n 0`` runs
+everything in one process.
 """
 
 from __future__ import annotations
@@ -26,6 +32,35 @@ from kafka_helpers import in_ci
 from pg_helpers import pg_url  # noqa: F401  (PostgreSQL for the history store tests)
 
 BROKER_KINDS = ("tansu", "apache")
+#: fixtures that mean a real broker: such tests run in the serial group
+BROKER_FIXTURES = {"broker", "tansu", "apache"}
+#: niceness of the process that runs the short, self-contained tests beside the serial ones
+BACKGROUND_NICE = 10
+
+
+def _serial(item: pytest.Item) -> bool:
+    if any(item.get_closest_marker(m) for m in ("integration", "slow", "timed")):
+        return True
+    return bool(BROKER_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test in the ``serial`` or the ``background`` xdist group (module docstring)."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("serial" if _serial(item) else "background"))
+
+
+_niced = False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under xdist, the process running the background group lowers its CPU priority once, so
+    that the serial group's workers and brokers keep the machine's cores when they need them."""
+    global _niced
+    if not _niced and os.environ.get("PYTEST_XDIST_WORKER") and not _serial(item):
+        os.nice(BACKGROUND_NICE)
+        _niced = True
 
 
 def _selected_kinds() -> list[str]:

@@ -467,6 +467,7 @@ def fill(store: HistoryStore, n_alerts: int = 10_000, batch: int = 1000, seed: i
     return len(recs)
 
 
+@pytest.mark.timed
 def test_queries_are_fast_at_10k_alerts(tmp_path) -> None:
     """The inbox/overview queries stay far under the 1 s page budget (SQLite, 10k alerts, 30k records)."""
     with HistoryStore.open(f"sqlite:///{tmp_path / 'h.sqlite3'}") as s:

@@ -209,6 +209,7 @@ def test_kafka_requests_carry_a_record_of_the_size_limit():
     assert s.ingest.max_record_bytes == 2 * 1024 * 1024
 
 
+@pytest.mark.timed
 def test_nesting_check_is_linear_on_hostile_input():
     """An unterminated string full of escaped quotes after deep brackets once made the nesting
     check quadratic (a 120 KB record blocked the worker for a minute): it must stay fast."""

@@ -89,6 +89,7 @@ async def test_outage_then_recovery_every_alert_delivered_at_least_once():
     assert d.stats.outcomes[("ops", "ok")] == 20 and d.stats.attempts[("ops", "retry")] >= 4
 
 
+@pytest.mark.timed
 async def test_slow_receiver_does_not_delay_others():
     async def slow(_req):
         await asyncio.sleep(2.5)  # well above the fast receiver's bound (1 s) below
@@ -115,6 +116,7 @@ async def test_slow_receiver_does_not_delay_others():
             await deliveries[-1]
 
 
+@pytest.mark.timed
 async def test_robot_rate_limit_folds_overflow_into_one_digest():
     async with RecordingServer() as srv:
         r = router_for({"name": "wx", "kind": "wecom", "url": srv.url + "?key=k", "rate_limit_window_s": 1.5})

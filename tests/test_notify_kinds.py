@@ -125,6 +125,7 @@ async def test_http_status_classification(status, expected):
         assert res.retry_after == 7.0
 
 
+@pytest.mark.timed
 async def test_connection_refused_and_timeout_are_transient():
     srv = RecordingServer()
     await srv.start()

@@ -38,6 +38,7 @@ def seed() -> SentimentModel:
 # ------------------------------------------------------------------------------------ seed
 
 
+@pytest.mark.timed
 def test_seed_is_small_fast_and_sane():
     path = ROOT / "warning" / "data" / sentiment_mod.SEED_RESOURCE
     assert path.is_file() and path.stat().st_size < 5_000_000
