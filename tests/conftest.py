@@ -58,7 +58,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Under xdist, the process running the background group lowers its CPU priority once, so
     that the serial group's workers and brokers keep the machine's cores when they need them."""
     global _niced
-    if not _niced and os.environ.get("PYTEST_XDIST_WORKER") and not _serial(item):
+    # (with one xdist process, the background group would run first and leave the serial one niced)
+    if not _niced and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) >= 2 and not _serial(item):
         os.nice(BACKGROUND_NICE)
         _niced = True
 

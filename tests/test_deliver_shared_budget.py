@@ -67,6 +67,7 @@ async def poll(what: str, cond, workers: list[Worker], timeout: float) -> list[s
         await asyncio.sleep(0.3)
 
 
+@pytest.mark.timed
 async def test_dispatcher_serves_a_subset_restores_spends_and_records_around_each_message() -> None:
     """The pieces the budget owner uses: a dispatcher for some receivers only, alerts submitted to
     named receivers, spends of a previous owner counted, a spend recorded before each message and

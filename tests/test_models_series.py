@@ -105,6 +105,7 @@ def test_counts_extremes_keep_resolution():
     assert s[1500] != s[1800]
 
 
+@pytest.mark.timed
 def test_counts_speed_reported(capsys):
     n = 100_000
     rng = np.random.default_rng(0)

@@ -36,6 +36,7 @@ def router_for(*receivers: dict, routes: list | None = None) -> Router:
     return Router.from_config(list(receivers), routes or [], env={"T_SECRET": SECRET})
 
 
+@pytest.mark.timed
 async def test_outage_then_recovery_every_alert_delivered_at_least_once():
     """503s, then the port closed, then back — with a phase where the receiver processes a request
     but the answer is lost (500 after recording). Every alert arrives; the only duplicates are

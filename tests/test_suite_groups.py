@@ -10,12 +10,14 @@ import pytest
 
 from conftest import BACKGROUND_NICE
 
-pytestmark = pytest.mark.skipif(not os.environ.get("PYTEST_XDIST_WORKER"), reason="one process (-n 0)")
+pytestmark = pytest.mark.skipif(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) < 2,
+                                reason="fewer than two xdist processes")
 
 
 def test_a_short_test_runs_in_the_background_group_at_low_priority(request: pytest.FixtureRequest) -> None:
     assert request.node.nodeid.endswith("@background"), request.node.nodeid
-    assert os.getpriority(os.PRIO_PROCESS, 0) >= os.getpriority(os.PRIO_PROCESS, os.getppid()) + BACKGROUND_NICE
+    want = min(os.getpriority(os.PRIO_PROCESS, os.getppid()) + BACKGROUND_NICE, 19)  # niceness stops at 19
+    assert os.getpriority(os.PRIO_PROCESS, 0) >= want
 
 
 @pytest.mark.timed
