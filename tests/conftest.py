@@ -59,7 +59,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     that the serial group's workers and brokers keep the machine's cores when they need them."""
     global _niced
     # (with one xdist process, the background group would run first and leave the serial one niced)
-    if not _niced and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) >= 2 and not _serial(item):
+    if _niced or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) < 2:
+        return
+    group = item.get_closest_marker("xdist_group")  # set at collection: not decided again per test
+    if group is not None and group.args[0] == "background":
         os.nice(BACKGROUND_NICE)
         _niced = True
 
