@@ -9,7 +9,10 @@
 3. raw backtest (``warning backtest --input``: parse, dedup, mask, risk terms, sentiment, detect),
    one process, then ``--jobs N``;
 4. the enriched events of the same records written once (``enrich_to_file``), then the enriched
-   backtest (``warning backtest --from-events``), one process and ``--jobs N``.
+   backtest (``warning backtest --from-events``), one process and ``--jobs N``;
+5. two ceilings, timed in the bench's own process like the baseline: ``mask_pii`` of every
+   record's text alone, and msgspec decoding of every enriched event alone — no backtest that
+   does that part in Python can be faster than it.
 
 Each backtest runs as its own ``warning`` process (records/s from its own timer, which excludes
 start-up; CPU seconds of the process and its jobs, and records per CPU-second — the rate on an idle
@@ -38,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import orjson
 
@@ -163,18 +167,23 @@ def measured(name: str, args: list[str], processes: int, argv: list[str] | None 
     return m
 
 
-def orjson_baseline(path: Path) -> Measured:
-    """Parse every line with orjson (streamed): the baseline the issue's targets are relative to."""
+def each_line(name: str, path: Path, fn: Callable[[bytes], object]) -> Measured:
+    """``fn`` of every non-blank line of ``path`` (streamed), timed in this process."""
     n = 0
     t0 = time.perf_counter()
     with open(path, "rb", buffering=1 << 20) as f:
         for line in f:
             if line.strip():
-                orjson.loads(line)
+                fn(line)
                 n += 1
-    m = Measured("orjson parse only (baseline)", n, time.perf_counter() - t0, 1)
+    m = Measured(name, n, time.perf_counter() - t0, 1)
     print(f"  {m.name}: {n:,} records in {m.seconds:.1f} s → {m.rate:,.0f} records/s", flush=True)
     return m
+
+
+def orjson_baseline(path: Path) -> Measured:
+    """Parse every line with orjson (streamed): the baseline the issue's targets are relative to."""
+    return each_line("orjson parse only (baseline)", path, orjson.loads)
 
 
 ENRICH = """
@@ -186,6 +195,39 @@ s = load_settings(None)
 st = enrich_to_file(s, iter_lines(sys.argv[1]), sys.argv[2], enricher=build_enricher(s))
 print(f"records={st.records} accepted={st.accepted} seconds={st.seconds:.3f}", file=sys.stderr)
 """
+
+
+def ceilings(raw: Path, events: Path) -> list[Measured]:
+    """Two parts of the work alone, timed in this process like the baseline: each is a ceiling no
+    backtest doing that part in Python can pass.
+
+    * ``mask_pii`` of every raw record's text (its feed's ``text_fields`` joined with 。, as ingest
+      builds it), the parsing untimed: the raw backtest masks every text, before risk terms,
+      sentiment, entities, validation and detection;
+    * decoding every enriched event (``EVENT_DECODER``, msgspec, streamed): the enriched backtest
+      decodes each event before any detector sees it.
+    """
+    from warning.core.events import EVENT_DECODER
+    from warning.core.feeds import default_feeds
+    from warning.core.text.mask import mask_pii
+
+    fields = {name: feed.text_fields for name, feed in default_feeds().items()}
+    texts: list[str] = []
+    with open(raw, "rb", buffering=1 << 20) as f:
+        for line in f:
+            if line.strip():
+                rec = orjson.loads(line)
+                texts.append("。".join(str(v) for v in (rec.get(k) for k in fields.get(rec.get("source"), ())) if v))
+    for t in texts[:1000]:  # warm-up: lazy loads (tagger, dictionaries)
+        mask_pii(t)
+    t0 = time.perf_counter()
+    for t in texts:
+        if t:
+            mask_pii(t)
+    mask = Measured("ceiling: mask_pii of each text only", len(texts), time.perf_counter() - t0, 1)
+    print(f"  {mask.name}: {mask.records:,} records in {mask.seconds:.1f} s → {mask.rate:,.0f} records/s", flush=True)
+    del texts
+    return [mask, each_line("ceiling: decode each enriched event only", events, EVENT_DECODER.decode)]
 
 
 def enrich_once(raw: Path, events: Path) -> Measured:
@@ -257,9 +299,10 @@ def main() -> None:
                                                   "--out", str(work / "ev1"), "-q"], 1)
     evj = measured(f"enriched events, --jobs {j}", ["backtest", "--from-events", "--input", str(events),
                                                     "--out", str(work / f"ev{j}"), "-q", "--jobs", str(j)], j)
+    mask, dec = ceilings(raw, events)
     same = {name: (work / name / "alerts.jsonl").read_bytes() == (work / "raw1" / "alerts.jsonl").read_bytes()
             for name in (f"raw{j}", "ev1", f"ev{j}")}
-    rows = [base, raw1, rawj, enr, ev1, evj]
+    rows = [base, mask, raw1, rawj, enr, dec, ev1, evj]
     table(rows, base, {raw1.name: (RAW_TARGET, "raw"), ev1.name: (EVENTS_TARGET, "enriched")})
     n_alerts = len((work / "raw1" / "alerts.jsonl").read_bytes().splitlines())
     print(f"\nalerts: {n_alerts:,}; byte-identical to the one-process raw run: "

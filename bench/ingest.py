@@ -1,6 +1,6 @@
 """Ingest throughput on the embedded broker, against a bare Faust agent measured in the same run.
 
-    .venv/bin/python bench/ingest.py [--n 200000] [--partitions 2] [--phases bare,bare-patched,ingest,whole] [--repeat 1]
+    .venv/bin/python bench/ingest.py [--n 200000] [--partitions 2] [--phases bare,bare-patched,chain2,chain3,ingest,whole] [--repeat 1]
 
 1. starts Tansu, produces N realistic raw records (the simulator's mix of the three feeds) once;
 2. baseline: a bare Faust worker whose agents only count the same records (same batching); then
@@ -8,13 +8,21 @@
    (``warning.streams.faust_compat.install()``) — the ratio against it says what our own work costs
    on the consumer our worker runs, the one against stock Faust what the worker costs against
    Faust as shipped;
-3. ours: ``warning worker`` (parse, validate, resolve, mask, risk terms, sentiment, dedup, produce
+3. the ceiling of a worker with several topic hops per record: chains of 2 and 3 bare agents in one
+   worker, each handing every record on unchanged to the next one's topic (record batches on
+   Faust's producer, as the worker builds them; delivery not awaited) and the last counting,
+   timed from the first record the first agent took. Ingest has 2 hops per record (the raw topic,
+   then the rekey topic to the record's dedup home, which produces to ``warning.events``), the
+   whole worker 3 (detection reads ``warning.events``): no work done on top of them makes either
+   faster than its chain;
+4. ours: ``warning worker`` (parse, validate, resolve, mask, risk terms, sentiment, dedup, produce
    to ``warning.events``/``warning.deadletter``), first with the ingest agents only, then the whole
    worker (ingest + detect + deliver), timed from the first record ingest took until detection
    has taken every accepted event;
 each timed from its first to its last processed record (group-join time excluded), read from the
 worker's own counters. Prints records/s for each and the ratios ours/bare against each baseline
-(targets: ingest ≥ 0.8, whole worker ≥ 0.5; the issue's are against stock Faust).
+(targets: ingest ≥ 0.8, whole worker ≥ 0.5; the issue's are against stock Faust), and ours/chain
+with the same number of hops — what our own work costs on top of the hops.
 
 ``--phases`` runs some of the phases only (the ratios need ``bare`` or ``bare-patched``; the stock
 agent always runs first, on the same broker); ``--repeat K`` runs the
@@ -57,14 +65,40 @@ app = faust.App(os.environ["BENCH_APP_ID"], broker=os.environ["BENCH_BROKER"], s
                 web_port=int(os.environ["BENCH_WEB_PORT"]), web_host="127.0.0.1", web_bind="127.0.0.1",
                 broker_session_timeout=2, broker_heartbeat_interval=0.3, broker_rebalance_timeout=2,
                 topic_partitions=n, datadir=os.environ["BENCH_DATA"])
-count = {"n": 0}
-for src in os.environ["BENCH_FEEDS"].split(","):
-    topic = app.topic(f"{os.environ['BENCH_PREFIX']}.{src}", value_serializer="raw", key_serializer="raw", partitions=n)
+count = {"n": 0, "first_hop": 0}  # records counted at the last hop; records the first hop took
+hops = int(os.environ.get("BENCH_HOPS", "1"))
+
+def forwarder(nxt, first):
+    # hands every record on, unchanged, to the next hop's topic, keyed as it came: one aiokafka
+    # record batch per partition on Faust's own producer (warning's BatchSender, the cheapest way
+    # the worker knows), delivery not awaited — the least a hop can cost
+    from warning.streams.batching import BatchSender
+    sender = BatchSender(app, nxt, n)
+    async def agent(stream):
+        async for batch in stream.take_events(1000, within=0.05):
+            if first:
+                count["first_hop"] += len(batch)
+            for ev in batch:
+                m = ev.message
+                sender.add(m.key, m.value, m.timestamp and int(m.timestamp * 1000))
+            await sender.send(sender.take())
+    return agent
+
+def counter():
     async def agent(stream):
         async for batch in stream.take_events(1000, within=0.05):
             count["n"] += len(batch)
-    agent.__name__ = agent.__qualname__ = f"count_{src}"
-    app.agent(topic, name=f"bench.count.{src}")(agent)
+    return agent
+
+chain = [f"{os.environ['BENCH_PREFIX']}.{os.environ['BENCH_APP_ID']}.hop{i}" for i in range(2, hops + 1)]
+for src in os.environ["BENCH_FEEDS"].split(","):
+    topic = app.topic(f"{os.environ['BENCH_PREFIX']}.{src}", value_serializer="raw", key_serializer="raw", partitions=n)
+    agent = forwarder(chain[0], True) if chain else counter()
+    app.agent(topic, name=f"bench.hop1.{src}")(agent)
+for i, name in enumerate(chain):
+    topic = app.topic(name, value_serializer="raw", key_serializer="raw", partitions=n)
+    agent = forwarder(chain[i + 1], False) if i + 1 < len(chain) else counter()
+    app.agent(topic, name=f"bench.hop{i + 2}")(agent)
 
 @app.page("/count")
 async def page(web, request):
@@ -94,13 +128,21 @@ def make_records(n: int, seed: int = 7) -> list[tuple[str, bytes, bytes]]:
     return out
 
 
-def produce_all(bootstrap: str, prefix: str, records: list[tuple[str, bytes, bytes]], partitions: int) -> float:
-    from kafka import KafkaAdminClient, KafkaProducer
+def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
+    if not names:
+        return
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(f"{prefix}.{s}", partitions, 1) for s in FEEDS])
+    admin.create_topics([NewTopic(name, partitions, 1) for name in names])
     admin.close()
+
+
+def produce_all(bootstrap: str, prefix: str, records: list[tuple[str, bytes, bytes]], partitions: int) -> float:
+    from kafka import KafkaProducer
+
+    create_topics(bootstrap, [f"{prefix}.{s}" for s in FEEDS], partitions)
     p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks=1)
     t0 = time.perf_counter()
     for src, value, key in records:
@@ -144,13 +186,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--partitions", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=900)
-    ap.add_argument("--phases", default="bare,bare-patched,ingest,whole",
-                    help="comma list of bare, bare-patched, ingest, whole")
+    ap.add_argument("--phases", default="bare,bare-patched,chain2,chain3,ingest,whole",
+                    help="comma list of bare, bare-patched, chain2, chain3, ingest, whole")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the ingest and whole-worker phases")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
-    if not phases or phases - {"bare", "bare-patched", "ingest", "whole"}:
-        ap.error(f"--phases: bare, bare-patched, ingest and/or whole, not {args.phases!r}")
+    if not phases or phases - {"bare", "bare-patched", "chain2", "chain3", "ingest", "whole"}:
+        ap.error(f"--phases: bare, bare-patched, chain2, chain3, ingest and/or whole, not {args.phases!r}")
     n = args.n
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     print(f"generating {n} records …", flush=True)
@@ -168,19 +210,33 @@ def main() -> None:
                "BENCH_WEB_PORT": str(port), "BENCH_PREFIX": prefix, "BENCH_DATA": str(tmp / "bare-data"),
                "BENCH_FEEDS": ",".join(FEEDS)}
         bares: dict[str, float] = {}
-        for phase, patched in (("bare", False), ("bare-patched", True)):
+        chains: dict[int, float] = {}
+        for phase, patched, hops in (("bare", False, 1), ("bare-patched", True, 1), ("chain2", False, 2), ("chain3", False, 3)):
             if phase not in phases:
                 continue
             penv = {**env, "BENCH_PATCHED": "1"} if patched else dict(env)
             penv["BENCH_APP_ID"], penv["BENCH_DATA"] = f"bench-{phase}", str(tmp / f"{phase}-data")
+            penv["BENCH_HOPS"] = str(hops)
+            create_topics(b.bootstrap, [f"{prefix}.bench-{phase}.hop{i}" for i in range(2, hops + 1)], args.partitions)
             with open(tmp / f"{phase}.log", "wb") as log:
                 proc = subprocess.Popen([sys.executable, str(tmp / "bare.py")], env=penv, stdout=log,
                                         stderr=subprocess.STDOUT, cwd=tmp)
                 try:
-                    t1, t2, _ = poll_count(lambda: (http_json(f"http://127.0.0.1:{port}/count")["n"],) * 2, n, args.timeout)
+                    def counted() -> tuple[int, int]:
+                        c = http_json(f"http://127.0.0.1:{port}/count")
+                        return (c["first_hop"] if hops > 1 else c["n"]), c["n"]
+
+                    # a chain is timed like the whole worker: from the first record its first hop took
+                    t1, t2, _ = poll_count(counted, n, args.timeout)
                 finally:
                     proc.terminate()
                     proc.wait(30)
+            if hops > 1:
+                chains[hops] = n / (t2 - t1)
+                vs = f" = {chains[hops] / bares['bare']:.2f}× bare" if "bare" in bares else ""
+                print(f"bare Faust chain of {hops} agents (each forwards every record to the next one's topic, the "
+                      f"last counts; stock consumer): {chains[hops]:,.0f} records/s{vs}", flush=True)
+                continue
             bares[phase] = n / (t2 - t1)
             what = "with warning's consumer changes" if patched else "stock"
             print(f"bare Faust agent (count only, {what}): {bares[phase]:,.0f} records/s", flush=True)
@@ -239,6 +295,18 @@ def main() -> None:
                       f"  (target ≥ {label[name][1]})" for name, rs in results.items()]
             if ratios:
                 print("ratio " + "; ".join(ratios) + (f"  (median of {args.repeat} runs)" if args.repeat > 1 else ""))
+        # The worker's topic hops per record: ingest reads the raw topic and hands the record on to the
+        # rekey topic, whose agent produces to warning.events (2 hops); detection reads warning.events (3).
+        # A chain of as many bare agents doing nothing bounds what any worker with those hops can reach.
+        hop_of = {"ingest": 2, "whole": 3}
+        for name, rs in results.items():
+            k = hop_of[name]
+            if k in chains:
+                line = f"{label[name][0]}/chain{k} = {statistics.median(r for r, _ in rs) / chains[k]:.2f}"
+                if "bare" in bares:
+                    line += (f"  (its {k} topic hops doing nothing reach {chains[k] / bares['bare']:.2f}× bare: "
+                             f"the ceiling of its ratio to bare, against the target of {label[name][1]})")
+                print(line)
 
 
 if __name__ == "__main__":
