@@ -60,23 +60,27 @@ FEEDS = tuple(default_feeds())  # the simulator writes every built-in feed
 
 BARE_APP = r'''
 import os, faust
-hops = int(os.environ.get("BENCH_HOPS", "1"))
+# the topics a chain hands records on to (chains only; main creates them)
+chain = [t for t in os.environ.get("BENCH_CHAIN", "").split(",") if t]
+hops = len(chain) + 1
 n = int(os.environ["BENCH_PARTITIONS"])
 conf = {}
 if os.environ.get("BENCH_PATCHED"):
     from warning.streams import faust_compat
     faust_compat.install()
-if hops > 1:
-    # a chain gets the Kafka settings the benched worker runs with (warning/streams/app.py
-    # faust_settings; this bench's worker env): so it bounds what the worker's hops can do
-    conf = dict(producer_max_batch_size=1024 * 1024, producer_linger=0.005,
-                producer_max_request_size=2 * 1024 * 1024, consumer_max_fetch_size=2 * 1024 * 1024)
+if chain:
+    # a chain runs on the Kafka settings of the benched worker: its env is this process's
+    from warning.config import load_settings
+    from warning.streams.app import faust_settings
+    settings = load_settings(None)
+    conf = {k: v for k, v in faust_settings(settings).items()
+            if k in ("producer_max_batch_size", "producer_linger", "producer_max_request_size", "consumer_max_fetch_size")}
 app = faust.App(os.environ["BENCH_APP_ID"], broker=os.environ["BENCH_BROKER"], store="memory://",
                 web_port=int(os.environ["BENCH_WEB_PORT"]), web_host="127.0.0.1", web_bind="127.0.0.1",
                 broker_session_timeout=2, broker_heartbeat_interval=0.3, broker_rebalance_timeout=2,
                 topic_partitions=n, datadir=os.environ["BENCH_DATA"], **conf)
-if hops > 1:
-    app.warning_fetch_max_wait_ms = 50  # as the worker on Tansu (tests/worker_proc.py TEST_ENV)
+if chain:
+    app.warning_fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
 count = {f"hop{i}": 0 for i in range(1, hops + 1)}  # records each hop took
 last = f"hop{hops}"
 
@@ -100,7 +104,6 @@ def counter(hop):
     return agent
 
 from warning.streams.batching import BatchSender
-chain = [f"{os.environ['BENCH_PREFIX']}.{os.environ['BENCH_APP_ID']}.hop{i}" for i in range(2, hops + 1)]
 senders = [BatchSender(app, name, n) for name in chain]
 for src in os.environ["BENCH_FEEDS"].split(","):
     topic = app.topic(f"{os.environ['BENCH_PREFIX']}.{src}", value_serializer="raw", key_serializer="raw", partitions=n)
@@ -215,6 +218,13 @@ def main() -> None:
         dt = produce_all(b.bootstrap, prefix, records, args.partitions)
         print(f"produced {n} records in {dt:.1f}s ({n / dt:,.0f}/s)", flush=True)
 
+        # the benched worker's env (also the Kafka settings of the chains)
+        from worker_proc import Worker, isolated_env
+
+        wenv = isolated_env(tmp, b.url, prefix=prefix)
+        wenv["WARNING_KAFKA__PARTITIONS"] = str(args.partitions)
+        wenv["WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE"] = str(1024 * 1024)
+
         # --- baseline: bare Faust agent counting the same records
         (tmp / "bare.py").write_text(BARE_APP)
         port = free_port()
@@ -228,8 +238,10 @@ def main() -> None:
                 continue
             penv = {**env, "BENCH_PATCHED": "1"} if patched else dict(env)
             penv["BENCH_APP_ID"], penv["BENCH_DATA"] = f"bench-{phase}", str(tmp / f"{phase}-data")
-            penv["BENCH_HOPS"] = str(hops)
-            create_topics(b.bootstrap, [f"{prefix}.bench-{phase}.hop{i}" for i in range(2, hops + 1)], args.partitions)
+            if hops > 1:
+                chain = [f"{prefix}.{phase}.hop{i}" for i in range(2, hops + 1)]
+                create_topics(b.bootstrap, chain, args.partitions)
+                penv = {**wenv, **penv, "BENCH_CHAIN": ",".join(chain)}
             with open(tmp / f"{phase}.log", "wb") as log:
                 proc = subprocess.Popen([sys.executable, str(tmp / "bare.py")], env=penv, stdout=log,
                                         stderr=subprocess.STDOUT, cwd=tmp)
@@ -255,11 +267,6 @@ def main() -> None:
             print(f"bare Faust agent (count only, {what}): {bares[phase]:,.0f} records/s", flush=True)
 
         # --- ours: the real ingest worker
-        from worker_proc import Worker, isolated_env
-
-        wenv = isolated_env(tmp, b.url, prefix=prefix)
-        wenv["WARNING_KAFKA__PARTITIONS"] = str(args.partitions)
-        wenv["WARNING_KAFKA__PRODUCER_MAX_BATCH_SIZE"] = str(1024 * 1024)
         results: dict[str, list[tuple[float, dict]]] = {}
         runs = [(name, stages, k) for name, stages in (("ingest", ["ingest"]), ("whole", ["ingest", "detect", "deliver"]))
                 if name in phases for k in range(args.repeat)]
