@@ -67,6 +67,21 @@ async def poll(what: str, cond, workers: list[Worker], timeout: float) -> list[s
         await asyncio.sleep(0.3)
 
 
+async def metrics_once(cond, workers: list[Worker], timeout: float) -> list[str]:
+    """Metrics of ``workers`` once ``cond(texts)`` holds, or the last ones after ``timeout``
+    (the caller's assertions then report what was missing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        texts = [await asyncio.to_thread(w.metrics) for w in workers]
+        if cond(texts) or time.monotonic() > deadline:
+            return texts
+        await asyncio.sleep(0.2)
+
+
+def sent_ok(texts: list[str]) -> float:
+    return sum(metric_value(t, "warning_notifications_total", receiver="robot", outcome="ok") for t in texts)
+
+
 @pytest.mark.timed
 async def test_dispatcher_serves_a_subset_restores_spends_and_records_around_each_message() -> None:
     """The pieces the budget owner uses: a dispatcher for some receivers only, alerts submitted to
@@ -160,7 +175,9 @@ async def test_robot_limit_holds_across_workers_and_a_takeover(broker, tmp_path)
             deadline = time.monotonic() + 45
             while len({n for _, nums in robot for n in nums}) < N and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-            texts = [await asyncio.to_thread(w.metrics) for w in survivors]
+            # the sink sees a message before its sender reads the reply and counts it: give the
+            # survivors' metrics a moment to catch up with what the sink saw
+            texts = await metrics_once(lambda ts: sent_ok(ts) >= 1, survivors, 10)
             logs = "\n---\n".join(w.log_tail(40) for w in survivors)
     finally:
         await runner.cleanup()
@@ -185,5 +202,5 @@ async def test_robot_limit_holds_across_workers_and_a_takeover(broker, tmp_path)
     assert repeated <= before_kill and max(got.values()) <= 2, (got, before_kill, report)
     assert any(len(nums) > 1 for _, nums in robot), report
     assert len(robot) < N, report
-    assert sum(metric_value(t, "warning_notifications_total", receiver="robot", outcome="ok") for t in texts) >= 1, report
+    assert sent_ok(texts) >= 1, report
     assert time.monotonic() - t_start < 90, "keep this test short"

@@ -98,7 +98,18 @@ class BoundedStopWorker(faust.Worker):
 
     async def on_stop(self) -> None:
         exit_if_stop_hangs(self.stop_timeout_s)
+        log.warning("worker stopping (%s): ends within %g s (worker.stop_timeout_s)", self.stop_reason(),
+                    self.stop_timeout_s)
         await super().on_stop()
+
+    def stop_reason(self) -> str:
+        """Why the worker stops, for its log: a signal, a crash (with its exception's type), or the
+        end of its start-up (an error there, already logged)."""
+        if self.crash_reason is not None:
+            return f"crash: {type(self.crash_reason).__name__}"
+        if self._signal_stop_time:
+            return "signal"
+        return "start-up ended"
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
