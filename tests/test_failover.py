@@ -292,11 +292,18 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
     cluster = Cluster(env, tmp_path, PARTITIONS)
     feeder = Feeder(broker.bootstrap, settings.raw_topics())
     events: dict[str, float] = {}
+    took: list[tuple[str, float]] = []  # (phase, seconds since the test began): printed at the end
+
+    def mark(phase: str) -> None:
+        took.append((phase, round(time.monotonic() - t_start, 1)))
+
+    mark("backtest of the file")
     try:
         for name in ("w1", "w2", "w3"):
             cluster.start(name)
         owned = cluster.wait_owned(180)
         assert len(owned) == 3
+        mark("three workers own the partitions")
         n = len(records)
 
         def kill() -> None:
@@ -308,14 +315,18 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
 
         feeder.feed(records, per_s=350, at={int(n * 0.35): kill, int(n * 0.7): fresh})
         feeder.feed(closing)
+        mark("fed")
         owned = cluster.wait_owned(120)
         assert set(owned) == {"w1", "w3", "w4"}, owned
+        mark("settled after the kill and the join")
 
         got = read_alerts(broker.bootstrap, settings.topics.alerts, PARTITIONS,
                           until=lambda out: len(comparable(out, cutoff)) >= len(expected), timeout=180)
         have = comparable(got, cutoff)
+        mark("alerts read")
         # the same records in the order the workers read them: exactly the same alerts
         ordered = topic_backtest(env, tmp_path / "from-events", cutoff)
+        mark("backtest of the events topic")
         assert have == ordered, (f"alerts differ from the backtest of the events topic: {sorted(ordered - have)[:5]} "
                                  f"missing, {sorted(have - ordered)[:5]} extra\n{cluster.log_tails()}")
         # the raw file's backtest: the same, except that an instant rule (fired on arrival) can start an
@@ -331,6 +342,7 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         # detection changelog topic assigned it to nobody: every engine restarted empty, and events
         # its old owner had acked were never counted again — see warning.streams.faust_compat.)
         health = settled_health(cluster)
+        mark("settled health")
         empty = {name: [q for q, e in ((h or {}).get("engines") or {}).items() if e.get("restored_offset", -1) < 0]
                  for name, h in health.items()}
         assert not any(empty.values()), f"engines restored without their checkpoint: {empty}"
@@ -338,6 +350,7 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         assert standby == set(range(PARTITIONS)), f"partitions with a standby replica: {sorted(standby)}"
 
         ids = event_counts(broker.bootstrap, settings.topics.events, PARTITIONS, expected=data_events)
+        mark("events counted")
         assert sum(len(v) for v in ids.values()) == data_events, "events lost or invented by ingest"
 
         def counted() -> dict[int, int]:
@@ -348,6 +361,7 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         deadline = time.monotonic() + 60
         while (have := counted()) != want and time.monotonic() < deadline:
             time.sleep(2)
+        mark("changelog counted")
         if have != want:  # say where the difference sits (a rare failure under load: see the issue 13 notes)
             bad = [p for p in want if have.get(p) != want[p]]
             layout = events_layout(broker.bootstrap, settings.topics.events, PARTITIONS)
@@ -364,7 +378,7 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
         feeder.close()
         cluster.stop()
     print(f"failover test: {n} records, kill at {events.get('kill')}, fresh worker at {events.get('fresh')}, "
-          f"{time.monotonic() - t_start:.0f} s")
+          f"{time.monotonic() - t_start:.0f} s; phases (ended at, s): {took}")
 
 
 def test_only_an_instant_rules_episode_start_may_differ_from_the_raw_files_backtest():
