@@ -18,6 +18,7 @@ import contextlib
 import re
 import time
 from collections import Counter
+from typing import Callable
 
 import msgspec
 import orjson
@@ -55,27 +56,20 @@ def alerts(codes: list[str], start: int) -> list[Alert]:
             for i, code in enumerate(codes)]
 
 
-async def poll(what: str, cond, workers: list[Worker], timeout: float) -> list[str]:
-    """Metrics of ``workers`` once ``cond(texts)`` holds."""
+async def poll(what: str, cond: Callable[[list[str]], bool], workers: list[Worker], timeout: float,
+               fail: bool = True) -> list[str]:
+    """Metrics of ``workers`` once ``cond(texts)`` holds; after ``timeout``, the test fails — or,
+    with ``fail=False``, the last ones are returned (the caller's assertions say what is missing)."""
     deadline = time.monotonic() + timeout
     while True:
         texts = [await asyncio.to_thread(w.metrics) for w in workers]
         if cond(texts):
             return texts
         if time.monotonic() > deadline:
+            if not fail:
+                return texts
             pytest.fail(f"timed out waiting for {what}\n" + "\n---\n".join(w.log_tail(30) for w in workers))
         await asyncio.sleep(0.3)
-
-
-async def metrics_once(cond, workers: list[Worker], timeout: float) -> list[str]:
-    """Metrics of ``workers`` once ``cond(texts)`` holds, or the last ones after ``timeout``
-    (the caller's assertions then report what was missing)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        texts = [await asyncio.to_thread(w.metrics) for w in workers]
-        if cond(texts) or time.monotonic() > deadline:
-            return texts
-        await asyncio.sleep(0.2)
 
 
 def sent_ok(texts: list[str]) -> float:
@@ -177,7 +171,7 @@ async def test_robot_limit_holds_across_workers_and_a_takeover(broker, tmp_path)
                 await asyncio.sleep(0.2)
             # the sink sees a message before its sender reads the reply and counts it: give the
             # survivors' metrics a moment to catch up with what the sink saw
-            texts = await metrics_once(lambda ts: sent_ok(ts) >= 1, survivors, 10)
+            texts = await poll("the last send counted", lambda ts: sent_ok(ts) >= 1, survivors, 10, fail=False)
             logs = "\n---\n".join(w.log_tail(40) for w in survivors)
     finally:
         await runner.cleanup()

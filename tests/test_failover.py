@@ -292,10 +292,10 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
     cluster = Cluster(env, tmp_path, PARTITIONS)
     feeder = Feeder(broker.bootstrap, settings.raw_topics())
     events: dict[str, float] = {}
-    took: list[tuple[str, float]] = []  # (phase, seconds since the test began): printed at the end
+    phases: list[tuple[str, float]] = []  # (phase, seconds since the test began): printed at the end
 
     def mark(phase: str) -> None:
-        took.append((phase, round(time.monotonic() - t_start, 1)))
+        phases.append((phase, round(time.monotonic() - t_start, 1)))
 
     mark("backtest of the file")
     try:
@@ -377,8 +377,9 @@ def test_three_workers_kill9_then_a_fresh_one_lose_and_double_nothing(broker, fa
     finally:
         feeder.close()
         cluster.stop()
-    print(f"failover test: {n} records, kill at {events.get('kill')}, fresh worker at {events.get('fresh')}, "
-          f"{time.monotonic() - t_start:.0f} s; phases (ended at, s): {took}")
+        # (with -s; also when an assertion failed)
+        print(f"failover test: {len(records)} records, kill at {events.get('kill')}, fresh worker at "
+              f"{events.get('fresh')}, {time.monotonic() - t_start:.0f} s; phases (ended at, s): {phases}")
 
 
 def test_only_an_instant_rules_episode_start_may_differ_from_the_raw_files_backtest():

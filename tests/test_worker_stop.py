@@ -48,16 +48,16 @@ def story(log: str) -> str:
     return "\n".join(out[-80:])
 
 
-STOP_REASON = re.compile(r"worker stopping \(([^)]*)\)")
-STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
+#: a log line's time stamp (the worker's local time; a line may start with terminal escapes)
+STAMP = r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]"
+STOPPING = re.compile(STAMP + r" .*worker stopping \(([^)]*)\): ends within")
+TIMED_OUT = re.compile(STAMP + r" .*stop did not end within [\d.]+ s \(worker\.stop_timeout_s")
 
 
-def logged_at(log: str, text: str) -> float | None:
-    """When the first log line holding ``text`` was written (seconds since the epoch, local time)."""
-    for line in log.splitlines():
-        if text in line and (m := STAMP.search(line.split("\x1b[?25h")[-1])):
-            return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-    return None
+def logged(pattern: re.Pattern[str], log: str) -> tuple[datetime, str] | None:
+    """The time stamp and the last group of the first line of ``log`` matching ``pattern``."""
+    m = pattern.search(log)
+    return None if m is None else (datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"), m.group(m.lastindex or 1))
 
 
 def _wait_running(w: Worker, timeout: float = 180.0) -> None:
@@ -81,6 +81,7 @@ def test_sigterm_with_the_broker_gone_ends_within_stop_timeout(kind: str, tmp_pa
         time.sleep(3)  # the worker notices: its fetches and metadata refreshes fail
         t0 = time.monotonic()
         assert w.proc.poll() is None, f"the worker ended before SIGTERM:\n{story(w.log_path.read_text(errors='replace'))}"
+        early = logged(STOPPING, w.log_path.read_text(errors="replace"))  # began to stop on its own
         os.killpg(w.proc.pid, signal.SIGTERM)
         try:
             rc = w.proc.wait(stop_timeout + 20)
@@ -96,16 +97,20 @@ def test_sigterm_with_the_broker_gone_ends_within_stop_timeout(kind: str, tmp_pa
             assert re.search(r"Crashed reason=\w*KafkaConnectionError", log), story(log)
             return
         # Else the group leave cannot finish without a broker: the timer ends the process, saying why,
-        # stop_timeout after the stop began — by the worker's own clock: once in CI the stop began
-        # about 3 s before the SIGTERM (a log without the reason; the worker now logs it), and the
-        # test's clock then saw only 3.1 s.
+        # stop_timeout after the stop began by the worker's own clock (its log line says why it stopped)
         assert rc == EXIT_STOP_TIMEOUT, f"exit status {rc}\n{story(log)}"
-        began, ended = logged_at(log, "worker stopping ("), logged_at(log, "stop did not end within")
-        assert began is not None and ended is not None and "worker.stop_timeout_s" in log, story(log)
-        assert stop_timeout - 0.2 <= ended - began <= stop_timeout + 2, f"{ended - began:.2f} s\n{story(log)}"
-        reason = STOP_REASON.search(log)
-        if reason and reason.group(1) != "signal":
-            warnings.warn(f"the worker began its stop before the SIGTERM ({reason.group(1)}): {story(log)}")
+        began, ended = logged(STOPPING, log), logged(TIMED_OUT, log)
+        assert began is not None and ended is not None, story(log)
+        took_logged = (ended[0] - began[0]).total_seconds()
+        assert stop_timeout - 0.2 <= took_logged <= stop_timeout + 2, f"{took_logged:.2f} s\n{story(log)}"
+        if early is None:  # the SIGTERM began the stop: the test's clock agrees
+            assert began[1] == "SIGTERM", story(log)
+            assert took >= stop_timeout - 0.5, f"{took:.2f} s\n{story(log)}"
+        else:
+            # Once in CI the stop began about 3 s before the SIGTERM, about when the broker went (the
+            # log then did not say why; it does now). Not reproduced in 9 runs: reported, not failed
+            # on, so that its cause shows in the suite's summary.
+            warnings.warn(f"the worker began to stop before the SIGTERM ({early[1]}):\n{story(log)}")
     finally:
         w.stop(graceful=False)
         b.stop()

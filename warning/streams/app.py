@@ -95,6 +95,16 @@ class BoundedStopWorker(faust.Worker):
     app among them)."""
 
     stop_timeout_s: float = 15.0
+    #: the signal that asked the worker to stop, if one did
+    stop_signal: str | None = None
+
+    def _on_sigterm(self) -> None:
+        self.stop_signal = self.stop_signal or "SIGTERM"
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self.stop_signal = self.stop_signal or "SIGINT"
+        super()._on_sigint()
 
     async def on_stop(self) -> None:
         exit_if_stop_hangs(self.stop_timeout_s)
@@ -103,13 +113,19 @@ class BoundedStopWorker(faust.Worker):
         await super().on_stop()
 
     def stop_reason(self) -> str:
-        """Why the worker stops, for its log: a signal, a crash (with its exception's type), or the
-        end of its start-up (an error there, already logged)."""
+        """Why the worker stops, for its log: a crash (with its exception's type), a signal (its
+        name), or something else (the end of its start-up, e.g. an error there, already logged).
+
+        >>> w = BoundedStopWorker.__new__(BoundedStopWorker); w._crash_reason = None; w.stop_reason()
+        'other'
+        >>> w.stop_signal = "SIGTERM"; w.stop_reason()
+        'SIGTERM'
+        >>> w._crash_reason = ConnectionError("gone"); w.stop_reason()
+        'crash: ConnectionError'
+        """
         if self.crash_reason is not None:
             return f"crash: {type(self.crash_reason).__name__}"
-        if self._signal_stop_time:
-            return "signal"
-        return "start-up ended"
+        return self.stop_signal or "other"
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
