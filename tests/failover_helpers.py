@@ -243,7 +243,9 @@ def sentinels(settings: Settings, when: datetime, tag: str = "") -> list[dict[st
 class Feeder:
     """Produces routed records in order to ``<topic of feed>`` partitions, ``per_s`` records a
     second (0: as fast as the producer goes); ``at`` maps a record index to a hook called before
-    that record is produced (the producer is flushed first, so everything before it is on the broker)."""
+    that record is produced (the producer is flushed first, so everything before it is on the broker).
+    A record the broker did not take fails the feed, naming it: a record lost here is not one the
+    workers lost."""
 
     def __init__(self, bootstrap: str, topics: dict[str, str]) -> None:
         self.topics = topics
@@ -254,19 +256,24 @@ class Feeder:
     def feed(self, records: list[Routed], per_s: float = 0.0, at: dict[int, Callable[[], None]] | None = None) -> None:
         at = at or {}
         t0 = time.monotonic()
+        sends: list[tuple[Routed, Any]] = []
         for i, r in enumerate(records):
             hook = at.get(i)
             if hook is not None:
                 self.producer.flush(60)
                 hook()
                 t0 = time.monotonic() - (i / per_s if per_s else 0.0)  # keep the pace after a slow hook
-            self.producer.send(self.topics[r.source], value=r.value, key=r.key, partition=r.partition)
+            sends.append((r, self.producer.send(self.topics[r.source], value=r.value, key=r.key, partition=r.partition)))
             self.sent += 1
             if per_s and i % 50 == 49:
                 ahead = t0 + (i + 1) / per_s - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
         self.producer.flush(60)
+        failed = [(r, f.exception) for r, f in sends if not f.succeeded()]
+        if failed:
+            raise AssertionError(f"the feeder could not produce {len(failed)} of {len(sends)} records, e.g. "
+                                 f"{[(f'{r.source}[{r.partition}]', r.id, repr(e)) for r, e in failed[:5]]}")
 
     def close(self) -> None:
         self.producer.close(5)
